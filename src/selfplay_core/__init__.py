@@ -1,0 +1,14 @@
+"""selfplay_core: the pure functional core of selfplay-scheduler.
+
+No clock, I/O, randomness, logging or environment here: time is data.
+"""
+
+from selfplay_core.cluster import NodeCapability
+from selfplay_core.configs import ALL_CONFIGS, ConfigKey, ConfigKeyError
+
+__all__ = [
+    "ALL_CONFIGS",
+    "ConfigKey",
+    "ConfigKeyError",
+    "NodeCapability",
+]
