@@ -1,0 +1,1 @@
+"""Benchmarks: each `bench_*.py` module here has `run() -> dict[str, object]`; see `__main__`."""

@@ -1,0 +1,51 @@
+"""Run every `benchmarks/bench_*.py` module and write one JSON report.
+
+python -m benchmarks --out benchmarks/report.json [--only priority,allocation]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import pkgutil
+import platform
+import sys
+import time
+from pathlib import Path
+
+import benchmarks
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("--out", default="benchmarks/report.json")
+    parser.add_argument("--only", default="", help="comma-separated module suffixes to run")
+    args = parser.parse_args(argv)
+    wanted = {name for name in args.only.split(",") if name}
+    report: dict[str, object] = {
+        "python": sys.version.split()[0],
+        "machine": platform.machine(),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "results": {},
+    }
+    results: dict[str, object] = {}
+    for info in sorted(pkgutil.iter_modules(benchmarks.__path__), key=lambda m: m.name):
+        if not info.name.startswith("bench_"):
+            continue
+        suffix = info.name.removeprefix("bench_")
+        if wanted and suffix not in wanted:
+            continue
+        module = importlib.import_module(f"benchmarks.{info.name}")
+        print(f"running {info.name} ...", file=sys.stderr, flush=True)
+        results[suffix] = module.run()
+        print(json.dumps(results[suffix], indent=2), file=sys.stderr, flush=True)
+    report["results"] = results
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,30 @@
+"""Small timing helpers shared by the benchmark modules (medians, not means)."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+
+def median_seconds(fn: Callable[[], object], *, repeat: int = 200, warmup: int = 20) -> float:
+    """Median wall time of one call of `fn`, in seconds."""
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def throughput(fn: Callable[[], int], *, repeat: int = 5) -> float:
+    """Best items-per-second over `repeat` runs of `fn`, which returns how many items it did."""
+    best = 0.0
+    for _ in range(repeat):
+        start = time.perf_counter()
+        n = fn()
+        elapsed = time.perf_counter() - start
+        best = max(best, n / elapsed)
+    return best
