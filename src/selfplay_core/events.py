@@ -1,0 +1,733 @@
+"""Every event the scheduler reacts to, as frozen values, and the envelope that carries them.
+
+One class per reference event type (reference/events.md §2, 28 types, in that order), the
+scheduler's own events (time, data refreshes, decisions, facade calls), two types the reference
+only emits, and `UnknownEvent` for anything else. Each class's `TAG` is its wire type string.
+
+Fields are the ones the reference's handler reads (plus the ones its own emissions carry, so an
+emitted event is a faithful record). Log-only payload fields are not kept. Validation happens at
+construction: finite numbers, non-negative counts, real config keys; the codec turns a failure
+into a `DecodeError` with the field path.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Final, TypeAlias, TypeVar
+
+import attrs
+
+from selfplay_core.cluster import NodeCapability
+from selfplay_core.configs import ConfigKey, coerce_config_key
+from selfplay_core.signals import FeedbackSignal
+
+SCHEMA_VERSION: Final[int] = 1
+
+
+# --- field problems: typed so the codec can name the problem without parsing messages ---
+
+
+class FieldProblem(ValueError):
+    """A field value rejected at construction; `problem` is a stable machine-readable kind."""
+
+    problem: ClassVar[str] = "invalid"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class WrongType(FieldProblem, TypeError):
+    problem = "wrong_type"
+
+
+class NotFinite(FieldProblem):
+    problem = "not_finite"
+
+
+class Negative(FieldProblem):
+    problem = "negative"
+
+
+class Empty(FieldProblem):
+    problem = "empty"
+
+
+def _is_number(value: object) -> bool:
+    return type(value) is float or type(value) is int
+
+
+def _finite(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not _is_number(value):
+        raise WrongType(attribute.name, f"expected a number, got {type(value).__name__}")
+    if not math.isfinite(value):  # type: ignore[arg-type]
+        raise NotFinite(attribute.name, f"must be finite, got {value!r}")
+
+
+def _optional_finite(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None:
+        _finite(inst, attribute, value)
+
+
+def _non_negative(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    _finite(inst, attribute, value)
+    if value < 0:  # type: ignore[operator]
+        raise Negative(attribute.name, f"must not be negative, got {value!r}")
+
+
+def _count(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if type(value) is not int:
+        raise WrongType(attribute.name, f"expected an integer, got {type(value).__name__}")
+    if value < 0:
+        raise Negative(attribute.name, f"must not be negative, got {value!r}")
+
+
+def _optional_count(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None:
+        _count(inst, attribute, value)
+
+
+def _text(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if type(value) is not str:
+        raise WrongType(attribute.name, f"expected a string, got {type(value).__name__}")
+
+
+def _optional_text(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None:
+        _text(inst, attribute, value)
+
+
+def _node_id(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if type(value) is not str:
+        raise WrongType(attribute.name, f"expected a string, got {type(value).__name__}")
+    if not value:
+        raise Empty(attribute.name, "must not be empty")
+
+
+def _optional_bool(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and type(value) is not bool:
+        raise WrongType(attribute.name, f"expected true/false, got {type(value).__name__}")
+
+
+def _optional_config_key(value: ConfigKey | str | None) -> ConfigKey | None:
+    return None if value is None else coerce_config_key(value)
+
+
+_V = TypeVar("_V")
+
+
+def freeze_config_map(value: Mapping[ConfigKey | str, _V]) -> Mapping[ConfigKey, _V]:
+    """A read-only copy keyed by `ConfigKey`, in canonical order (never hash order)."""
+    items = [(coerce_config_key(key), val) for key, val in value.items()]
+    items.sort(key=lambda item: item[0].index)
+    return types.MappingProxyType(dict(items))
+
+
+def _optional_config_map(
+    value: Mapping[ConfigKey | str, _V] | None,
+) -> Mapping[ConfigKey, _V] | None:
+    return None if value is None else freeze_config_map(value)
+
+
+def _map_values(
+    check: Callable[[Any, attrs.Attribute[Any], Any], None],
+) -> Callable[[Any, attrs.Attribute[Any], Mapping[ConfigKey, Any] | None], None]:
+    """Validate every value of a config-keyed mapping; the field name includes the key."""
+
+    def validate(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is None:
+            return
+        for key, val in value.items():
+            check(inst, _Named(f"{attribute.name}.{key}"), val)  # type: ignore[arg-type]
+
+    return validate
+
+
+@attrs.frozen
+class _Named:
+    """Stand-in for an attrs Attribute in nested validation: only `.name` is read."""
+
+    name: str
+
+
+# --- the 28 reference event types (events.md §2 order) ---
+
+
+@attrs.frozen
+class SelfplayComplete:
+    """§3.1: the config's data is fresh again (`sh ← 0`)."""
+
+    TAG: ClassVar[str] = "selfplay_complete"
+    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+
+
+@attrs.frozen
+class TrainingCompleted:
+    """§3.2: training for the config finished (`tp ← False`)."""
+
+    TAG: ClassVar[str] = "training_completed"
+    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+
+
+@attrs.frozen
+class ModelPromoted:
+    """§3.3. `success` is None when the publisher did not say (the only live emitter's shape):
+    that is "unknown", not a failure."""
+
+    TAG: ClassVar[str] = "model_promoted"
+    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    success: bool | None = attrs.field(default=None, validator=_optional_bool)
+
+
+def _priority(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if type(value) is not str and type(value) is not int:
+        raise WrongType(attribute.name, f"expected a string or integer, got {type(value).__name__}")
+
+
+@attrs.frozen
+class SelfplayTargetUpdated:
+    """§3.4. `priority` may be a string ("high", "low", …) or an int (data_events' default 5).
+
+    `curriculum_weight`, `momentum_multiplier` and `anomaly_count` are only carried by the
+    scheduler's own emissions (§6); the handler does not read them.
+    """
+
+    TAG: ClassVar[str] = "selfplay_target_updated"
+    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    priority: str | int = attrs.field(default="normal", validator=_priority)
+    reason: str = attrs.field(default="", validator=_text)
+    search_budget: float = attrs.field(default=0.0, validator=_finite)
+    exploration_boost: float = attrs.field(default=1.0, validator=_finite)
+    curriculum_weight: float | None = attrs.field(default=None, validator=_optional_finite)
+    momentum_multiplier: float | None = attrs.field(default=None, validator=_optional_finite)
+    anomaly_count: int | None = attrs.field(default=None, validator=_optional_count)
+
+
+@attrs.frozen
+class QualityDegraded:
+    """§3.5: `qp` from how far the score is below the threshold."""
+
+    TAG: ClassVar[str] = "quality_degraded"
+    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    quality_score: float = attrs.field(default=0.0, validator=_finite)
+    threshold: float = attrs.field(default=0.6, validator=_finite)
+
+
+@attrs.frozen
+class CurriculumRebalanced:
+    """§3.6: single form (`config_key`, `weight`) and/or batch form (`weights`).
+
+    `weight` is None when absent (the reference then resets to 1.0: [BUG] §8.5). `source` is the
+    *payload* field the loop guard reads. `severity`, `new_exploration_boost`, `new_weight` and
+    `trigger` are what the scheduler's own emissions (§3.9, §3.21) carry.
+    """
+
+    TAG: ClassVar[str] = "curriculum_rebalanced"
+    config_key: ConfigKey | None = attrs.field(default=None, converter=_optional_config_key)
+    weight: float | None = attrs.field(default=None, validator=_optional_finite)
+    weights: Mapping[ConfigKey, float] = attrs.field(
+        factory=dict, converter=freeze_config_map, validator=_map_values(_finite)
+    )
+    source: str = attrs.field(default="", validator=_text)
+    reason: str = attrs.field(default="", validator=_text)
+    trigger: str = attrs.field(default="", validator=_text)
+    severity: str | None = attrs.field(default=None, validator=_optional_text)
+    new_exploration_boost: float | None = attrs.field(default=None, validator=_optional_finite)
+    new_weight: float | None = attrs.field(default=None, validator=_optional_finite)
+
+
+@attrs.frozen
+class SelfplayRateChanged:
+    """§3.7: `mm ← new_rate`. `old_rate`, `change_percent` come with the scheduler's emissions."""
+
+    TAG: ClassVar[str] = "selfplay_rate_changed"
+    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    new_rate: float = attrs.field(default=1.0, validator=_finite)
+    old_rate: float | None = attrs.field(default=None, validator=_optional_finite)
+    change_percent: float | None = attrs.field(default=None, validator=_optional_finite)
+    reason: str = attrs.field(default="", validator=_text)
+
+
+@attrs.frozen
+class TrainingBlockedByQuality:
+    """§3.8: boost exploration and mark training pending; emits a target update."""
+
+    TAG: ClassVar[str] = "training_blocked_by_quality"
+    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    reason: str = attrs.field(default="unknown", validator=_text)
+
+
+@attrs.frozen
+class OpponentMastered:
+    """§3.9: lower curriculum weight and exploration; emits a curriculum rebalance."""
+
+    TAG: ClassVar[str] = "opponent_mastered"
+    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    opponent_level: str = attrs.field(default="unknown", validator=_text)
+
+
+@attrs.frozen
+class TrainingEarlyStopped:
+    """§3.10: the reason picks the boost branch (regression / plateau, stagnation / other)."""
+
+    TAG: ClassVar[str] = "training_early_stopped"
+    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    reason: str = attrs.field(default="unknown", validator=_text)
+
+
+@attrs.frozen
+class EloVelocityChanged:
+    """§3.11: `ev ← velocity`, momentum by trend."""
+
+    TAG: ClassVar[str] = "elo_velocity_changed"
+    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    velocity: float = attrs.field(default=0.0, validator=_finite)
+    trend: str = attrs.field(default="stable", validator=_text)
+
+
+@attrs.frozen
+class ExplorationBoost:
+    """§3.12: `eb ← max(eb, boost_factor)` with an expiry (the intended behaviour)."""
+
+    TAG: ClassVar[str] = "exploration_boost"
+    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    boost_factor: float = attrs.field(default=1.0, validator=_finite)
+    reason: str = attrs.field(default="unknown", validator=_text)
+    anomaly_count: int = attrs.field(default=0, validator=_count)
+
+
+@attrs.frozen
+class CurriculumAdvanced:
+    """§3.13: acts only when `consecutive_promotions ≥ 3`."""
+
+    TAG: ClassVar[str] = "curriculum_advanced"
+    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    consecutive_promotions: int = attrs.field(default=0, validator=_count)
+
+
+@attrs.frozen
+class AdaptiveParamsChanged:
+    """§3.14: temperature up raises exploration; learning-rate down (dead target multiplier)."""
+
+    TAG: ClassVar[str] = "adaptive_params_changed"
+    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    param_type: str = attrs.field(default="", validator=_text)
+    old_value: float | None = attrs.field(default=None, validator=_optional_finite)
+    new_value: float | None = attrs.field(default=None, validator=_optional_finite)
+
+
+@attrs.frozen
+class LowQualityDataWarning:
+    """§3.15: global in the reference. `quality_score` is None when absent (the reference reads
+    0.0 then: [BUG] §8.9); `config_key` is kept when a per-config publisher names one."""
+
+    TAG: ClassVar[str] = "low_quality_data_warning"
+    quality_score: float | None = attrs.field(default=None, validator=_optional_finite)
+    config_key: ConfigKey | None = attrs.field(default=None, converter=_optional_config_key)
+
+
+@attrs.frozen
+class NodeUnhealthy:
+    """§3.16: the node joins the unhealthy set, its load goes to 1.0."""
+
+    TAG: ClassVar[str] = "node_unhealthy"
+    node_id: str = attrs.field(validator=_node_id)
+
+
+@attrs.frozen
+class P2PNodeDead:
+    """§3.16 (same handler as NODE_UNHEALTHY)."""
+
+    TAG: ClassVar[str] = "p2p_node_dead"
+    node_id: str = attrs.field(validator=_node_id)
+
+
+@attrs.frozen
+class NodeRecovered:
+    """§3.17: the node leaves the unhealthy set."""
+
+    TAG: ClassVar[str] = "node_recovered"
+    node_id: str = attrs.field(validator=_node_id)
+
+
+@attrs.frozen
+class NodeActivated:
+    """§3.17 (same handler as NODE_RECOVERED)."""
+
+    TAG: ClassVar[str] = "node_activated"
+    node_id: str = attrs.field(validator=_node_id)
+
+
+@attrs.frozen
+class HostOffline:
+    """§3.18: as NODE_UNHEALTHY, keyed by `host` on the wire (fallback `node_id`)."""
+
+    TAG: ClassVar[str] = "host_offline"
+    node_id: str = attrs.field(validator=_node_id)
+
+
+@attrs.frozen
+class NodeTerminated:
+    """§3.18 (same handler as HOST_OFFLINE)."""
+
+    TAG: ClassVar[str] = "node_terminated"
+    node_id: str = attrs.field(validator=_node_id)
+
+
+@attrs.frozen
+class P2PClusterUnhealthy:
+    """§3.19. Counts are None when absent; the codec maps the names publishers really send
+    (`alive_peers`, `total_peers`, `node_count`) onto them ([BUG] §8.7)."""
+
+    TAG: ClassVar[str] = "p2p_cluster_unhealthy"
+    healthy_nodes: int | None = attrs.field(default=None, validator=_optional_count)
+    total_nodes: int | None = attrs.field(default=None, validator=_optional_count)
+
+
+@attrs.frozen
+class P2PClusterHealthy:
+    """§3.20: health back to 1.0, unhealthy set cleared. Reads no payload."""
+
+    TAG: ClassVar[str] = "p2p_cluster_healthy"
+
+
+@attrs.frozen
+class RegressionDetected:
+    """§3.21: severity picks the response; emits a curriculum rebalance."""
+
+    TAG: ClassVar[str] = "regression_detected"
+    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    severity: str = attrs.field(default="moderate", validator=_text)
+
+
+@attrs.frozen
+class BackpressureActivated:
+    """§3.22 (dead in the reference: only a flag)."""
+
+    TAG: ClassVar[str] = "backpressure_activated"
+    pending_count: int = attrs.field(default=0, validator=_count)
+    trigger: str = attrs.field(default="unknown", validator=_text)
+    soft_limit: int = attrs.field(default=500, validator=_count)
+
+
+@attrs.frozen
+class BackpressureReleased:
+    """§3.23: clears the flag."""
+
+    TAG: ClassVar[str] = "backpressure_released"
+    pending_count: int = attrs.field(default=0, validator=_count)
+
+
+@attrs.frozen
+class NodeOverloaded:
+    """§3.24: a backoff for the node, by resource type. `host` on the wire."""
+
+    TAG: ClassVar[str] = "node_overloaded"
+    node_id: str = attrs.field(validator=_node_id)
+    resource_type: str = attrs.field(default="unknown", validator=_text)
+
+
+@attrs.frozen
+class EloUpdated:
+    """§3.25: one Elo observation for the velocity window (`new_elo ≤ 0` is ignored)."""
+
+    TAG: ClassVar[str] = "elo_updated"
+    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    new_elo: float = attrs.field(default=0.0, validator=_finite)
+
+
+# --- types the reference only emits (§6); decoded so a recorded emission is not "unknown" ---
+
+
+@attrs.frozen
+class QualityPenaltyApplied:
+    """§3.15 emission (the scheduler does not subscribe to it)."""
+
+    TAG: ClassVar[str] = "quality_penalty_applied"
+    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    penalty: float = attrs.field(default=0.0, validator=_finite)
+    reason: str = attrs.field(default="", validator=_text)
+    current_weight: float = attrs.field(default=1.0, validator=_finite)
+    quality_score: float = attrs.field(default=0.0, validator=_finite)
+    throttle_factor: float = attrs.field(default=1.0, validator=_finite)
+
+
+def _config_tuple(value: Any) -> tuple[ConfigKey, ...]:
+    return tuple(coerce_config_key(key) for key in value)
+
+
+@attrs.frozen
+class SelfplayAllocationUpdated:
+    """§3.12 / allocation emission (not subscribed)."""
+
+    TAG: ClassVar[str] = "selfplay_allocation_updated"
+    trigger: str = attrs.field(default="", validator=_text)
+    total_games: int = attrs.field(default=0, validator=_count)
+    configs: tuple[ConfigKey, ...] = attrs.field(default=(), converter=_config_tuple)
+    node_count: int = attrs.field(default=0, validator=_count)
+    exploration_boost: float | None = attrs.field(default=None, validator=_optional_finite)
+    curriculum_weight: float | None = attrs.field(default=None, validator=_optional_finite)
+
+
+# --- the scheduler's own events ---
+
+
+@attrs.frozen
+class Tick:
+    """Time passed: boosts and backoffs whose expiry is ≤ `at` lapse."""
+
+    TAG: ClassVar[str] = "tick"
+    at: float = attrs.field(validator=_non_negative)
+
+
+@attrs.frozen
+class SourcesRefreshed:
+    """What the data accessor measured. Every part is optional: None means that source failed
+    this time (keep the last value). Mappings are read-only, in canonical config order."""
+
+    TAG: ClassVar[str] = "sources_refreshed"
+    current_elos: Mapping[ConfigKey, float] | None = attrs.field(
+        default=None, converter=_optional_config_map, validator=_map_values(_finite)
+    )
+    elo_velocities: Mapping[ConfigKey, float] | None = attrs.field(
+        default=None, converter=_optional_config_map, validator=_map_values(_finite)
+    )
+    game_counts: Mapping[ConfigKey, int] | None = attrs.field(
+        default=None, converter=_optional_config_map, validator=_map_values(_count)
+    )
+    staleness_hours: Mapping[ConfigKey, float] | None = attrs.field(
+        default=None, converter=_optional_config_map, validator=_map_values(_finite)
+    )
+    curriculum_weights: Mapping[ConfigKey, float] | None = attrs.field(
+        default=None, converter=_optional_config_map, validator=_map_values(_finite)
+    )
+    feedback: Mapping[ConfigKey, FeedbackSignal] | None = attrs.field(
+        default=None, converter=_optional_config_map
+    )
+    improvement_boosts: Mapping[ConfigKey, float] | None = attrs.field(
+        default=None, converter=_optional_config_map, validator=_map_values(_finite)
+    )
+    momentum_multipliers: Mapping[ConfigKey, float] | None = attrs.field(
+        default=None, converter=_optional_config_map, validator=_map_values(_finite)
+    )
+    quality_scores: Mapping[ConfigKey, float] | None = attrs.field(
+        default=None, converter=_optional_config_map, validator=_map_values(_finite)
+    )
+    cascade_multipliers: Mapping[ConfigKey, float] | None = attrs.field(
+        default=None, converter=_optional_config_map, validator=_map_values(_finite)
+    )
+    priority_overrides: Mapping[ConfigKey, int] | None = attrs.field(
+        default=None, converter=_optional_config_map, validator=_map_values(_count)
+    )
+    nodes: tuple[NodeCapability, ...] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(tuple)
+    )
+    training_queue_depth: int | None = attrs.field(default=None, validator=_optional_count)
+    # `selfplay_core.cluster.Backpressure` (owner A); typed precisely once it exists.
+    backpressure: Any = None
+
+
+@attrs.frozen
+class AllocationDecided:
+    """A decision the shell made and recorded: the request and the full result (with its
+    explanation). Replay re-decides at each one and compares."""
+
+    TAG: ClassVar[str] = "allocation_decided"
+    # `AllocationRequest` / `BatchAllocation` from `selfplay_core.allocation` (owner A);
+    # typed precisely once that module exists.
+    request: Any
+    result: Any
+
+
+@attrs.frozen
+class TargetTrainingSamplesSet:
+    """Facade `set_target_training_samples(key, n)`."""
+
+    TAG: ClassVar[str] = "target_training_samples_set"
+    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    target: int = attrs.field(validator=_count)
+
+
+@attrs.frozen
+class ConfigBoosted:
+    """Facade `boost_config_allocation(key, multiplier)`."""
+
+    TAG: ClassVar[str] = "config_boosted"
+    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    multiplier: float = attrs.field(validator=_non_negative)
+
+
+def _freeze_json(value: Any) -> Any:
+    """JSON-shaped data made read-only: objects → mappingproxy, arrays → tuples."""
+    if isinstance(value, Mapping):
+        return types.MappingProxyType({key: _freeze_json(val) for key, val in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_freeze_json(item) for item in value)
+    return value
+
+
+@attrs.frozen
+class UnknownEvent:
+    """A type we do not know: kept verbatim (read-only), counted, never applied."""
+
+    TAG: ClassVar[str] = "<unknown>"
+    type: str = attrs.field(validator=_text)
+    payload: Mapping[str, Any] = attrs.field(factory=dict, converter=_freeze_json)
+
+
+# --- registry ---
+
+REFERENCE_EVENTS: Final[tuple[type[Any], ...]] = (
+    SelfplayComplete,
+    TrainingCompleted,
+    ModelPromoted,
+    SelfplayTargetUpdated,
+    QualityDegraded,
+    CurriculumRebalanced,
+    SelfplayRateChanged,
+    TrainingBlockedByQuality,
+    OpponentMastered,
+    TrainingEarlyStopped,
+    EloVelocityChanged,
+    ExplorationBoost,
+    CurriculumAdvanced,
+    AdaptiveParamsChanged,
+    LowQualityDataWarning,
+    NodeUnhealthy,
+    P2PNodeDead,
+    NodeRecovered,
+    NodeActivated,
+    HostOffline,
+    NodeTerminated,
+    P2PClusterUnhealthy,
+    P2PClusterHealthy,
+    RegressionDetected,
+    BackpressureActivated,
+    BackpressureReleased,
+    NodeOverloaded,
+    EloUpdated,
+)
+"""The 28 types the reference subscribes to, in events.md §2 order."""
+
+EMITTED_ONLY_EVENTS: Final[tuple[type[Any], ...]] = (
+    QualityPenaltyApplied,
+    SelfplayAllocationUpdated,
+)
+"""Types the reference emits but does not subscribe to: decoded, never applied."""
+
+SCHEDULER_EVENTS: Final[tuple[type[Any], ...]] = (
+    Tick,
+    SourcesRefreshed,
+    AllocationDecided,
+    TargetTrainingSamplesSet,
+    ConfigBoosted,
+)
+"""The scheduler's own events."""
+
+EVENT_CLASSES: Final[tuple[type[Any], ...]] = (
+    REFERENCE_EVENTS + EMITTED_ONLY_EVENTS + SCHEDULER_EVENTS
+)
+"""Every known event class, canonical order (reference, emitted-only, scheduler)."""
+
+EVENT_TYPES: Final[Mapping[str, type[Any]]] = types.MappingProxyType(
+    {cls.TAG: cls for cls in EVENT_CLASSES}
+)
+"""Wire tag → class."""
+
+ReferenceEvent: TypeAlias = (
+    SelfplayComplete
+    | TrainingCompleted
+    | ModelPromoted
+    | SelfplayTargetUpdated
+    | QualityDegraded
+    | CurriculumRebalanced
+    | SelfplayRateChanged
+    | TrainingBlockedByQuality
+    | OpponentMastered
+    | TrainingEarlyStopped
+    | EloVelocityChanged
+    | ExplorationBoost
+    | CurriculumAdvanced
+    | AdaptiveParamsChanged
+    | LowQualityDataWarning
+    | NodeUnhealthy
+    | P2PNodeDead
+    | NodeRecovered
+    | NodeActivated
+    | HostOffline
+    | NodeTerminated
+    | P2PClusterUnhealthy
+    | P2PClusterHealthy
+    | RegressionDetected
+    | BackpressureActivated
+    | BackpressureReleased
+    | NodeOverloaded
+    | EloUpdated
+)
+
+Event: TypeAlias = (
+    ReferenceEvent
+    | QualityPenaltyApplied
+    | SelfplayAllocationUpdated
+    | Tick
+    | SourcesRefreshed
+    | AllocationDecided
+    | TargetTrainingSamplesSet
+    | ConfigBoosted
+    | UnknownEvent
+)
+"""Any event an envelope can carry."""
+
+
+def tag_of(event: Event) -> str:
+    """The wire type string of an event (an unknown event keeps its own)."""
+    if type(event) is UnknownEvent:
+        return event.type
+    return event.TAG
+
+
+# --- envelope ---
+
+
+def _envelope_id(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    _node_id(_inst, attribute, value)
+
+
+def _schema_version(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if type(value) is not int:
+        raise WrongType(attribute.name, f"expected an integer, got {type(value).__name__}")
+    if value != SCHEMA_VERSION:
+        raise FieldProblem(attribute.name, f"must be {SCHEMA_VERSION} once decoded, got {value}")
+
+
+@attrs.frozen
+class Envelope:
+    """One event as delivered: a unique id, its wire type, schema version, when (seconds, from
+    the shell's clock), who sent it, and the event. `type` always agrees with the event."""
+
+    id: str = attrs.field(validator=_envelope_id)
+    type: str = attrs.field(validator=_text)
+    schema_version: int = attrs.field(validator=_schema_version)
+    at: float = attrs.field(validator=_non_negative)
+    source: str = attrs.field(validator=_text)
+    event: Event = attrs.field()
+
+    @event.validator
+    def _check_event(self, attribute: attrs.Attribute[Any], value: object) -> None:
+        cls = type(value)
+        if cls is UnknownEvent:
+            if value.type != self.type:  # type: ignore[attr-defined]
+                raise FieldProblem("type", "must equal the unknown event's own type")
+            if value.type in EVENT_TYPES:  # type: ignore[attr-defined]
+                raise FieldProblem("type", f"{self.type!r} is a known type, not unknown")
+        elif EVENT_TYPES.get(self.type) is not cls:
+            raise FieldProblem("type", f"{self.type!r} does not match {cls.__name__}")
+
+
+def make_envelope(event: Event, *, id: str, at: float, source: str) -> Envelope:
+    """An envelope for `event` at the current schema version, with its tag filled in."""
+    return Envelope(
+        id=id, type=tag_of(event), schema_version=SCHEMA_VERSION, at=at, source=source, event=event
+    )
