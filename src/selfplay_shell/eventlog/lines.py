@@ -11,12 +11,13 @@ import enum
 import gzip
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 
 __all__ = [
     "DEFAULT_MAX_LINE_BYTES",
     "GZIP_MAGIC",
     "LineFlaw",
+    "LineSource",
     "iter_raw_lines",
     "opened",
 ]
@@ -24,6 +25,12 @@ __all__ = [
 DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 _SKIP_CHUNK = 1024 * 1024
+
+
+class LineSource(Protocol):
+    """What line reading needs: a plain binary file or a `gzip.GzipFile`."""
+
+    def readline(self, size: int = -1, /) -> bytes: ...
 
 
 class LineFlaw(enum.Enum):
@@ -34,7 +41,7 @@ class LineFlaw(enum.Enum):
 
 
 @contextlib.contextmanager
-def opened(path: Path) -> Iterator[BinaryIO]:
+def opened(path: Path) -> Iterator[LineSource]:
     """Open `path` for binary reading, transparently gunzipping by magic number."""
     with path.open("rb") as raw:
         if raw.read(2) == GZIP_MAGIC:
@@ -47,7 +54,7 @@ def opened(path: Path) -> Iterator[BinaryIO]:
 
 
 def iter_raw_lines(
-    stream: BinaryIO, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    stream: LineSource, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
 ) -> Iterator[tuple[int, bytes, LineFlaw | None, int]]:
     """Yield `(line_no, data, flaw, length)` for every line, 1-based.
 
