@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Final, TypeAlias, TypeVar
 
 import attrs
 
-from selfplay_core.cluster import NodeCapability
+from selfplay_core.cluster import Backpressure, NodeCapability
 from selfplay_core.configs import ConfigKey, coerce_config_key
 from selfplay_core.signals import FeedbackSignal
 
@@ -525,8 +525,7 @@ class SourcesRefreshed:
         default=None, converter=attrs.converters.optional(tuple)
     )
     training_queue_depth: int | None = attrs.field(default=None, validator=_optional_count)
-    # `selfplay_core.cluster.Backpressure` (owner A); typed precisely once it exists.
-    backpressure: Any = None
+    backpressure: Backpressure | None = None
 
 
 @attrs.frozen
@@ -681,6 +680,15 @@ Event: TypeAlias = (
 """Any event an envelope can carry."""
 
 
+def event_class_for(type_name: str) -> type[Any] | None:
+    """The class for a wire type string; upper-case router names (e.g. "SELFPLAY_COMPLETE")
+    map to their lower-case tag. None for an unknown type."""
+    cls = EVENT_TYPES.get(type_name)
+    if cls is None:
+        cls = EVENT_TYPES.get(type_name.lower())
+    return cls
+
+
 def tag_of(event: Event) -> str:
     """The wire type string of an event (an unknown event keeps its own)."""
     if type(event) is UnknownEvent:
@@ -720,7 +728,7 @@ class Envelope:
         if cls is UnknownEvent:
             if value.type != self.type:  # type: ignore[attr-defined]
                 raise FieldProblem("type", "must equal the unknown event's own type")
-            if value.type in EVENT_TYPES:  # type: ignore[attr-defined]
+            if event_class_for(value.type) is not None:  # type: ignore[attr-defined]
                 raise FieldProblem("type", f"{self.type!r} is a known type, not unknown")
         elif EVENT_TYPES.get(self.type) is not cls:
             raise FieldProblem("type", f"{self.type!r} does not match {cls.__name__}")
