@@ -1,0 +1,311 @@
+"""Frozen values of the priority calculation: its inputs, weights, cluster signals and results.
+
+Every number is checked at construction (finite, counts not negative), so the pure functions in
+`selfplay_core.priority` never meet NaN and never need to raise.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from typing import Any, Final
+
+import attrs
+
+from selfplay_core.cluster import NodeCapability
+from selfplay_core.configs import ConfigKey, coerce_config_key
+
+__all__ = [
+    "MAX_INPUT_MAGNITUDE",
+    "ClusterSignals",
+    "ConfigPriority",
+    "DynamicWeights",
+    "NodeCapability",
+    "PriorityBreakdown",
+    "PriorityFactors",
+    "PriorityInputs",
+    "PriorityMultipliers",
+    "PriorityTerms",
+    "PriorityTier",
+]
+
+# Inputs are physical quantities (Elo, hours, multipliers of order 1); anything beyond this is a
+# corrupted source. The bound also makes "the score is finite for every valid input" true.
+MAX_INPUT_MAGNITUDE: Final = 1e9
+
+
+def _bounded(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{attribute.name}: expected a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"{attribute.name}: must be finite, got {value!r}")
+    if abs(value) > MAX_INPUT_MAGNITUDE:
+        raise ValueError(f"{attribute.name}: magnitude above {MAX_INPUT_MAGNITUDE:g}: {value!r}")
+
+
+def _bounded_non_negative(inst: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    _bounded(inst, attribute, value)
+    if value < 0:
+        raise ValueError(f"{attribute.name}: must not be negative, got {value!r}")
+
+
+def _optional_bounded_non_negative(
+    inst: Any, attribute: attrs.Attribute[Any], value: float | None
+) -> None:
+    if value is not None:
+        _bounded_non_negative(inst, attribute, value)
+
+
+def _finite(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{attribute.name}: expected a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"{attribute.name}: must be finite, got {value!r}")
+
+
+def _non_negative(inst: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    _finite(inst, attribute, value)
+    if value < 0:
+        raise ValueError(f"{attribute.name}: must not be negative, got {value!r}")
+
+
+def _fraction(inst: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    _finite(inst, attribute, value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{attribute.name}: must be in [0, 1], got {value!r}")
+
+
+def _count(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{attribute.name}: expected an integer, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{attribute.name}: must not be negative, got {value!r}")
+
+
+def _integer(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{attribute.name}: expected an integer, got {type(value).__name__}")
+
+
+def _boolean(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{attribute.name}: expected a boolean, got {type(value).__name__}")
+
+
+@attrs.frozen
+class PriorityInputs:
+    """Everything the score of one config depends on, besides the weights and the policy.
+
+    Two velocities, on purpose (priority.md §8): `elo_velocity` is Elo per **day** (the
+    populator's regression; it drives the velocity factor) and `elo_velocity_per_hour` is Elo
+    per **hour** (from Elo-updated events; it drives the ×0.7 / ×1.2 multiplier).
+    `elo_uncertainty=None` means "derive it from games_count" as the reference does after an
+    update: max(30, 300/√n), or 300 with no games.
+    """
+
+    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    current_elo: float = attrs.field(default=1500.0, validator=_bounded)
+    elo_velocity: float = attrs.field(default=0.0, validator=_bounded)
+    elo_velocity_per_hour: float = attrs.field(default=0.0, validator=_bounded)
+    staleness_hours: float = attrs.field(default=0.0, validator=_bounded)
+    curriculum_weight: float = attrs.field(default=1.0, validator=_bounded_non_negative)
+    quality_score: float = attrs.field(default=0.7, validator=_bounded)
+    quality_penalty: float = attrs.field(default=0.0, validator=_bounded)
+    games_count: int = attrs.field(default=0, validator=_count)
+    training_pending: bool = attrs.field(default=False, validator=_boolean)
+    exploration_boost: float = attrs.field(default=1.0, validator=_bounded_non_negative)
+    improvement_boost: float = attrs.field(default=0.0, validator=_bounded)
+    momentum_multiplier: float = attrs.field(default=1.0, validator=_bounded_non_negative)
+    cascade_multiplier: float = attrs.field(default=1.0, validator=_bounded_non_negative)
+    # 0 critical, 1 high, 2 medium, 3 low; any other level gets the policy's "other" multiplier.
+    priority_override: int = attrs.field(default=3, validator=_integer)
+    elo_uncertainty: float | None = attrs.field(
+        default=None, validator=_optional_bounded_non_negative
+    )
+    target_elo: float = attrs.field(default=2000.0, validator=_bounded)
+
+
+@attrs.frozen
+class ClusterSignals:
+    """The cluster-level facts the dynamic weights depend on (priority.md §7).
+
+    The defaults are a fresh scheduler's: no nodes (so 0 % idle), empty queue, all Elo 1500.
+    """
+
+    idle_gpu_fraction: float = attrs.field(default=0.0, validator=_fraction)
+    training_queue_depth: int = attrs.field(default=0, validator=_count)
+    configs_at_target_fraction: float = attrs.field(default=0.0, validator=_fraction)
+    average_elo: float = attrs.field(default=1500.0, validator=_finite)
+
+
+@attrs.frozen
+class DynamicWeights:
+    """The nine factor weights after dynamic reweighting, plus the signals they came from.
+
+    Defaults are the reference's base weights and a fresh scheduler's diagnostics (§2.1).
+    """
+
+    staleness: float = attrs.field(default=0.30, validator=_non_negative)
+    velocity: float = attrs.field(default=0.20, validator=_non_negative)
+    training: float = attrs.field(default=0.10, validator=_non_negative)
+    exploration: float = attrs.field(default=0.10, validator=_non_negative)
+    curriculum: float = attrs.field(default=0.10, validator=_non_negative)
+    improvement: float = attrs.field(default=0.15, validator=_non_negative)
+    data_deficit: float = attrs.field(default=0.25, validator=_non_negative)
+    quality: float = attrs.field(default=0.15, validator=_non_negative)
+    voi: float = attrs.field(default=0.20, validator=_non_negative)
+    idle_gpu_fraction: float = attrs.field(default=0.0, validator=_fraction)
+    training_queue_depth: int = attrs.field(default=0, validator=_count)
+    configs_at_target_fraction: float = attrs.field(default=0.0, validator=_fraction)
+    average_elo: float = attrs.field(default=1500.0, validator=_finite)
+
+    @property
+    def signals(self) -> ClusterSignals:
+        return ClusterSignals(
+            self.idle_gpu_fraction,
+            self.training_queue_depth,
+            self.configs_at_target_fraction,
+            self.average_elo,
+        )
+
+    def to_dict(self) -> dict[str, float | int]:
+        """All thirteen fields under the reference's names (its `DynamicWeights.to_dict`)."""
+        return {field.name: getattr(self, field.name) for field in attrs.fields(DynamicWeights)}
+
+
+class PriorityTier(enum.StrEnum):
+    """Data-starvation tier of a config, by its game count (priority.md §1.8)."""
+
+    EMERGENCY = "emergency"
+    CRITICAL = "critical"
+    NORMAL = "normal"
+
+
+@attrs.frozen
+class PriorityFactors:
+    """The normalised factors (each in [0, 1]) and the Elo uncertainty that fed VOI."""
+
+    staleness: float
+    velocity: float
+    data_deficit: float
+    voi: float
+    elo_uncertainty: float
+
+
+@attrs.frozen
+class PriorityTerms:
+    """The nine additive terms S1…S9 of priority.md §8, in the reference's order."""
+
+    staleness: float
+    velocity: float
+    training: float
+    exploration: float
+    curriculum: float
+    improvement: float
+    quality: float
+    data_deficit: float
+    voi: float
+
+    def total(self) -> float:
+        """B = S1 + … + S9, summed left to right as the reference does."""
+        return (
+            self.staleness
+            + self.velocity
+            + self.training
+            + self.exploration
+            + self.curriculum
+            + self.improvement
+            + self.quality
+            + self.data_deficit
+            + self.voi
+        )
+
+
+@attrs.frozen
+class PriorityMultipliers:
+    """The seven multipliers of priority.md §8, in the order the reference applies them."""
+
+    exploration_boost: float
+    momentum: float
+    velocity: float
+    override: float
+    player_count: float
+    cascade: float
+    starvation: float
+
+    def apply(self, base: float) -> float:
+        """base × each multiplier, left to right (float products are order-sensitive)."""
+        return (
+            base
+            * self.exploration_boost
+            * self.momentum
+            * self.velocity
+            * self.override
+            * self.player_count
+            * self.cascade
+            * self.starvation
+        )
+
+
+@attrs.frozen
+class PriorityBreakdown:
+    """Why a config scored what it did: every factor, term and multiplier.
+
+    `reference_score` is base × multipliers (the reference's result, which can be negative);
+    `score` is that, except 0.0 when base ≤ 0 (docs/deviations.md: multipliers never amplify a
+    negative base). `recombine()` rebuilds `score` from the parts.
+    """
+
+    config_key: ConfigKey
+    factors: PriorityFactors
+    terms: PriorityTerms
+    base: float
+    multipliers: PriorityMultipliers
+    tier: PriorityTier
+    reference_score: float
+    score: float
+
+    def recombine(self) -> float:
+        base = self.terms.total()
+        return self.multipliers.apply(base) if base > 0.0 else 0.0
+
+
+@attrs.frozen
+class ConfigPriority:
+    """One ranked config: its score, its game count, and (when asked for) the breakdown."""
+
+    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    score: float = attrs.field(validator=_finite)
+    games_count: int = attrs.field(default=0, validator=_count)
+    breakdown: PriorityBreakdown | None = None
+
+
+# Trusted constructors for the ranking hot loop. Every value they receive was derived from
+# validated inputs and a validated policy, so re-running the validators would only cost time
+# (~0.5 µs per ConfigPriority, ~3 µs per DynamicWeights). They set the slots directly.
+_new = object.__new__
+_SET_PRIORITY: Final = tuple(
+    getattr(ConfigPriority, f.name).__set__ for f in attrs.fields(ConfigPriority)
+)
+_SET_WEIGHTS: Final = tuple(
+    getattr(DynamicWeights, f.name).__set__ for f in attrs.fields(DynamicWeights)
+)
+
+
+def _trusted_priority(
+    key: ConfigKey, score: float, games_count: int, breakdown: PriorityBreakdown | None
+) -> ConfigPriority:
+    result: ConfigPriority = _new(ConfigPriority)
+    set_key, set_score, set_games, set_breakdown = _SET_PRIORITY
+    set_key(result, key)
+    set_score(result, score)
+    set_games(result, games_count)
+    set_breakdown(result, breakdown)
+    return result
+
+
+def _trusted_weights(*values: float) -> DynamicWeights:
+    result: DynamicWeights = _new(DynamicWeights)
+    for setter, value in zip(_SET_WEIGHTS, values, strict=True):
+        setter(result, value)
+    return result
