@@ -1,0 +1,495 @@
+"""The scheduler's whole state as one immutable value, and what decisions read from it.
+
+`SchedulerState` is what `reduce` folds envelopes into. Its layout follows who may write what
+(docs/source-ownership.md):
+
+- `ConfigState` holds the per-config fields events write (boosts, staleness, weights…); its
+  `facts` (`ConfigFacts`) hold the ones only data sources and the facade's setters write.
+- `ClusterFacts` holds nodes, unhealthy nodes, overload backoffs, health and backpressure.
+- `EloTracking` holds the ELO_UPDATED history and the hourly velocities derived from it.
+- `SourceBook` remembers when each source last reported and what it last said about fields it
+  shares with events (a refresh overwrites those only with news).
+
+Everything is built for a fast reducer: small records, read-only mappings copied with
+`mappingproxy.copy()`, and a persistent window of recent envelope ids (`RecentIds`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+
+from selfplay_core.cluster import Backpressure, ClusterState, NodeCapability
+from selfplay_core.configs import ALL_CONFIGS, ConfigKey
+from selfplay_core.event_policy import EventPolicy
+
+if TYPE_CHECKING:
+    from selfplay_core.policy import SchedulerPolicy
+    from selfplay_core.values import PriorityInputs
+
+__all__ = [
+    "MAX_MAGNITUDE",
+    "AllocationBook",
+    "ClusterFacts",
+    "ConfigFacts",
+    "ConfigState",
+    "EloTracking",
+    "RecentIds",
+    "SchedulerState",
+    "SourceBook",
+    "check_invariants",
+    "cluster_state",
+    "priority_inputs",
+    "priority_inputs_for",
+]
+
+#: Every number in the state stays within ±this (the bound `PriorityInputs` accepts).
+MAX_MAGNITUDE: Final = 1e9
+
+_EMPTY: Final[Mapping[Any, Any]] = MappingProxyType({})
+
+
+# --- per config --------------------------------------------------------------------------
+
+
+@attrs.frozen
+class ConfigFacts:
+    """Per-config facts that only data sources and the facade's setters write (never events)."""
+
+    current_elo: float = 1500.0
+    game_count: int = 0
+    quality_score: float = 0.7
+    cascade_multiplier: float = 1.0
+    improvement_boost: float = 0.0
+    priority_override: int = 3
+    target_training_samples: int = 50_000
+    samples_per_game_estimate: float = 50.0
+
+
+_DEFAULT_FACTS: Final = ConfigFacts()
+
+
+@attrs.frozen
+class ConfigState:
+    """One config as the reference's `ConfigPriority` (priority.md §2.2) holds it.
+
+    `elo_velocity` is Elo per **day** (the populator's); the hourly velocity of ELO_UPDATED
+    lives in `SchedulerState.elo`. `exploration_boost_expires_at` is 0.0 when no expiry is set;
+    a boost above 1.0 always has one, and lapses to 1.0 when an envelope at or after it arrives.
+    The fields of `facts` are readable directly too (`state.current_elo`).
+    """
+
+    staleness_hours: float = 0.0
+    elo_velocity: float = 0.0
+    training_pending: bool = False
+    exploration_boost: float = 1.0
+    exploration_boost_expires_at: float = 0.0
+    curriculum_weight: float = 1.0
+    quality_penalty: float = 0.0
+    momentum_multiplier: float = 1.0
+    search_budget: float = 400
+    facts: ConfigFacts = _DEFAULT_FACTS
+
+    @property
+    def current_elo(self) -> float:
+        return self.facts.current_elo
+
+    @property
+    def game_count(self) -> int:
+        return self.facts.game_count
+
+    @property
+    def quality_score(self) -> float:
+        return self.facts.quality_score
+
+    @property
+    def cascade_multiplier(self) -> float:
+        return self.facts.cascade_multiplier
+
+    @property
+    def improvement_boost(self) -> float:
+        return self.facts.improvement_boost
+
+    @property
+    def priority_override(self) -> int:
+        return self.facts.priority_override
+
+    @property
+    def target_training_samples(self) -> int:
+        return self.facts.target_training_samples
+
+    @property
+    def samples_per_game_estimate(self) -> float:
+        return self.facts.samples_per_game_estimate
+
+    def boost_at(self, now: float) -> float:
+        """The exploration boost in force at `now` (a lapsed boost above 1.0 counts as 1.0)."""
+        expires = self.exploration_boost_expires_at
+        if expires and expires <= now and self.exploration_boost > 1.0:
+            return 1.0
+        return self.exploration_boost
+
+
+# --- cluster, Elo, sources, allocations ---------------------------------------------------
+
+
+@attrs.frozen
+class ClusterFacts:
+    """The cluster as the events and the node source left it (allocation.md §2.3).
+
+    `nodes` are ordered by id, one per id; `overloaded_until` (node → end of its backoff) is
+    ordered by node id; `backpressure_active` is the reference's flag of BACKPRESSURE_ACTIVATED
+    (read by nobody, kept for status); `backpressure` is the polled signal.
+    """
+
+    nodes: tuple[NodeCapability, ...] = ()
+    unhealthy_nodes: frozenset[str] = frozenset()
+    overloaded_until: Mapping[str, float] = _EMPTY
+    health_factor: float = 1.0
+    backpressure: Backpressure | None = None
+    backpressure_active: bool = False
+    training_queue_depth: int = 0
+
+
+@attrs.frozen
+class EloTracking:
+    """ELO_UPDATED observations, (at, elo) oldest first within the window, and the Elo/hour
+    velocity last derived from them (events.md §3.25)."""
+
+    history: Mapping[ConfigKey, tuple[tuple[float, float], ...]] = _EMPTY
+    velocity_per_hour: Mapping[ConfigKey, float] = _EMPTY
+
+
+@attrs.frozen
+class SourceBook:
+    """When each source last reported (`last_refresh`, source name → at), and what it last
+    said of the fields it shares with events (`reported`, field name → config → value): a
+    refresh overwrites a shared field only when its value is news (docs/source-ownership.md)."""
+
+    last_refresh: Mapping[str, float] = _EMPTY
+    reported: Mapping[str, Mapping[ConfigKey, float]] = _EMPTY
+
+
+@attrs.frozen
+class AllocationBook:
+    """Recorded decisions: (at, total games) within the history window, and the running total."""
+
+    history: tuple[tuple[float, int], ...] = ()
+    games_total: int = 0
+    decisions: int = 0
+
+
+# --- the window of recent envelope ids ------------------------------------------------------
+
+
+class _IdLog:
+    """Append-only list of ids shared by successive `RecentIds` values (never rewritten)."""
+
+    __slots__ = ("base", "ids", "index")
+
+    def __init__(self, base: int, ids: list[str]) -> None:
+        self.base = base
+        self.ids = ids
+        self.index = {id_: base + i for i, id_ in enumerate(ids)}
+
+
+class RecentIds:
+    """The ids of the last `size` envelopes seen, as a persistent value.
+
+    Successive windows share one append-only log, so adding an id to the newest window is O(1);
+    each window is the log's prefix up to its own `end` and so never changes. Adding to an older
+    window (a branch) copies that window first; the log is compacted when it reaches twice the
+    size. Equality is by content (`size` and `ids`). Not for use from several threads at once.
+    """
+
+    __slots__ = ("_end", "_log", "size")
+
+    def __init__(self, log: _IdLog, end: int, size: int) -> None:
+        self._log = log
+        self._end = end
+        self.size = size
+
+    @classmethod
+    def of(cls, ids: Iterable[str] = (), size: int = 10_000) -> RecentIds:
+        """A window holding the last `size` of `ids` (oldest first)."""
+        kept = list(ids)[-size:] if size > 0 else []
+        return cls(_IdLog(0, kept), len(kept), size)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        log = self._log
+        start = max(self._end - self.size, log.base)
+        return tuple(log.ids[start - log.base : self._end - log.base])
+
+    def __contains__(self, id_: object) -> bool:
+        log = self._log
+        if self._end == log.base + len(log.ids):
+            seq = log.index.get(id_)  # type: ignore[call-overload]
+            return seq is not None and seq >= self._end - self.size
+        return id_ in self.ids
+
+    def add(self, id_: str) -> RecentIds:
+        """This window with `id_` appended (and the oldest id dropped when full)."""
+        log = self._log
+        end = self._end
+        if end != log.base + len(log.ids) or len(log.ids) >= 2 * self.size:
+            kept = self.ids
+            log = _IdLog(end - len(kept), list(kept))
+        log.ids.append(id_)
+        log.index[id_] = end
+        return RecentIds(log, end + 1, self.size)
+
+    def resized(self, size: int) -> RecentIds:
+        return self if size == self.size else RecentIds.of(self.ids, size)
+
+    def __len__(self) -> int:
+        return min(self.size, self._end - self._log.base)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ids)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RecentIds):
+            return NotImplemented
+        return self.size == other.size and self.ids == other.ids
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"RecentIds(size={self.size}, ids={self.ids!r})"
+
+
+# --- the whole state ----------------------------------------------------------------------
+
+
+def _initial_configs() -> Mapping[ConfigKey, ConfigState]:
+    default = ConfigState()
+    return MappingProxyType(dict.fromkeys(ALL_CONFIGS, default))
+
+
+@attrs.frozen
+class SchedulerState:
+    """Everything the scheduler knows, at `last_at` (the latest envelope time seen).
+
+    - `configs`: one `ConfigState` per canonical config, in canonical order.
+    - `cluster`, `elo`, `sources`, `allocations`: see their classes.
+    - `recent_ids`: the dedup window; `applied`: envelopes applied (duplicates and unknown
+      events excluded); `unknown_events`: type → how many unknown envelopes of it were seen.
+    - `next_expiry_at`: the earliest boost or backoff expiry (0.0 = none), so that most
+      envelopes skip the expiry scan.
+    """
+
+    configs: Mapping[ConfigKey, ConfigState] = attrs.field(factory=_initial_configs)
+    cluster: ClusterFacts = ClusterFacts()
+    elo: EloTracking = EloTracking()
+    sources: SourceBook = SourceBook()
+    allocations: AllocationBook = AllocationBook()
+    recent_ids: RecentIds = attrs.field(factory=RecentIds.of)
+    unknown_events: Mapping[str, int] = _EMPTY
+    applied: int = 0
+    last_at: float = 0.0
+    next_expiry_at: float = 0.0
+
+    @classmethod
+    def initial(cls, policy: SchedulerPolicy | None = None) -> SchedulerState:
+        """A fresh scheduler: the 12 configs at the reference's defaults, no nodes, no history."""
+        size = policy.events.dedup_window if policy is not None else EventPolicy().dedup_window
+        return cls(recent_ids=RecentIds.of((), size))
+
+    def config(self, key: ConfigKey) -> ConfigState:
+        return self.configs[key]
+
+    # Convenience views of the parts (the interface's flat names).
+    @property
+    def nodes(self) -> tuple[NodeCapability, ...]:
+        return self.cluster.nodes
+
+    @property
+    def unhealthy_nodes(self) -> frozenset[str]:
+        return self.cluster.unhealthy_nodes
+
+    @property
+    def overloaded_until(self) -> Mapping[str, float]:
+        return self.cluster.overloaded_until
+
+    @property
+    def cluster_health_factor(self) -> float:
+        return self.cluster.health_factor
+
+    @property
+    def training_queue_depth(self) -> int:
+        return self.cluster.training_queue_depth
+
+    @property
+    def elo_velocity_per_hour(self) -> Mapping[ConfigKey, float]:
+        return self.elo.velocity_per_hour
+
+    @property
+    def last_refresh(self) -> Mapping[str, float]:
+        return self.sources.last_refresh
+
+
+# --- what decisions read ------------------------------------------------------------------
+
+
+def priority_inputs_for(state: SchedulerState, config_key: ConfigKey, now: float) -> PriorityInputs:
+    """The priority inputs of one config at `now` (a lapsed boost counts as 1.0)."""
+    from selfplay_core.values import PriorityInputs
+
+    cs = state.configs[config_key]
+    facts = cs.facts
+    return PriorityInputs(
+        config_key=config_key,
+        current_elo=facts.current_elo,
+        elo_velocity=cs.elo_velocity,
+        elo_velocity_per_hour=state.elo.velocity_per_hour.get(config_key, 0.0),
+        staleness_hours=cs.staleness_hours,
+        curriculum_weight=cs.curriculum_weight,
+        quality_score=facts.quality_score,
+        quality_penalty=cs.quality_penalty,
+        games_count=facts.game_count,
+        training_pending=cs.training_pending,
+        exploration_boost=cs.boost_at(now),
+        improvement_boost=facts.improvement_boost,
+        momentum_multiplier=cs.momentum_multiplier,
+        cascade_multiplier=facts.cascade_multiplier,
+        priority_override=facts.priority_override,
+    )
+
+
+def priority_inputs(
+    state: SchedulerState, now: float, policy: SchedulerPolicy | None = None
+) -> Mapping[ConfigKey, PriorityInputs]:
+    """Every config's priority inputs at `now`, in canonical order."""
+    del policy  # the inputs do not depend on it today; kept so callers need not change
+    return MappingProxyType({key: priority_inputs_for(state, key, now) for key in state.configs})
+
+
+def cluster_state(state: SchedulerState) -> ClusterState:
+    """The cluster as allocation sees it."""
+    cluster = state.cluster
+    return ClusterState(
+        nodes=cluster.nodes,
+        unhealthy_nodes=cluster.unhealthy_nodes,  # type: ignore[arg-type]  # generic converter
+        overloaded_until=cluster.overloaded_until,
+        health_factor=min(1.0, max(0.0, cluster.health_factor)),
+        backpressure=cluster.backpressure,
+    )
+
+
+# --- invariants ---------------------------------------------------------------------------
+
+
+def _number_problems(where: str, value: object) -> list[str]:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return [f"{where}: not a number ({value!r})"]
+    if not math.isfinite(value):
+        return [f"{where}: not finite ({value!r})"]
+    if abs(value) > MAX_MAGNITUDE:
+        return [f"{where}: magnitude above {MAX_MAGNITUDE:g} ({value!r})"]
+    return []
+
+
+def _config_problems(
+    key: ConfigKey, cs: ConfigState, last_at: float, policy: EventPolicy
+) -> list[str]:
+    problems: list[str] = []
+    for name in (
+        "staleness_hours",
+        "elo_velocity",
+        "exploration_boost",
+        "exploration_boost_expires_at",
+        "curriculum_weight",
+        "quality_penalty",
+        "momentum_multiplier",
+        "search_budget",
+    ):
+        problems += _number_problems(f"{key}.{name}", getattr(cs, name))
+    for name in attrs.fields_dict(ConfigFacts):
+        problems += _number_problems(f"{key}.facts.{name}", getattr(cs.facts, name))
+    if problems:
+        return problems
+    eb = cs.exploration_boost
+    if not policy.min_exploration_boost <= eb <= policy.max_exploration_boost:
+        problems.append(
+            f"{key}.exploration_boost: {eb!r} outside "
+            f"[{policy.min_exploration_boost}, {policy.max_exploration_boost}]"
+        )
+    expires = cs.exploration_boost_expires_at
+    if expires != 0.0 and expires <= last_at:
+        problems.append(f"{key}.exploration_boost_expires_at: {expires!r} is not after {last_at!r}")
+    if eb > 1.0 and expires == 0.0:
+        problems.append(f"{key}.exploration_boost: {eb!r} above 1.0 without an expiry")
+    for name in ("curriculum_weight", "momentum_multiplier"):
+        if getattr(cs, name) < 0:
+            problems.append(f"{key}.{name}: negative")
+    if cs.facts.cascade_multiplier < 0:
+        problems.append(f"{key}.facts.cascade_multiplier: negative")
+    if cs.facts.game_count < 0 or cs.facts.target_training_samples < 0:
+        problems.append(f"{key}.facts: negative count")
+    return problems
+
+
+def _expiries(state: SchedulerState) -> list[float]:
+    found = [cs.exploration_boost_expires_at for cs in state.configs.values()]
+    found += state.cluster.overloaded_until.values()
+    return [t for t in found if t]
+
+
+def check_invariants(
+    state: SchedulerState, policy: SchedulerPolicy | EventPolicy | None = None
+) -> tuple[str, ...]:
+    """Every way `state` breaks the state invariants (empty when it holds them all): finite
+    numbers within ±MAX_MAGNITUDE, boosts within the policy's bounds, expiries in the future
+    or gone, canonical orders, a consistent expiry cache."""
+    events = (
+        policy
+        if isinstance(policy, EventPolicy)
+        else policy.events
+        if policy is not None
+        else EventPolicy()
+    )
+    problems: list[str] = []
+    if tuple(state.configs) != ALL_CONFIGS:
+        problems.append("configs: not exactly the 12 canonical configs in canonical order")
+    last_at = state.last_at
+    problems += _number_problems("last_at", last_at)
+    for key, cs in state.configs.items():
+        problems += _config_problems(key, cs, last_at, events)
+    cluster = state.cluster
+    ids = [node.node_id for node in cluster.nodes]
+    if ids != sorted(set(ids)):
+        problems.append("cluster.nodes: not one per id in id order")
+    if list(cluster.overloaded_until) != sorted(cluster.overloaded_until):
+        problems.append("cluster.overloaded_until: not in node-id order")
+    for node_id, until in cluster.overloaded_until.items():
+        problems += _number_problems(f"cluster.overloaded_until.{node_id}", until)
+        if until <= last_at:
+            problems.append(f"cluster.overloaded_until.{node_id}: {until!r} is not after {last_at}")
+    problems += _number_problems("cluster.health_factor", cluster.health_factor)
+    if not 0.0 <= cluster.health_factor <= 1.0:
+        problems.append(f"cluster.health_factor: {cluster.health_factor!r} outside [0, 1]")
+    for key, history in state.elo.history.items():
+        times = [t for t, _ in history]
+        if times != sorted(times):
+            problems.append(f"elo.history.{key}: not in time order")
+        for t, elo in history:
+            problems += _number_problems(f"elo.history.{key}", t)
+            problems += _number_problems(f"elo.history.{key}", elo)
+    for key, velocity in state.elo.velocity_per_hour.items():
+        problems += _number_problems(f"elo.velocity_per_hour.{key}", velocity)
+    expiries = _expiries(state)
+    expected = min(expiries) if expiries else 0.0
+    if state.next_expiry_at != expected:
+        problems.append(f"next_expiry_at: {state.next_expiry_at!r}, expected {expected!r}")
+    if list(state.unknown_events) != sorted(state.unknown_events):
+        problems.append("unknown_events: not in type order")
+    if any(n < 1 for n in state.unknown_events.values()):
+        problems.append("unknown_events: a count below 1")
+    if state.applied < 0:
+        problems.append("applied: negative")
+    return tuple(problems)
