@@ -1,0 +1,48 @@
+"""Reading small JSON/YAML state files with failures that say what was wrong."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, TypeGuard
+
+from selfplay_shell.sources.errors import SourceFailure
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise SourceFailure("missing", "no such file", str(path)) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SourceFailure("io", f"cannot read: {exc}", str(path)) from exc
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    text = read_text(path)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SourceFailure("invalid", f"malformed JSON: {exc}", str(path)) from exc
+    if not isinstance(data, dict):
+        raise SourceFailure(
+            "invalid", f"expected a JSON object, got {type(data).__name__}", str(path)
+        )
+    return data
+
+
+def parse_yaml(text: str, path: Path) -> Any:
+    try:
+        import yaml
+    except ImportError as exc:  # PyYAML ships with the [cli] extra
+        raise SourceFailure("unexpected", "PyYAML is not installed", str(path)) from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SourceFailure(
+            "invalid", f"malformed YAML: {exc}".replace("\n", " "), str(path)
+        ) from exc
+
+
+def is_number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)

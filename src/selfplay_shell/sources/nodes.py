@@ -1,0 +1,149 @@
+"""Nodes: the hosts inventory (sources.md §12.1) overlaid with the P2P cluster status (§13.5).
+
+The reference probes each host over SSH; this reader does not. Membership, GPU type and
+ephemerality come from ``config/distributed_hosts.yaml``; GPU memory from the inventory's
+``gpu_vram_gb`` (0 when absent); load and running jobs from ``/api/cluster/status`` when a URL is
+configured (the last good status is kept while the endpoint fails).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import time
+import types
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from selfplay_core.cluster import NodeCapability
+from selfplay_shell.sources._base import ReadContext, Reading
+from selfplay_shell.sources._files import is_number, parse_yaml, read_text
+from selfplay_shell.sources.errors import SourceFailure
+
+PROBED_STATUSES = frozenset({"ready", "active"})
+EPHEMERAL_MARKERS = ("vast-", "runpod-", "spot-", "ephemeral-")
+
+
+@attrs.frozen
+class InventoryHost:
+    node_id: str
+    gpu: str
+    gpu_memory_gb: float
+
+
+@attrs.frozen
+class PeerStatus:
+    """What the P2P status says of one peer (only online peers are used)."""
+
+    online: bool
+    gpu_percent: float | None
+    selfplay_jobs: int | None
+
+
+def is_ephemeral(node_id: str) -> bool:
+    lowered = node_id.lower()
+    return any(marker in lowered for marker in EPHEMERAL_MARKERS)
+
+
+def read_inventory(ctx: ReadContext) -> Reading[tuple[InventoryHost, ...]]:
+    candidates = ctx.anchors.expand_all(ctx.config.hosts_yaml_candidates)
+    path = next((c for c in candidates if c.is_file()), None)
+    if path is None:
+        raise SourceFailure("missing", "no hosts inventory", " | ".join(str(c) for c in candidates))
+    data = parse_yaml(read_text(path), path)
+    hosts = data.get("hosts") if isinstance(data, dict) else None
+    if not isinstance(hosts, dict):
+        raise SourceFailure("invalid", "no 'hosts' mapping at top level", str(path))
+    found: list[InventoryHost] = []
+    problems: list[str] = []
+    for node_id, entry in hosts.items():
+        if not isinstance(entry, dict):
+            problems.append(f"hosts.{node_id}: not a mapping; skipped")
+            continue
+        if entry.get("status") not in PROBED_STATUSES:
+            continue
+        vram = entry.get("gpu_vram_gb", 0.0)
+        if not is_number(vram) or not math.isfinite(vram) or vram < 0:
+            problems.append(f"hosts.{node_id}.gpu_vram_gb: {vram!r} is not a size; using 0")
+            vram = 0.0
+        gpu = entry.get("gpu")
+        found.append(InventoryHost(str(node_id), str(gpu) if gpu else "unknown", float(vram)))
+    found.sort(key=lambda host: host.node_id)
+    return Reading(tuple(found), tuple(problems))
+
+
+def fetch_cluster_status(ctx: ReadContext) -> Reading[Mapping[str, PeerStatus]]:
+    url = ctx.config.cluster_status_url
+    if not url:
+        raise SourceFailure("missing", "no cluster_status_url configured")
+    timeout = max(0.01, min(ctx.config.http_timeout_seconds, ctx.deadline - time.monotonic()))
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = response.read()
+    except urllib.error.HTTPError as exc:
+        raise SourceFailure("http", f"HTTP {exc.code} {exc.reason}", url) from exc
+    except TimeoutError as exc:
+        raise SourceFailure("timeout", f"no answer within {timeout:.2f} s", url) from exc
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, TimeoutError | socket.timeout):
+            raise SourceFailure("timeout", f"no answer within {timeout:.2f} s", url) from exc
+        raise SourceFailure("http", f"cannot connect: {exc.reason}", url) from exc
+    except OSError as exc:
+        raise SourceFailure("http", f"connection failed: {exc}", url) from exc
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SourceFailure("http", f"response is not JSON: {exc}", url) from exc
+    return _parse_status(data, url)
+
+
+def _parse_status(data: Any, url: str) -> Reading[Mapping[str, PeerStatus]]:
+    if not isinstance(data, dict) or not isinstance(data.get("peers"), list):
+        raise SourceFailure("http", "response has no 'peers' list", url)
+    if data.get("success") is False:
+        raise SourceFailure("http", f"status says failure: {data.get('error')!r}", url)
+    peers: dict[str, PeerStatus] = {}
+    problems: list[str] = []
+    for index, peer in enumerate(data["peers"]):
+        if not isinstance(peer, dict) or not isinstance(peer.get("node_id"), str):
+            problems.append(f"peers[{index}]: no node_id; skipped")
+            continue
+        gpu = peer.get("gpu_percent")
+        jobs = peer.get("selfplay_jobs")
+        peers[peer["node_id"]] = PeerStatus(
+            online=peer.get("status", "online") == "online",
+            gpu_percent=float(gpu) if is_number(gpu) and math.isfinite(gpu) else None,
+            selfplay_jobs=int(jobs) if type(jobs) is int and jobs >= 0 else None,
+        )
+    return Reading(types.MappingProxyType(dict(sorted(peers.items()))), tuple(problems))
+
+
+def combine_nodes(
+    hosts: tuple[InventoryHost, ...], peers: Mapping[str, PeerStatus] | None
+) -> tuple[NodeCapability, ...]:
+    """One NodeCapability per inventory host, in node-id order; online peers supply load/jobs."""
+    nodes: list[NodeCapability] = []
+    for host in hosts:
+        peer = peers.get(host.node_id) if peers is not None else None
+        load = 0.0
+        jobs = 0
+        if peer is not None and peer.online:
+            load = peer.gpu_percent / 100.0 if peer.gpu_percent is not None else 0.0
+            jobs = peer.selfplay_jobs if peer.selfplay_jobs is not None else 0
+        nodes.append(
+            NodeCapability(
+                node_id=host.node_id,
+                gpu_type=host.gpu,
+                gpu_memory_gb=host.gpu_memory_gb,
+                is_ephemeral=is_ephemeral(host.node_id),
+                current_load=load,
+                current_jobs=jobs,
+            )
+        )
+    return tuple(nodes)
