@@ -83,7 +83,7 @@ def test_non_finite_constants_are_rejected_with_their_path(constant: str) -> Non
     text = f'{{"id":"x","event":{{"elos":[1.0,{{"hex8_2p":{constant}}}]}}}}'
     with pytest.raises(NonFiniteNumberError):
         parse_line(text)
-    assert find_non_finite(text) == ("event.elos[1].hex8_2p", constant)
+    assert find_non_finite(text) == ("event.elos.1.hex8_2p", constant)
 
 
 def test_dumps_line_is_compact_sorted_utf8_and_refuses_nan() -> None:

@@ -55,6 +55,8 @@ def dumps_line(obj: Mapping[str, Any]) -> bytes:
 def find_non_finite(text: str) -> tuple[str, str] | None:
     """(field path, constant) of the first NaN/Infinity in `text`, or None.
 
+    Paths are dotted like the codec's (`payload.elos.1.hex8_2p`).
+
     Only called on the error path, so the second parse costs nothing in the common case.
     """
     try:
@@ -75,7 +77,7 @@ def _first_marker(value: Any, path: str) -> tuple[str, str] | None:
                 return found
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            found = _first_marker(item, f"{path}[{index}]")
+            found = _first_marker(item, f"{path}.{index}" if path else str(index))
             if found is not None:
                 return found
     return None

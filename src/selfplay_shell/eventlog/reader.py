@@ -1,0 +1,283 @@
+"""`read_log`: stream a log's envelopes with line numbers, reporting every bad line.
+
+Memory does not grow with the log: lines are read one at a time (each capped at
+`max_line_bytes`), and duplicate ids are remembered only for the last `dedup_window`
+envelopes (the same bounded-window idea the reducer uses). Problems are reported with
+file, line, field path and reason, and reading goes on; `strict=True` raises `LogError`
+at the first error (warnings never stop it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from collections import deque
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from returns.result import Failure, Result, Success
+
+from selfplay_core.codec import FUTURE_VERSION, DecodeError, decode
+from selfplay_core.events import Envelope
+from selfplay_shell.eventlog.jsonline import NonFiniteNumberError, find_non_finite, parse_line
+from selfplay_shell.eventlog.lines import DEFAULT_MAX_LINE_BYTES, LineFlaw, iter_raw_lines, opened
+from selfplay_shell.eventlog.manifest import (
+    MANIFEST_SUFFIX,
+    manifest_path_for,
+    read_manifest,
+)
+from selfplay_shell.eventlog.problems import LogError, LogProblem, LogRecord, ProblemKind
+
+__all__ = ["DEFAULT_DEDUP_WINDOW", "Segment", "read_log", "resolve_segments"]
+
+DEFAULT_DEDUP_WINDOW = 65_536
+
+# The codec's own problem codes that deserve a kind of their own; the rest are DECODE_ERROR
+# with the code in `LogProblem.detail`.
+_KIND_BY_CODEC_PROBLEM = {FUTURE_VERSION: ProblemKind.FUTURE_SCHEMA_VERSION}
+
+Decoder = Callable[[object], Result[Envelope, DecodeError]]
+
+# (file to read, whether it may be absent: the newest segment, listed but never written)
+Segment = tuple[Path, bool]
+
+
+def resolve_segments(path: str | os.PathLike[str]) -> list[Segment]:
+    """The files a log consists of, in order: from its manifest if it has one.
+
+    `path` may be the base file, the manifest, or a plain (possibly gzip'd) JSONL file.
+    Raises `FileNotFoundError` when there is no such log and `ManifestError` when its
+    manifest is unreadable.
+    """
+    path = Path(path)
+    if path.name.endswith(MANIFEST_SUFFIX):
+        manifest_file = path
+    else:
+        manifest_file = manifest_path_for(path)
+        if not manifest_file.exists():
+            if not path.exists():
+                raise FileNotFoundError(f"no event log at {path}")
+            return [(path, False)]
+    segments = read_manifest(manifest_file).segments
+    directory = manifest_file.parent
+    resolved: list[Segment] = []
+    for index, info in enumerate(segments):
+        file = directory / info.file
+        if not file.exists() and file.with_name(file.name + ".gz").exists():
+            file = file.with_name(file.name + ".gz")  # an old segment compressed in place
+        newest_and_empty = index == len(segments) - 1 and info.records == 0
+        resolved.append((file, newest_and_empty))
+    return resolved
+
+
+def read_log(
+    path: str | os.PathLike[str],
+    *,
+    strict: bool = False,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    dedup_window: int | None = DEFAULT_DEDUP_WINDOW,
+    decoder: Decoder = decode,
+) -> Iterator[LogRecord]:
+    """Yield one `LogRecord` per line of the log at `path` (rotated segments in order).
+
+    The log is located eagerly (so a missing file raises `FileNotFoundError` here); lines
+    are read lazily.
+    """
+    segments = resolve_segments(path)
+    reader = _Reader(max_line_bytes, dedup_window, decoder)
+    records = reader.read(segments)
+    return _raise_at_first_error(records) if strict else records
+
+
+def _raise_at_first_error(records: Iterator[LogRecord]) -> Iterator[LogRecord]:
+    for record in records:
+        if isinstance(record.result, Failure):
+            raise LogError(record.result.failure())
+        yield record
+
+
+class _Reader:
+    """Cross-segment state: the id window and the previous timestamp."""
+
+    def __init__(self, max_line_bytes: int, dedup_window: int | None, decoder: Decoder) -> None:
+        if max_line_bytes <= 0:
+            raise ValueError("max_line_bytes must be positive")
+        if dedup_window is not None and dedup_window <= 0:
+            raise ValueError("dedup_window must be positive or None")
+        self._max_line_bytes = max_line_bytes
+        self._window = dedup_window
+        self._decoder = decoder
+        self._seen: dict[str, tuple[str, int]] = {}
+        self._order: deque[str] = deque()
+        self._previous_at: tuple[float, str, int] | None = None
+
+    def read(self, segments: list[Segment]) -> Iterator[LogRecord]:
+        for file, may_be_absent in segments:
+            if not file.exists():
+                if not may_be_absent:
+                    yield _problem(
+                        str(file),
+                        0,
+                        "",
+                        "segment listed in the manifest is missing",
+                        ProblemKind.UNREADABLE,
+                    )
+                continue
+            yield from self._read_file(file)
+
+    def _read_file(self, file: Path) -> Iterator[LogRecord]:
+        name = str(file)
+        line_no = 0
+        try:
+            with opened(file) as stream:
+                for line_no, data, flaw, length in iter_raw_lines(stream, self._max_line_bytes):
+                    yield self._record(name, line_no, data, flaw, length)
+        except (OSError, EOFError, zlib.error) as error:
+            yield _problem(
+                name,
+                line_no + 1,
+                "",
+                f"cannot read past line {line_no}: {error}",
+                ProblemKind.UNREADABLE,
+            )
+            return
+        if line_no == 0:
+            yield _problem(name, 0, "", "empty log: no lines at all", ProblemKind.EMPTY_FILE)
+
+    def _record(
+        self, path: str, line_no: int, data: bytes, flaw: LineFlaw | None, length: int
+    ) -> LogRecord:
+        if flaw is LineFlaw.TOO_LONG:
+            return _problem(
+                path,
+                line_no,
+                "",
+                f"line too long: {length} bytes, over the {self._max_line_bytes}-byte limit",
+                ProblemKind.LINE_TOO_LONG,
+            )
+        parsed = self._parse(path, line_no, data)
+        if flaw is LineFlaw.NO_NEWLINE:
+            if isinstance(parsed, LogProblem):
+                return _problem(
+                    path,
+                    line_no,
+                    parsed.field_path,
+                    f"truncated last line (no newline at end of file): {parsed.reason}",
+                    ProblemKind.TRUNCATED_LINE,
+                )
+            record = self._accept(path, line_no, parsed)
+            warning = LogProblem(
+                path,
+                line_no,
+                "",
+                "last line has no terminating newline",
+                ProblemKind.MISSING_NEWLINE,
+                "warning",
+            )
+            return LogRecord(path, line_no, record.result, (*record.warnings, warning))
+        if isinstance(parsed, LogProblem):
+            return LogRecord(path, line_no, Failure(parsed))
+        return self._accept(path, line_no, parsed)
+
+    def _parse(self, path: str, line_no: int, data: bytes) -> Envelope | LogProblem:
+        """Bytes -> envelope, or the first problem on the way."""
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            return LogProblem(
+                path,
+                line_no,
+                "",
+                f"invalid UTF-8 at byte {error.start}: {data[error.start : error.start + 8]!r}",
+                ProblemKind.INVALID_UTF8,
+            )
+        try:
+            raw = parse_line(text)
+        except NonFiniteNumberError as error:
+            found = find_non_finite(text)
+            field = found[0] if found else ""
+            return LogProblem(path, line_no, field, str(error), ProblemKind.NON_FINITE_NUMBER)
+        except json.JSONDecodeError as error:
+            if not text.strip():
+                return LogProblem(path, line_no, "", "blank line", ProblemKind.BLANK_LINE)
+            return LogProblem(
+                path,
+                line_no,
+                "",
+                f"invalid JSON: {error.msg} at column {error.colno}",
+                ProblemKind.INVALID_JSON,
+            )
+        if type(raw) is not dict:
+            return LogProblem(
+                path,
+                line_no,
+                "",
+                f"expected a JSON object, got {_json_type(raw)}",
+                ProblemKind.NOT_AN_OBJECT,
+            )
+        result = self._decoder(raw)
+        if isinstance(result, Failure):
+            problem = result.failure()
+            return LogProblem(
+                path,
+                line_no,
+                problem.path,
+                problem.message,
+                _KIND_BY_CODEC_PROBLEM.get(problem.problem, ProblemKind.DECODE_ERROR),
+                detail=problem.problem,
+            )
+        envelope: Envelope = result.unwrap()
+        return envelope
+
+    def _accept(self, path: str, line_no: int, envelope: Envelope) -> LogRecord:
+        """Duplicate and order checks, which need what came before."""
+        ident = envelope.id
+        first = self._seen.get(ident)
+        if first is not None:
+            return _problem(
+                path,
+                line_no,
+                "id",
+                f"duplicate id {ident!r}, first seen at {first[0]}:{first[1]}; not applied twice",
+                ProblemKind.DUPLICATE_ID,
+            )
+        self._remember(ident, path, line_no)
+        at = envelope.at
+        previous = self._previous_at
+        self._previous_at = (at, path, line_no)
+        if previous is not None and at < previous[0]:
+            warning = LogProblem(
+                path,
+                line_no,
+                "at",
+                f"at {at!r} is earlier than {previous[0]!r} at {previous[1]}:{previous[2]}",
+                ProblemKind.OUT_OF_ORDER,
+                "warning",
+            )
+            return LogRecord(path, line_no, Success(envelope), (warning,))
+        return LogRecord(path, line_no, Success(envelope))
+
+    def _remember(self, ident: str, path: str, line_no: int) -> None:
+        self._seen[ident] = (path, line_no)
+        if self._window is not None:
+            self._order.append(ident)
+            if len(self._order) > self._window:
+                del self._seen[self._order.popleft()]
+
+
+def _problem(path: str, line_no: int, field_path: str, reason: str, kind: ProblemKind) -> LogRecord:
+    return LogRecord(path, line_no, Failure(LogProblem(path, line_no, field_path, reason, kind)))
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number"
