@@ -13,7 +13,7 @@ from typing import Final
 
 from selfplay_core.cluster import NodeCapability
 from selfplay_core.configs import ConfigKey
-from selfplay_core.policy import SchedulerPolicy
+from selfplay_core.policy import SchedulerPolicy, _ScoreConstants
 from selfplay_core.values import (
     ClusterSignals,
     ConfigPriority,
@@ -204,49 +204,62 @@ def cluster_signals(
 def compute_dynamic_weights(
     signals: ClusterSignals, policy: SchedulerPolicy = REFERENCE_POLICY
 ) -> DynamicWeights:
-    """Reference §7 exactly, except that quality and voi are clamped to their bounds too."""
-    base = policy.weights
-    rules = policy.dynamic
-    bounds = rules.bounds
+    """Reference §7 exactly, except that quality and voi are clamped to their bounds too.
+
+    staleness: ×1.5 if idle > 0.5, else ×0.7 if idle < 0.1; then ×0.6 if queue > 10.
+    velocity: ×0.6 if more than half the configs are at target. curriculum: ×1.8 if the
+    average Elo > 1800, else ×1.3 if > 1500. data_deficit: ×1.4 if idle > 0.5. Each weight is
+    then clamped to its bounds. Nothing is normalised.
+    """
+    c = policy._weight_constants
     idle = signals.idle_gpu_fraction
+    average = signals.average_elo
+    queue = signals.training_queue_depth
 
-    staleness = base.staleness
-    if idle > rules.idle_gpu_high_threshold:
-        staleness = base.staleness * rules.idle_high_staleness_multiplier
-    elif idle < rules.idle_gpu_low_threshold:
-        staleness = base.staleness * rules.idle_low_staleness_multiplier
-    if signals.training_queue_depth > rules.training_queue_high_threshold:
-        staleness *= rules.queue_high_staleness_multiplier
+    staleness = c.staleness
+    if idle > c.idle_high:
+        staleness = c.staleness * c.idle_high_staleness
+    elif idle < c.idle_low:
+        staleness = c.staleness * c.idle_low_staleness
+    if queue > c.queue_high:
+        staleness *= c.queue_high_staleness
 
-    velocity = base.velocity
-    if signals.configs_at_target_fraction > rules.configs_at_target_threshold:
-        velocity = base.velocity * rules.at_target_velocity_multiplier
+    velocity = c.velocity
+    if signals.configs_at_target_fraction > c.at_target_high:
+        velocity = c.velocity * c.at_target_velocity
 
-    curriculum = base.curriculum
-    if signals.average_elo > rules.elo_high_threshold:
-        curriculum = base.curriculum * rules.elo_high_curriculum_multiplier
-    elif signals.average_elo > rules.elo_medium_threshold:
-        curriculum = base.curriculum * rules.elo_medium_curriculum_multiplier
+    curriculum = c.curriculum
+    if average > c.elo_high:
+        curriculum = c.curriculum * c.elo_high_curriculum
+    elif average > c.elo_medium:
+        curriculum = c.curriculum * c.elo_medium_curriculum
 
-    data_deficit = base.data_deficit
-    if idle > rules.idle_gpu_high_threshold:
-        data_deficit = base.data_deficit * rules.idle_high_data_deficit_multiplier
+    data_deficit = c.data_deficit
+    if idle > c.idle_high:
+        data_deficit = c.data_deficit * c.idle_high_data_deficit
 
     return _trusted_weights(
-        bounds.staleness.clamp(staleness),
-        bounds.velocity.clamp(velocity),
-        bounds.training.clamp(base.training),
-        bounds.exploration.clamp(base.exploration),
-        bounds.curriculum.clamp(curriculum),
-        bounds.improvement.clamp(base.improvement),
-        bounds.data_deficit.clamp(data_deficit),
-        bounds.quality.clamp(base.quality),
-        bounds.voi.clamp(base.voi),
+        _clamp(staleness, c.staleness_bounds),
+        _clamp(velocity, c.velocity_bounds),
+        c.training,
+        c.exploration,
+        _clamp(curriculum, c.curriculum_bounds),
+        c.improvement,
+        _clamp(data_deficit, c.data_deficit_bounds),
+        c.quality,
+        c.voi,
         idle,
-        signals.training_queue_depth,
+        queue,
         signals.configs_at_target_fraction,
-        signals.average_elo,
+        average,
     )
+
+
+def _clamp(value: float, bounds: tuple[float, float]) -> float:
+    # max(lo, min(hi, value)), as the reference writes it.
+    lo, hi = bounds
+    value = value if value < hi else hi
+    return value if value > lo else lo
 
 
 # --- the score (§8) ------------------------------------------------------------------------------
@@ -257,70 +270,132 @@ def compute_priority_score(
 ) -> float:
     """Reference §8: B = S1 + … + S9, then × seven multipliers; 0 when B ≤ 0.
 
-    Written flat for speed (it runs 12 times per ranking); `explain_priority` computes the same
-    numbers term by term and the property tests hold the two equal bit for bit.
+    `explain_priority` computes the same numbers term by term; the property tests hold the two
+    equal bit for bit.
     """
-    key = inputs.config_key
-    const = policy._per_config[key.index]
+    return _score(inputs, _weight_tuple(weights), policy._score_constants)
+
+
+def _weight_tuple(w: DynamicWeights) -> tuple[float, ...]:
+    return (
+        w.staleness,
+        w.velocity,
+        w.training,
+        w.exploration,
+        w.curriculum,
+        w.improvement,
+        w.data_deficit,
+        w.quality,
+        w.voi,
+    )
+
+
+def _score(inputs: PriorityInputs, weights: tuple[float, ...], c: _ScoreConstants) -> float:
+    # Written flat, with the policy pre-flattened into `c`: it runs 12 times per ranking.
+    # The operations and their order are exactly the reference's (float results depend on it);
+    # `x if x < 1.0 else 1.0` is min(1.0, x) and `x if x > 0.0 else 0.0` is max(0.0, x).
+    w_st, w_vel, w_tr, w_ex, w_cur, w_imp, w_def, w_q, w_voi = weights
+    (
+        fresh,
+        stale_span,
+        max_hours,
+        velocity_cap,
+        u_floor,
+        u_base,
+        u_mix,
+        u_scale,
+        g_mix,
+        g_scale,
+        i_mix,
+        i_scale,
+        q_centre,
+        slow_h,
+        fast_h,
+        slow_m,
+        fast_m,
+        normal_m,
+        emergency_n,
+        critical_n,
+        emergency_m,
+        critical_m,
+        levels,
+        other_m,
+        per_config,
+    ) = c
+    player_multiplier, deficit_target = per_config[inputs._index]
     n = inputs.games_count
 
-    # S1 staleness factor
     h = inputs.staleness_hours
-    st = policy.staleness
-    if h < st.fresh_hours:
+    if h < fresh:
         sf = 0.0
-    elif h > st.max_hours:
+    elif h > max_hours:
         sf = 1.0
     else:
-        sf = min(1.0, (h - st.fresh_hours) / (st.stale_hours - st.fresh_hours))
-    # S2 velocity factor (Elo/day)
+        sf = (h - fresh) / stale_span
+        if sf > 1.0:
+            sf = 1.0
     v = inputs.elo_velocity
-    vf = 0.0 if v <= 0 else min(1.0, v / policy.velocity.factor_cap_per_day)
-    # S8 data deficit
-    target = const.deficit_target
-    df = 0.0 if n >= target else min(1.0, 1.0 - n / target)
-    # S9 value of information
+    if v <= 0:
+        vf = 0.0
+    else:
+        vf = v / velocity_cap
+        if vf > 1.0:
+            vf = 1.0
+    if n >= deficit_target:
+        df = 0.0
+    else:
+        df = 1.0 - n / deficit_target
+        if df > 1.0:
+            df = 1.0
     u = inputs.elo_uncertainty
-    model = policy.uncertainty
-    if u is None:
-        u = max(model.floor, model.base / _sqrt(n)) if n > 0 else model.base
-    vp = policy.voi
-    gap = max(0.0, inputs.target_elo - inputs.current_elo)
-    info = u if n <= 0 else u / _sqrt(n)
+    if n > 0:
+        root = _sqrt(n)
+        if u is None:
+            u = u_base / root
+            if u < u_floor:
+                u = u_floor
+        info = u / root
+    else:
+        if u is None:
+            u = u_base
+        info = u
+    uf = u / u_scale
+    gap = inputs.target_elo - inputs.current_elo
+    gf = (gap if gap > 0.0 else 0.0) / g_scale
+    inf = info / i_scale
     voi = (
-        vp.uncertainty_mix * min(1.0, u / vp.uncertainty_scale)
-        + vp.gap_mix * min(1.0, gap / vp.gap_scale)
-        + vp.info_gain_mix * min(1.0, info / vp.info_gain_scale)
+        u_mix * (uf if uf < 1.0 else 1.0)
+        + g_mix * (gf if gf < 1.0 else 1.0)
+        + i_mix * (inf if inf < 1.0 else 1.0)
     )
     boost = inputs.exploration_boost
-    w = weights
     base = (
-        sf * w.staleness
-        + vf * w.velocity
-        + (1.0 if inputs.training_pending else 0.0) * w.training
-        + (boost - 1.0) * w.exploration
-        + (inputs.curriculum_weight - 1.0) * w.curriculum
-        + inputs.improvement_boost * w.improvement
-        + ((inputs.quality_score - policy.quality.centre) * w.quality + inputs.quality_penalty)
-        + df * w.data_deficit
-        + voi * w.voi
+        sf * w_st
+        + vf * w_vel
+        + (1.0 if inputs.training_pending else 0.0) * w_tr
+        + (boost - 1.0) * w_ex
+        + (inputs.curriculum_weight - 1.0) * w_cur
+        + inputs.improvement_boost * w_imp
+        + ((inputs.quality_score - q_centre) * w_q + inputs.quality_penalty)
+        + df * w_def
+        + voi * w_voi
     )
     if base <= 0.0:
         return 0.0
 
-    vel = policy.velocity
     vh = inputs.elo_velocity_per_hour
-    if vh < vel.slow_per_hour:
-        m_vel = vel.slow_multiplier
-    elif vh > vel.fast_per_hour:
-        m_vel = vel.fast_multiplier
+    if vh < slow_h:
+        m_vel = slow_m
+    elif vh > fast_h:
+        m_vel = fast_m
     else:
-        m_vel = vel.normal_multiplier
-    sv = policy.starvation
-    if n < sv.emergency_games:
-        m_starve = sv.emergency_multiplier
-    elif n < sv.critical_games:
-        m_starve = sv.critical_multiplier
+        m_vel = normal_m
+    level = inputs.priority_override
+    m_override = levels[level] if 0 <= level <= 3 else other_m
+    if n < emergency_n:
+        m_starve = emergency_m
+    elif n < critical_n:
+        m_starve = critical_m
     else:
         m_starve = 1.0
     return (
@@ -328,8 +403,8 @@ def compute_priority_score(
         * boost
         * inputs.momentum_multiplier
         * m_vel
-        * policy.overrides.for_level(inputs.priority_override)
-        * const.player_multiplier
+        * m_override
+        * player_multiplier
         * inputs.cascade_multiplier
         * m_starve
     )
@@ -447,27 +522,31 @@ def rank(
     unknown config cannot slip in. `top_n` slices like the reference (None = all). With
     `explain=True` every result carries its `PriorityBreakdown`.
     """
-    if isinstance(inputs_by_config, Mapping):
+    if isinstance(inputs_by_config, dict | Mapping):
         for key, inputs in inputs_by_config.items():
-            if key != inputs.config_key:
+            if key is not inputs.config_key and key != inputs.config_key:
                 raise ValueError(f"inputs for {inputs.config_key} filed under {key}")
         items: Iterable[PriorityInputs] = inputs_by_config.values()
     else:
         items = inputs_by_config
+    wt = _weight_tuple(weights)
+    constants = policy._score_constants
     scored: list[tuple[float, int, PriorityInputs]] = []
     seen = 0
     for inputs in items:
-        index = inputs.config_key.index
+        index = inputs._index
         bit = 1 << index
         if seen & bit:
             raise ValueError(f"config {inputs.config_key} given twice")
         seen |= bit
-        scored.append((-compute_priority_score(inputs, weights, policy), index, inputs))
-    scored.sort(key=_sort_key)
+        scored.append((-_score(inputs, wt, constants), index, inputs))
+    # (−score, canonical index) is unique per config, so the tuples never compare the inputs.
+    scored.sort()
     chosen = scored if top_n is None else scored[:top_n]
+    make = _trusted_priority
     if explain:
         return tuple(
-            _trusted_priority(
+            make(
                 inputs.config_key,
                 -neg,
                 inputs.games_count,
@@ -476,13 +555,8 @@ def rank(
             for neg, _, inputs in chosen
         )
     return tuple(
-        _trusted_priority(inputs.config_key, -neg, inputs.games_count, None)
-        for neg, _, inputs in chosen
+        make(inputs.config_key, -neg, inputs.games_count, None) for neg, _, inputs in chosen
     )
-
-
-def _sort_key(item: tuple[float, int, PriorityInputs]) -> tuple[float, int]:
-    return item[0], item[1]
 
 
 class PriorityCalculator:

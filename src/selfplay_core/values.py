@@ -13,7 +13,7 @@ from typing import Any, Final
 import attrs
 
 from selfplay_core.cluster import NodeCapability
-from selfplay_core.configs import ConfigKey, coerce_config_key
+from selfplay_core.configs import ALL_CONFIGS, ConfigKey, coerce_config_key
 
 __all__ = [
     "MAX_INPUT_MAGNITUDE",
@@ -92,6 +92,14 @@ def _boolean(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None
         raise TypeError(f"{attribute.name}: expected a boolean, got {type(value).__name__}")
 
 
+def canonical_config_key(value: ConfigKey | str) -> ConfigKey:
+    """attrs converter: a `ConfigKey` or its string, as the shared canonical instance.
+
+    Canonical instances let the ranking compare keys by identity first.
+    """
+    return ALL_CONFIGS[coerce_config_key(value).index]
+
+
 @attrs.frozen
 class PriorityInputs:
     """Everything the score of one config depends on, besides the weights and the policy.
@@ -103,7 +111,7 @@ class PriorityInputs:
     update: max(30, 300/√n), or 300 with no games.
     """
 
-    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    config_key: ConfigKey = attrs.field(converter=canonical_config_key)
     current_elo: float = attrs.field(default=1500.0, validator=_bounded)
     elo_velocity: float = attrs.field(default=0.0, validator=_bounded)
     elo_velocity_per_hour: float = attrs.field(default=0.0, validator=_bounded)
@@ -123,6 +131,11 @@ class PriorityInputs:
         default=None, validator=_optional_bounded_non_negative
     )
     target_elo: float = attrs.field(default=2000.0, validator=_bounded)
+    # The config's canonical index, cached: the ranking loop reads it for every config.
+    _index: int = attrs.field(init=False, eq=False, hash=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_index", self.config_key.index)
 
 
 @attrs.frozen
@@ -304,8 +317,34 @@ def _trusted_priority(
     return result
 
 
-def _trusted_weights(*values: float) -> DynamicWeights:
+def _trusted_weights(
+    staleness: float,
+    velocity: float,
+    training: float,
+    exploration: float,
+    curriculum: float,
+    improvement: float,
+    data_deficit: float,
+    quality: float,
+    voi: float,
+    idle_gpu_fraction: float,
+    training_queue_depth: int,
+    configs_at_target_fraction: float,
+    average_elo: float,
+) -> DynamicWeights:
     result: DynamicWeights = _new(DynamicWeights)
-    for setter, value in zip(_SET_WEIGHTS, values, strict=True):
-        setter(result, value)
+    (s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12) = _SET_WEIGHTS
+    s0(result, staleness)
+    s1(result, velocity)
+    s2(result, training)
+    s3(result, exploration)
+    s4(result, curriculum)
+    s5(result, improvement)
+    s6(result, data_deficit)
+    s7(result, quality)
+    s8(result, voi)
+    s9(result, idle_gpu_fraction)
+    s10(result, training_queue_depth)
+    s11(result, configs_at_target_fraction)
+    s12(result, average_elo)
     return result
