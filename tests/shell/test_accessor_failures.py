@@ -1,0 +1,363 @@
+"""Break each store for real and check the accessor keeps last good values and says what broke."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from accessor_http import StatusBehaviour, status_server
+from accessor_stores import (
+    build_all,
+    build_momentum_db,
+    build_optimizer_state,
+    build_overrides,
+    cluster_status_payload,
+    write_games_db,
+)
+from returns.io import IOFailure, IOSuccess
+from returns.unsafe import unsafe_perform_io
+from test_accessor_values import local_config
+
+from selfplay_core.configs import ConfigKey
+from selfplay_shell import SelfplayDataAccessor, SourceError
+
+K = ConfigKey.parse
+FAST = {"sqlite_busy_timeout_seconds": 0.2, "source_timeout_seconds": 2.0}
+
+
+def ok(result: object) -> object:
+    assert isinstance(result, IOSuccess), result
+    return unsafe_perform_io(result.unwrap())
+
+
+def failed(result: object) -> SourceError:
+    assert isinstance(result, IOFailure), result
+    error = unsafe_perform_io(result.failure())
+    assert isinstance(error, SourceError)
+    return error
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    build_all(tmp_path)
+    return tmp_path
+
+
+@contextmanager
+def locked_by_process(path: Path) -> Iterator[None]:
+    """Another process holds an exclusive lock on `path` until the block ends."""
+    code = (
+        "import sqlite3, sys\n"
+        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "c.execute('BEGIN EXCLUSIVE')\n"
+        "print('locked', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=10)
+
+
+@contextmanager
+def locked_by_connection(path: Path) -> Iterator[None]:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN EXCLUSIVE")
+    try:
+        yield
+    finally:
+        conn.execute("ROLLBACK")
+        conn.close()
+
+
+# --- Elo database -----------------------------------------------------------------------------
+async def test_elo_deleted_keeps_last_good(root: Path) -> None:
+    async with SelfplayDataAccessor(root, config=local_config(**FAST)) as acc:
+        assert ok(await acc.get_current_elos())[K("hex8_2p")] == 1720.5
+        (root / "data" / "unified_elo.db").unlink()
+        error = failed(await acc.get_current_elos(force=True))
+        snap = await acc.snapshot()
+        health = acc.status()["elo"]
+    assert (error.source, error.kind, error.detail) == ("elo", "missing", "no Elo database")
+    assert str(root / "data" / "unified_elo.db") in str(error)
+    assert snap.current_elos is not None
+    assert snap.current_elos[K("hex8_2p")] == 1720.5  # last good value
+    assert snap.failures["elo"] == str(error)
+    assert health.state == "degraded"
+    assert health.serving_last_good
+    assert health.consecutive_failures == 1  # the snapshot served the cached failure (TTL)
+    assert health.last_success_at is not None
+    assert health.last_success_at < health.last_attempt_at  # type: ignore[operator]
+
+
+async def test_elo_locked_by_another_process(root: Path) -> None:
+    async with SelfplayDataAccessor(root, config=local_config(**FAST)) as acc:
+        await acc.snapshot()
+        with locked_by_process(root / "data" / "unified_elo.db"):
+            started = time.monotonic()
+            snap = await acc.refresh()
+            elapsed = time.monotonic() - started
+    assert snap.failures["elo"].startswith("locked: database is locked")
+    assert set(snap.failures) == {"elo"}  # every other source refreshed
+    assert snap.current_elos is not None
+    assert snap.current_elos[K("square8_2p")] == 1650.0
+    assert elapsed < 1.5  # bounded by the 0.2 s busy timeout, not the reference's 10-30 s
+
+
+async def test_elo_truncated_is_corrupt(root: Path) -> None:
+    db = root / "data" / "unified_elo.db"
+    async with SelfplayDataAccessor(root, config=local_config(**FAST)) as acc:
+        await acc.get_current_elos()
+        db.write_bytes(db.read_bytes()[:100])
+        error = failed(await acc.get_current_elos(force=True))
+        snap = await acc.snapshot()
+    assert error.kind == "corrupt"
+    assert "not a database" in error.detail or "malformed" in error.detail
+    assert snap.current_elos is not None
+    assert snap.current_elos[K("hex8_2p")] == 1720.5
+
+
+async def test_elo_dropped_column_is_schema(root: Path) -> None:
+    db = root / "data" / "unified_elo.db"
+    async with SelfplayDataAccessor(root, config=local_config(**FAST)) as acc:
+        await acc.get_current_elos()
+        with sqlite3.connect(db) as conn:
+            conn.execute("DROP INDEX idx_elo_config")
+            conn.execute("ALTER TABLE elo_ratings RENAME COLUMN participant_id TO model_id")
+        conn.close()
+        error = failed(await acc.get_elo_velocities(force=True))
+        elos = await acc.snapshot()
+    assert (error.kind, error.detail) == (
+        "schema",
+        "table 'elo_ratings' lacks column(s) participant_id",
+    )
+    assert elos.current_elos is not None
+    assert elos.current_elos[K("hex8_2p")] == 1720.5
+
+
+# --- game databases ---------------------------------------------------------------------------
+async def test_one_game_db_locked_keeps_its_last_count(root: Path) -> None:
+    async with SelfplayDataAccessor(root, config=local_config(**FAST)) as acc:
+        before = ok(await acc.get_game_counts())
+        with locked_by_connection(root / "data" / "games" / "hex8_2p.db"):
+            after = ok(await acc.get_game_counts(force=True))
+            reason = acc.status()["games"].reason
+    assert after == before
+    assert reason is not None
+    assert "data/games/hex8_2p.db: locked: database is locked; kept its last good count" in reason
+
+
+async def test_game_db_corrupted_and_column_dropped(root: Path) -> None:
+    games = root / "data" / "games"
+    async with SelfplayDataAccessor(root, config=local_config(**FAST)) as acc:
+        before = ok(await acc.get_game_counts())
+        (games / "selfplay.db").write_bytes(b"\0" * 4096)
+        with sqlite3.connect(games / "hex8_2p.db") as conn:
+            conn.execute("ALTER TABLE games DROP COLUMN winner")
+        conn.close()
+        after = ok(await acc.get_game_counts(force=True))
+        reason = acc.status()["games"].reason
+    assert after == before
+    assert reason is not None
+    assert "data/games/selfplay.db: corrupt:" in reason
+    assert "data/games/hex8_2p.db: schema: table 'games' lacks column(s) winner" in reason
+
+
+async def test_new_corrupt_game_db_counts_zero(root: Path) -> None:
+    async with SelfplayDataAccessor(root, config=local_config(**FAST)) as acc:
+        before = ok(await acc.get_game_counts())
+        (root / "data" / "games" / "square19_4p.db").write_bytes(b"garbage" * 100)
+        after = ok(await acc.get_game_counts(force=True))
+        reason = acc.status()["games"].reason
+    assert after == before
+    assert reason is not None
+    assert "data/games/square19_4p.db: corrupt: file is not a database; counted as 0" in reason
+
+
+async def test_all_game_dbs_gone_keeps_last_counts(root: Path) -> None:
+    import shutil
+
+    async with SelfplayDataAccessor(root, config=local_config(**FAST)) as acc:
+        before = ok(await acc.get_game_counts())
+        shutil.rmtree(root / "data" / "games")
+        shutil.rmtree(root / "data" / "selfplay")
+        error = failed(await acc.get_game_counts(force=True))
+        snap = await acc.snapshot()
+    assert (error.kind, error.detail) == ("missing", "no game databases found")
+    assert snap.game_counts == before  # not "0 everywhere → ×10 emergency" as in the reference
+
+
+async def test_slow_game_count_times_out(tmp_path: Path) -> None:
+    rows = [(f"g{i}", "hex8", 2, 1, "2025-12-29T10:00:00", "completed") for i in range(200_000)]
+    write_games_db(tmp_path / "data" / "games" / "selfplay.db", rows)
+    config = local_config(source_timeouts={"games": 0.005})
+    async with SelfplayDataAccessor(tmp_path, config=config) as acc:
+        started = time.monotonic()
+        error = failed(await acc.get_game_counts())
+        elapsed = time.monotonic() - started
+        assert error.kind == "timeout"
+        # The reader was interrupted at its deadline, so no thread keeps scanning in the background.
+        fast = AccessorConfig_with_timeout(config, 5.0)
+    async with SelfplayDataAccessor(tmp_path, config=fast) as acc:
+        assert ok(await acc.get_game_counts())[K("hex8_2p")] == 200_000
+    assert elapsed < 0.5
+
+
+def AccessorConfig_with_timeout(config: object, seconds: float):  # type: ignore[no-untyped-def]
+    import attrs
+
+    return attrs.evolve(config, source_timeouts={"games": seconds})  # type: ignore[misc]
+
+
+# --- momentum, optimizer, overrides ---------------------------------------------------------------
+async def test_momentum_unknown_enum_keeps_last_good(root: Path) -> None:
+    async with SelfplayDataAccessor(root, config=local_config(**FAST)) as acc:
+        assert ok(await acc.get_momentum_multipliers())[K("hex8_2p")] == 1.5
+        (root / "data" / "feedback" / "accelerator_state.db").unlink()
+        build_momentum_db(root, [("hex8_2p", "accelerating", 3, 0), ("square8_2p", "STABLE", 0, 0)])
+        error = failed(await acc.get_momentum_multipliers(force=True))
+        snap = await acc.snapshot()
+    assert (error.kind, error.detail) == (
+        "invalid",
+        "config_momentum square8_2p: unknown momentum_state 'STABLE'",
+    )
+    assert snap.momentum_multipliers is not None
+    assert snap.momentum_multipliers[K("square8_2p")] == pytest.approx(0.99)
+
+
+async def test_momentum_db_deleted_after_read_keeps_last_good(root: Path) -> None:
+    async with SelfplayDataAccessor(root, config=local_config(**FAST)) as acc:
+        await acc.get_momentum_multipliers()
+        (root / "data" / "feedback" / "accelerator_state.db").unlink()
+        error = failed(await acc.get_momentum_multipliers(force=True))
+        snap = await acc.snapshot()
+    assert error.kind == "missing"
+    assert snap.momentum_multipliers is not None
+    assert snap.momentum_multipliers[K("hex8_2p")] == 1.5
+
+
+async def test_momentum_locked(root: Path) -> None:
+    db = root / "data" / "feedback" / "accelerator_state.db"
+    async with SelfplayDataAccessor(root, config=local_config(**FAST)) as acc:
+        await acc.get_momentum_multipliers()
+        with locked_by_connection(db):
+            error = failed(await acc.get_momentum_multipliers(force=True))
+    assert error.kind == "locked"
+    assert error.location == str(db)
+
+
+async def test_optimizer_state_malformed_keeps_last_good(root: Path) -> None:
+    async with SelfplayDataAccessor(root, config=local_config(**FAST)) as acc:
+        await acc.get_improvement_boosts()
+        build_optimizer_state(root, '{"consecutive_promotions": 2,')
+        error = failed(await acc.get_improvement_boosts(force=True))
+        build_optimizer_state(root, {"consecutive_promotions": "two"})
+        wrong_type = failed(await acc.get_improvement_boosts(force=True))
+        snap = await acc.snapshot()
+    assert error.kind == "invalid"
+    assert error.detail.startswith("malformed JSON")
+    assert wrong_type.detail == "consecutive_promotions must be a number, got 'two'"
+    assert snap.improvement_boosts is not None
+    assert snap.improvement_boosts[K("hex8_2p")] == pytest.approx(0.15)
+
+
+async def test_overrides_skip_unparsable_candidate(
+    root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    cwd = tmp_path_factory.mktemp("cwd")
+    build_overrides(root, "selfplay: [unclosed\n")
+    build_overrides(cwd, "selfplay:\n  board_priority_overrides:\n    hex8_4p: 1\n")
+    async with SelfplayDataAccessor(root, cwd=cwd, config=local_config(**FAST)) as acc:
+        levels = ok(await acc.get_priority_overrides())
+        reason = acc.status()["overrides"].reason
+    assert levels[K("hex8_4p")] == 1
+    assert levels[K("hexagonal_2p")] == 3
+    assert reason is not None
+    assert f"{root}/config/unified_loop.yaml: invalid: malformed YAML" in reason
+
+
+async def test_overrides_null_section_everywhere_is_invalid(root: Path) -> None:
+    build_overrides(root, "selfplay:\n")
+    async with SelfplayDataAccessor(root, config=local_config(**FAST)) as acc:
+        error = failed(await acc.get_priority_overrides())
+    assert error.kind == "invalid"
+    assert "'selfplay' is NoneType, not a mapping" in error.detail
+
+
+# --- cluster status endpoint -------------------------------------------------------------------
+async def test_status_endpoint_timeout_keeps_last_overlay(root: Path) -> None:
+    behaviour = StatusBehaviour(payload=cluster_status_payload(time.time()), sleep_seconds=1.0)
+    with status_server(behaviour) as url:
+        config = local_config(cluster_status_url=url, source_timeouts={"cluster_status": 0.3})
+        async with SelfplayDataAccessor(root, config=config) as acc:
+            await acc.snapshot()
+            behaviour.mode = "sleep"
+            started = time.monotonic()
+            snap = await acc.refresh()
+            elapsed = time.monotonic() - started
+    assert snap.failures["cluster_status"].startswith("timeout:")
+    assert set(snap.failures) == {"cluster_status"}  # the others were not held up
+    assert elapsed < 0.9
+    assert snap.nodes is not None
+    gh200 = next(n for n in snap.nodes if n.node_id == "lambda-gh200-a")
+    assert (gh200.current_load, gh200.current_jobs) == (0.45, 3)  # last good status
+
+
+async def test_status_endpoint_errors_are_named(root: Path) -> None:
+    behaviour = StatusBehaviour(payload=cluster_status_payload(time.time()))
+    with status_server(behaviour) as url:
+        config = local_config(cluster_status_url=url)
+        async with SelfplayDataAccessor(root, config=config) as acc:
+            behaviour.mode = "error"
+            await acc.snapshot()
+            http_500 = acc.status()["cluster_status"]
+            behaviour.mode = "junk"
+            await acc.refresh()
+            junk = acc.status()["cluster_status"]
+            nodes = ok(await acc.get_node_capabilities())
+    assert http_500.kind == "http"
+    assert http_500.reason is not None
+    assert http_500.reason.startswith("http: HTTP 500")
+    assert junk.reason is not None
+    assert junk.reason.startswith("http: response is not JSON")
+    assert [n.current_load for n in nodes] == [0.0, 0.0, 0.0]  # never had a good status
+
+
+async def test_status_endpoint_refused(root: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = local_config(cluster_status_url=f"http://127.0.0.1:{port}/api/cluster/status")
+    async with SelfplayDataAccessor(root, config=config) as acc:
+        snap = await acc.snapshot()
+    assert snap.failures["cluster_status"].startswith("http: cannot connect")
+    assert snap.nodes is not None
+    assert len(snap.nodes) == 3
+
+
+async def test_concurrent_callers_share_one_read(root: Path) -> None:
+    import asyncio
+
+    behaviour = StatusBehaviour(payload=cluster_status_payload(time.time()))
+    with status_server(behaviour) as url:
+        async with SelfplayDataAccessor(root, config=local_config(cluster_status_url=url)) as acc:
+            await asyncio.gather(*(acc.get_node_capabilities() for _ in range(20)))
+    assert behaviour.requests == 1
