@@ -1,0 +1,213 @@
+"""The values allocation takes and returns: request, per-node view, explanation, batch.
+
+All frozen attrs of primitives, tuples, `ConfigKey` and read-only mappings keyed by `ConfigKey`
+(canonical order) or `str` (sorted), so the codec can encode them and equal decisions encode
+byte-identically.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from selfplay_core._validators import count, finite, non_negative
+from selfplay_core.configs import ConfigKey, coerce_config_key
+
+
+def freeze_config_counts(value: Mapping[Any, int]) -> Mapping[ConfigKey, int]:
+    """Read-only, keyed by `ConfigKey` in canonical order."""
+    items = sorted(((coerce_config_key(k), v) for k, v in value.items()), key=lambda kv: kv[0])
+    return types.MappingProxyType(dict(items))
+
+
+def freeze_config_text(value: Mapping[Any, str]) -> Mapping[ConfigKey, str]:
+    items = sorted(((coerce_config_key(k), v) for k, v in value.items()), key=lambda kv: kv[0])
+    return types.MappingProxyType(dict(items))
+
+
+def freeze_node_counts(value: Mapping[str, int]) -> Mapping[str, int]:
+    return types.MappingProxyType({k: value[k] for k in sorted(value)})
+
+
+def freeze_node_text(value: Mapping[str, str]) -> Mapping[str, str]:
+    return types.MappingProxyType({k: value[k] for k in sorted(value)})
+
+
+def freeze_placements(
+    value: Mapping[Any, Mapping[str, int]],
+) -> Mapping[ConfigKey, Mapping[str, int]]:
+    items = sorted(((coerce_config_key(k), v) for k, v in value.items()), key=lambda kv: kv[0])
+    return types.MappingProxyType({k: freeze_node_counts(v) for k, v in items})
+
+
+def _counts(_inst: Any, attribute: attrs.Attribute[Any], value: Mapping[Any, int]) -> None:
+    for key, games in value.items():
+        if isinstance(games, bool) or not isinstance(games, int) or games < 0:
+            raise ValueError(f"{attribute.name}.{key}: expected an integer ≥ 0, got {games!r}")
+
+
+def _placements(
+    _inst: Any, attribute: attrs.Attribute[Any], value: Mapping[ConfigKey, Mapping[str, int]]
+) -> None:
+    for key, per_node in value.items():
+        for node_id, games in per_node.items():
+            if isinstance(games, bool) or not isinstance(games, int) or games < 0:
+                raise ValueError(
+                    f"{attribute.name}.{key}.{node_id}: expected an integer ≥ 0, got {games!r}"
+                )
+
+
+def _optional_count(inst: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
+    if value is not None:
+        count(inst, attribute, value)
+
+
+@attrs.frozen
+class AllocationRequest:
+    """`allocate_selfplay_batch(games_per_config, max_configs, *, target_games)` at time `now`.
+
+    Without `target_games` each eligible config gets max(MIN, ⌊G·(0.5 + score)⌋) as the reference
+    does; with it, exactly `target_games` games are shared out (budget mode)."""
+
+    games_per_config: int = attrs.field(default=500, validator=count)
+    max_configs: int = attrs.field(default=12, validator=count)
+    target_games: int | None = attrs.field(default=None, validator=_optional_count)
+    now: float = attrs.field(default=0.0, validator=finite)
+
+
+@attrs.frozen
+class NodeAllocation:
+    """One node's part of a batch, with the caps it was held to."""
+
+    node_id: str
+    games_by_config: Mapping[ConfigKey, int] = attrs.field(
+        converter=freeze_config_counts, validator=_counts
+    )
+    games_cap: int = attrs.field(validator=count)
+    large_board_cap: int = attrs.field(validator=count)
+
+    @property
+    def total_games(self) -> int:
+        return sum(self.games_by_config.values())
+
+
+@attrs.frozen
+class ConfigDecision:
+    """How one config's count came about (all counts in games).
+
+    `starvation` is "emergency", "critical" or "none"; `base_games` comes from the score (0 when
+    skipped); `floor_games`/`minimum_games` are the starvation floor and 4p minimum it was held
+    to (0 when none); `donated`/`received` are 4p-minimum transfers; `unthrottled_games` is the
+    count before backpressure and health; `games` the decision; `placed` + `unplaced` = `games`.
+    """
+
+    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    score: float | None
+    games_count: int | None
+    starvation: str
+    base_games: int = attrs.field(validator=count)
+    floor_games: int = attrs.field(validator=count)
+    minimum_games: int = attrs.field(validator=count)
+    donated: int = attrs.field(validator=count)
+    received: int = attrs.field(validator=count)
+    unthrottled_games: int = attrs.field(validator=count)
+    games: int = attrs.field(validator=count)
+    placed: int = attrs.field(validator=count)
+    unplaced: int = attrs.field(validator=count)
+    note: str = ""
+
+
+@attrs.frozen
+class UnmetConstraint:
+    """A floor or minimum the decision could not meet, and why: kind is "starvation_floor",
+    "4p_minimum" or "placement"."""
+
+    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    kind: str
+    required: int = attrs.field(validator=count)
+    achieved: int = attrs.field(validator=count)
+    reason: str
+
+    @property
+    def shortfall(self) -> int:
+        return max(0, self.required - self.achieved)
+
+
+@attrs.frozen
+class AllocationExplanation:
+    """Why the batch is what it is: mode ("reference", "budget", "paused"), the effective G and
+    budget after backpressure and health, one `ConfigDecision` per config considered (canonical
+    order), skipped configs, unmet constraints, excluded nodes and unplaced reasons."""
+
+    mode: str
+    summary: str
+    requested_games_per_config: int = attrs.field(validator=count)
+    effective_games_per_config: int = attrs.field(validator=count)
+    throttle_multiplier: float = attrs.field(validator=non_negative)
+    health_factor: float = attrs.field(validator=non_negative)
+    requested_budget: int | None = attrs.field(default=None, validator=_optional_count)
+    effective_budget: int | None = attrs.field(default=None, validator=_optional_count)
+    configs: tuple[ConfigDecision, ...] = ()
+    skipped: Mapping[ConfigKey, str] = attrs.field(factory=dict, converter=freeze_config_text)
+    unmet: tuple[UnmetConstraint, ...] = ()
+    excluded_nodes: Mapping[str, str] = attrs.field(factory=dict, converter=freeze_node_text)
+    unplaced_reasons: Mapping[ConfigKey, str] = attrs.field(
+        factory=dict, converter=freeze_config_text
+    )
+
+    @property
+    def paused(self) -> bool:
+        return self.mode == "paused"
+
+
+@attrs.frozen
+class Placement:
+    """What `allocate_to_nodes` did with a set of per-config totals."""
+
+    placements: Mapping[ConfigKey, Mapping[str, int]] = attrs.field(
+        converter=freeze_placements, validator=_placements
+    )
+    unplaced: Mapping[ConfigKey, int] = attrs.field(
+        converter=freeze_config_counts, validator=_counts
+    )
+    unplaced_reasons: Mapping[ConfigKey, str] = attrs.field(converter=freeze_config_text)
+    nodes: tuple[NodeAllocation, ...]
+    excluded_nodes: Mapping[str, str] = attrs.field(converter=freeze_node_text)
+
+
+@attrs.frozen
+class BatchAllocation:
+    """One batch: games per config, where they go, what could not be placed, and why.
+
+    Per config, Σ placements[c] + unplaced[c] == games_by_config[c]."""
+
+    games_by_config: Mapping[ConfigKey, int] = attrs.field(
+        converter=freeze_config_counts, validator=_counts
+    )
+    placements: Mapping[ConfigKey, Mapping[str, int]] = attrs.field(
+        converter=freeze_placements, validator=_placements
+    )
+    unplaced: Mapping[ConfigKey, int] = attrs.field(
+        converter=freeze_config_counts, validator=_counts
+    )
+    explanation: AllocationExplanation
+    nodes: tuple[NodeAllocation, ...] = ()
+
+    @property
+    def total_games(self) -> int:
+        return sum(self.games_by_config.values())
+
+    @property
+    def placed_games(self) -> int:
+        return sum(sum(per_node.values()) for per_node in self.placements.values())
+
+    @property
+    def unplaced_games(self) -> int:
+        return sum(self.unplaced.values())
+
+    def as_reference_dict(self) -> dict[str, dict[str, int]]:
+        """The reference's return shape: {config: {node: games}} (placed games only)."""
+        return {str(key): dict(per_node) for key, per_node in self.placements.items() if per_node}

@@ -1,0 +1,115 @@
+"""Derived node facts: GPU-table row, capacity weight, available capacity, batch caps, eligibility.
+
+`NodeCapability` stays plain data; these functions read the tables of an `AllocationPolicy`.
+The reference looked GPU names up as exact, case-sensitive keys, so "GH200 (96 GB)" or
+"H100 SXM" fell back to weight 1.0 and cap 500 (allocation.md §1.1); `gpu_row` normalises them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Final
+
+from selfplay_core.allocation_policy import AllocationPolicy
+from selfplay_core.cluster import ClusterState, NodeCapability
+
+_NON_ALNUM: Final = re.compile(r"[^0-9A-Z]+")
+
+
+def _normalise(name: str) -> str:
+    return _NON_ALNUM.sub(" ", name.upper()).strip()
+
+
+def gpu_row(gpu_type: str, policy: AllocationPolicy) -> str | None:
+    """The GPU-table row for a free-text GPU name, or None (then the defaults apply).
+
+    Exact key first (the reference's lookup), then the same key ignoring case and punctuation
+    ("rtx 4090" → RTX_4090), then the longest alias pattern whose tokens all occur in the name.
+    """
+    if gpu_type in policy.gpu_weights or gpu_type in policy.games_per_node:
+        return gpu_type
+    name = _normalise(gpu_type)
+    if not name:
+        return None
+    rows = sorted(set(policy.gpu_weights) | set(policy.games_per_node))
+    for row in rows:
+        if _normalise(row) == name:
+            return row
+    best: tuple[int, int, str] | None = None
+    target: str | None = None
+    for pattern, row in policy.gpu_aliases.items():
+        tokens = _normalise(pattern).split()
+        if tokens and all(token in name for token in tokens):
+            # longest pattern wins; ties: more tokens, then the pattern text (deterministic)
+            rank = (-sum(map(len, tokens)), -len(tokens), pattern)
+            if best is None or rank < best:
+                best, target = rank, row
+    return target
+
+
+def capacity_weight(node: NodeCapability, policy: AllocationPolicy) -> float:
+    row = gpu_row(node.gpu_type, policy)
+    if row is None:
+        return policy.default_gpu_weight
+    return policy.gpu_weights.get(row, policy.default_gpu_weight)
+
+
+def games_cap(node: NodeCapability, policy: AllocationPolicy) -> int:
+    """CAP(gpu): the most games one batch may put on a (non-ephemeral) node."""
+    row = gpu_row(node.gpu_type, policy)
+    if row is None:
+        return policy.default_games_per_node
+    return policy.games_per_node.get(row, policy.default_games_per_node)
+
+
+def available_capacity(node: NodeCapability, policy: AllocationPolicy) -> float:
+    """max(0, 1 − load) × weight (a negative load gives more than the weight, as upstream)."""
+    return max(0.0, 1.0 - node.current_load) * capacity_weight(node, policy)
+
+
+def batch_cap(node: NodeCapability, policy: AllocationPolicy) -> int:
+    """All games of one batch on this node: CAP, or ⌊1.5·CAP⌋ on an ephemeral node."""
+    cap = games_cap(node, policy)
+    if node.is_ephemeral:
+        return math.floor(cap * policy.ephemeral_short_factor)
+    return cap
+
+
+def large_board_cap(node: NodeCapability, policy: AllocationPolicy) -> int:
+    """Large-board (square19, hexagonal) games of one batch: ⌊0.5·CAP⌋ on an ephemeral node."""
+    cap = games_cap(node, policy)
+    if node.is_ephemeral:
+        return math.floor(cap * policy.ephemeral_long_factor)
+    return cap
+
+
+def is_ephemeral_node_id(node_id: str, policy: AllocationPolicy) -> bool:
+    """thresholds.py `is_ephemeral_node`: the lower-cased id contains a spot-market marker."""
+    lowered = node_id.lower()
+    return any(marker in lowered for marker in policy.ephemeral_id_markers)
+
+
+def exclusion_reason(
+    node: NodeCapability,
+    cluster: ClusterState,
+    now: float,
+    policy: AllocationPolicy,
+    *,
+    capacity: float | None = None,
+    cap: int | None = None,
+) -> str | None:
+    """Why this node may take no games now, or None when it is eligible (`capacity` and `cap`
+    may be passed in when the caller has them)."""
+    if node.node_id in cluster.unhealthy_nodes:
+        return "unhealthy"
+    until = cluster.overloaded_until.get(node.node_id)
+    if until is not None and until > now:
+        return f"overload backoff until {until!r}"
+    if capacity is None:
+        capacity = available_capacity(node, policy)
+    if not capacity > policy.capacity_threshold:
+        return f"available capacity {capacity!r} ≤ {policy.capacity_threshold!r}"
+    if (batch_cap(node, policy) if cap is None else cap) <= 0:
+        return "games cap is 0"
+    return None
