@@ -233,7 +233,7 @@ def test_empty_mapping_is_the_reference_and_partial_mappings_override() -> None:
             {"target_games": {"board_multipliers": {"hex8": 1}}},
             "target_games.board_multipliers.square8",
             "missing",
-        ),  # noqa: E501
+        ),
         ({"staleness": {"fresh_hours": 5.0}}, "staleness.stale_hours", "greater than fresh"),
     ],
 )

@@ -72,13 +72,13 @@ def test_unknown_config_is_rejected(text: str) -> None:
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
 def test_non_finite_numbers_are_rejected(field: str, bad: float) -> None:
     with pytest.raises(ValueError, match=field):
-        PriorityInputs("hex8_2p", **{field: bad})
+        PriorityInputs("hex8_2p", **{field: bad})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("field", FLOAT_FIELDS)
 def test_absurd_magnitudes_are_rejected(field: str) -> None:
     with pytest.raises(ValueError, match="magnitude"):
-        PriorityInputs("hex8_2p", **{field: MAX_INPUT_MAGNITUDE * 10})
+        PriorityInputs("hex8_2p", **{field: MAX_INPUT_MAGNITUDE * 10})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -94,7 +94,7 @@ def test_absurd_magnitudes_are_rejected(field: str) -> None:
 )
 def test_negative_counts_and_multipliers_are_rejected(field: str) -> None:
     with pytest.raises(ValueError, match="negative"):
-        PriorityInputs("hex8_2p", **{field: -1})
+        PriorityInputs("hex8_2p", **{field: -1})  # type: ignore[arg-type]
 
 
 def test_types_are_checked() -> None:
