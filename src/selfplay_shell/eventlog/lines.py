@@ -16,6 +16,7 @@ from typing import Protocol
 __all__ = [
     "DEFAULT_MAX_LINE_BYTES",
     "GZIP_MAGIC",
+    "PREVIEW_BYTES",
     "LineFlaw",
     "LineSource",
     "iter_raw_lines",
@@ -25,6 +26,8 @@ __all__ = [
 DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 _SKIP_CHUNK = 1024 * 1024
+PREVIEW_BYTES = 256
+_FIRST_READ = 64 * 1024  # most lines fit: one readline call each
 
 
 class LineSource(Protocol):
@@ -58,28 +61,50 @@ def iter_raw_lines(
 ) -> Iterator[tuple[int, bytes, LineFlaw | None, int]]:
     """Yield `(line_no, data, flaw, length)` for every line, 1-based.
 
-    `data` excludes the newline. For `TOO_LONG` it is only the first `max_line_bytes`
-    bytes and `length` is the full length; `NO_NEWLINE` marks a last line without its
+    `data` excludes the newline. For `TOO_LONG` it is only a short preview (the first
+    `PREVIEW_BYTES`) and `length` is the full length; `NO_NEWLINE` marks a last line without its
     terminating newline (a torn write, or a hand-edited file).
     """
     readline = stream.readline
     limit = max_line_bytes + 1  # room for the newline
+    first = min(_FIRST_READ, limit)
     line_no = 0
     while True:
-        line = readline(limit)
+        line = readline(first)
         if not line:
             return
         line_no += 1
-        if line[-1:] == b"\n":
+        if line[-1:] == b"\n":  # the hot path: one short line, one call
             yield line_no, line[:-1], None, len(line) - 1
             continue
-        if len(line) < limit:
+        if len(line) < first:
             yield line_no, line, LineFlaw.NO_NEWLINE, len(line)
             return
-        # Over-long: skip to the next newline without keeping what we skip.
-        length = len(line)
-        head = line[:max_line_bytes]
+        # A long line: grow one buffer up to the cap (a list of chunks joined at the end
+        # would need twice the memory).
+        buffer = bytearray(line)
         del line
+        ended = at_eof = False
+        while len(buffer) < limit:
+            chunk = readline(min(_SKIP_CHUNK, limit - len(buffer)))
+            if not chunk:
+                at_eof = True
+                break
+            buffer += chunk
+            if chunk[-1:] == b"\n":
+                ended = True
+                break
+        if ended:
+            del buffer[-1]
+            yield line_no, bytes(buffer), None, len(buffer)
+            continue
+        if at_eof:
+            yield line_no, bytes(buffer), LineFlaw.NO_NEWLINE, len(buffer)
+            return
+        # Over the cap: skip to the next newline without keeping what we skip.
+        length = len(buffer)
+        preview = bytes(buffer[:PREVIEW_BYTES])
+        del buffer
         ended = False
         while True:
             chunk = readline(_SKIP_CHUNK)
@@ -90,6 +115,6 @@ def iter_raw_lines(
                 length -= 1
                 ended = True
                 break
-        yield line_no, head, LineFlaw.TOO_LONG, length
+        yield line_no, preview, LineFlaw.TOO_LONG, length
         if not ended:
             return

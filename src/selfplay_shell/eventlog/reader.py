@@ -206,7 +206,7 @@ class _Reader:
                 path,
                 line_no,
                 "",
-                f"invalid JSON: {error.msg} at column {error.colno}",
+                f"invalid JSON at column {error.colno}: {error.msg}",
                 ProblemKind.INVALID_JSON,
             )
         if type(raw) is not dict:
