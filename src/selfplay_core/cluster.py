@@ -82,6 +82,10 @@ def _nodes_by_id(value: Iterable[NodeCapability]) -> tuple[NodeCapability, ...]:
     return tuple(by_id[key] for key in sorted(by_id))
 
 
+def _node_set(value: Iterable[str]) -> frozenset[str]:
+    return frozenset(value)
+
+
 def _overload_map(value: Mapping[str, float]) -> Mapping[str, float]:
     return types.MappingProxyType({str(k): value[k] for k in sorted(value)})
 
@@ -111,7 +115,7 @@ class ClusterState:
     throttle it."""
 
     nodes: tuple[NodeCapability, ...] = attrs.field(default=(), converter=_nodes_by_id)
-    unhealthy_nodes: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    unhealthy_nodes: frozenset[str] = attrs.field(default=frozenset(), converter=_node_set)
     overloaded_until: Mapping[str, float] = attrs.field(
         factory=dict, converter=_overload_map, validator=_check_overloads
     )

@@ -1,0 +1,132 @@
+"""The allocation guarantees of issue 3, as hypothesis properties."""
+
+from __future__ import annotations
+
+import attrs
+from hypothesis import given
+from hypothesis import strategies as st
+
+from selfplay_core.allocation import AllocationRequest, allocate
+from selfplay_core.allocation_configs import reference_games, starvation_level
+from selfplay_core.cluster import Backpressure, ClusterState
+from selfplay_core.configs import ConfigKey
+from selfplay_core.policy import SchedulerPolicy
+from selfplay_core.testing.guarantees import check_batch
+from selfplay_core.testing.strategies import backpressures, clusters, priorities, requests
+from selfplay_core.values import ConfigPriority
+
+POLICY = SchedulerPolicy()
+
+
+@given(priorities(), clusters(), requests())
+def test_every_batch_keeps_every_guarantee(prios, cluster, request) -> None:
+    """Conservation, caps over the whole batch, MIN chunks, eligible nodes only, floors and 4p
+    minimums met or reported, donors above their guards, budget sums to N."""
+    batch = allocate(prios, cluster, request, POLICY)
+    check_batch(batch, prios, cluster, request, POLICY)
+
+
+@given(priorities(), clusters(), requests())
+def test_deterministic(prios, cluster, request) -> None:
+    assert allocate(prios, cluster, request, POLICY) == allocate(prios, cluster, request, POLICY)
+
+
+@given(priorities(), clusters(), requests(), st.randoms(use_true_random=False))
+def test_independent_of_input_order(prios, cluster, request, rnd) -> None:
+    shuffled_prios = list(prios)
+    rnd.shuffle(shuffled_prios)
+    shuffled_nodes = list(cluster.nodes)
+    rnd.shuffle(shuffled_nodes)
+    other = attrs.evolve(cluster, nodes=shuffled_nodes)
+    assert allocate(shuffled_prios, other, request, POLICY) == allocate(
+        prios, cluster, request, POLICY
+    )
+
+
+@given(priorities(), clusters(with_backpressure=False), requests(), backpressures)
+def test_throttling_never_raises_a_count(prios, cluster, request, bp) -> None:
+    free = allocate(prios, cluster, request, POLICY)
+    throttled = allocate(prios, attrs.evolve(cluster, backpressure=bp), request, POLICY)
+    for key, games in throttled.games_by_config.items():
+        assert games <= free.games_by_config.get(key, 0), key
+
+
+@given(
+    priorities(),
+    clusters(with_health=False),
+    requests(),
+    st.floats(0.0, 1.0, allow_nan=False),
+)
+def test_health_factor_never_raises_a_count(prios, cluster, request, health) -> None:
+    full = allocate(prios, cluster, request, POLICY)
+    degraded = allocate(prios, attrs.evolve(cluster, health_factor=health), request, POLICY)
+    for key, games in degraded.games_by_config.items():
+        assert games <= full.games_by_config.get(key, 0), key
+
+
+@given(
+    priorities(min_size=1),
+    clusters(),
+    requests(budget=True),
+    st.data(),
+    st.floats(0.0, 5.0, allow_nan=False),
+)
+def test_budget_raising_a_score_never_lowers_its_total(prios, cluster, request, data, bump):
+    i = data.draw(st.integers(0, len(prios) - 1))
+    raised = list(prios)
+    raised[i] = attrs.evolve(prios[i], score=prios[i].score + bump)
+    before = allocate(prios, cluster, request, POLICY).games_by_config.get(prios[i].config_key, 0)
+    after = allocate(raised, cluster, request, POLICY).games_by_config.get(prios[i].config_key, 0)
+    assert after >= before
+
+
+@given(priorities(), clusters(with_backpressure=False, with_health=False), requests(budget=False))
+def test_reference_mode_counts_follow_the_reference_formula(prios, cluster, request) -> None:
+    """Unthrottled reference mode: an eligible config that is neither starved nor touched by
+    the 4p step gets exactly max(MIN, ⌊G·(0.5 + s)⌋), whatever the nodes."""
+    batch = allocate(prios, cluster, request, POLICY)
+    decisions = {d.config_key: d for d in batch.explanation.configs}
+    ranked = sorted(prios, key=lambda p: (-p.score, p.config_key.index))[: request.max_configs]
+    for p in ranked:
+        d = decisions[p.config_key]
+        if p.score <= 0 or starvation_level(p.games_count, POLICY) != "none":
+            continue
+        if d.donated or d.received:
+            continue
+        expected = reference_games(p.score, request.games_per_config, POLICY)
+        assert batch.games_by_config[p.config_key] == expected
+
+
+@given(priorities(), clusters(with_backpressure=False, with_health=False), requests(budget=True))
+def test_budget_mode_shares_exactly_n_when_capacity_allows(prios, cluster, request) -> None:
+    batch = allocate(prios, cluster, request, POLICY)
+    if batch.games_by_config:
+        assert batch.total_games == request.target_games
+        if not batch.unplaced:
+            assert batch.placed_games == request.target_games
+
+
+@given(priorities(), clusters())
+def test_pause_gives_an_empty_batch_that_says_why(prios, cluster) -> None:
+    paused = attrs.evolve(cluster, backpressure=Backpressure(1.0, 1.0, 1.0, 1.0, 1.0))
+    batch = allocate(prios, paused, AllocationRequest(), POLICY)
+    assert batch.total_games == 0
+    assert batch.explanation.paused
+    assert "pause" in batch.explanation.summary
+
+
+@given(priorities(min_size=1), requests())
+def test_no_eligible_node_reports_everything_unplaced(prios, request) -> None:
+    batch = allocate(prios, ClusterState(), request, POLICY)
+    assert batch.placed_games == 0
+    assert dict(batch.unplaced) == dict(batch.games_by_config)
+    for key in batch.unplaced:
+        assert batch.explanation.unplaced_reasons[key] == "no eligible node"
+
+
+def test_priorities_with_a_repeated_config_keep_the_best() -> None:
+    a = ConfigPriority("hex8_2p", 0.2, 5000)
+    b = ConfigPriority("hex8_2p", 0.9, 5000)
+    cluster = ClusterState()
+    assert allocate([a, b], cluster) == allocate([b, a], cluster)
+    assert allocate([a, b], cluster).games_by_config[ConfigKey.parse("hex8_2p")] == 700
