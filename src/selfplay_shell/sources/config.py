@@ -126,6 +126,7 @@ class AccessorConfig:
     ttl_seconds: float = attrs.field(default=10.0, validator=_positive)
     node_ttl_seconds: float = attrs.field(default=50.0, validator=_positive)
     max_workers: int = 8
+    game_db_workers: int = 2  # game databases counted in parallel (more only adds GIL contention)
 
     def timeout_for(self, source: str) -> float:
         return float(self.source_timeouts.get(source, self.source_timeout_seconds))

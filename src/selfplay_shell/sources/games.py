@@ -7,6 +7,7 @@ a file reached twice (symlink, hard link) counts once, and legacy board names ar
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import threading
 from collections.abc import Mapping
@@ -121,27 +122,30 @@ class GameCountReader:
         databases = discover_game_databases(root, ctx.config.game_db_patterns)
         if not databases:
             raise SourceFailure("missing", "no game databases found", str(root / "data"))
+        # SQLite releases the GIL while it scans, so a few threads overlap the databases.
+        workers = max(1, min(ctx.config.game_db_workers, len(databases)))
+        with concurrent.futures.ThreadPoolExecutor(workers, "selfplay-games") as pool:
+            outcomes = list(pool.map(lambda db: _try_count(db, ctx), databases))
         totals: dict[ConfigKey, int] = {}
         problems: list[str] = []
         kinds: list[str] = []
         contributed = 0
         with self._lock:
-            for db in databases:
-                try:
-                    counts = count_database(db, ctx)
-                except SourceFailure as failure:
-                    if failure.kind == "timeout":
-                        raise
-                    kinds.append(failure.kind)
+            for db, outcome in zip(databases, outcomes, strict=True):
+                if isinstance(outcome, SourceFailure):
+                    if outcome.kind == "timeout":
+                        raise outcome
+                    kinds.append(outcome.kind)
                     kept = self._last_good.get(db.identity)
                     suffix = "; kept its last good count" if kept is not None else "; counted as 0"
                     problems.append(
-                        f"{_rel(db.path, root)}: {failure.kind}: {failure.detail}{suffix}"
+                        f"{_rel(db.path, root)}: {outcome.kind}: {outcome.detail}{suffix}"
                     )
                     if kept is None:
                         continue
                     counts = kept
                 else:
+                    counts = outcome
                     self._last_good[db.identity] = counts
                 contributed += 1
                 for key, n in counts.items():
@@ -149,6 +153,13 @@ class GameCountReader:
         if contributed == 0:  # every database failed and none had a count before
             raise SourceFailure(failure_kind(kinds[0]), "; ".join(problems), str(root))
         return Reading(per_config(totals, 0), tuple(problems))
+
+
+def _try_count(db: GameDatabase, ctx: ReadContext) -> dict[ConfigKey, int] | SourceFailure:
+    try:
+        return count_database(db, ctx)
+    except SourceFailure as failure:
+        return failure
 
 
 def failure_kind(text: str) -> FailureKind:
