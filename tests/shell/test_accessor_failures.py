@@ -361,3 +361,27 @@ async def test_concurrent_callers_share_one_read(root: Path) -> None:
         async with SelfplayDataAccessor(root, config=local_config(cluster_status_url=url)) as acc:
             await asyncio.gather(*(acc.get_node_capabilities() for _ in range(20)))
     assert behaviour.requests == 1
+
+
+# --- training files -----------------------------------------------------------------------------
+async def test_freshness_unreadable_directory_keeps_last_good(root: Path) -> None:
+    import shutil
+
+    training = root / "data" / "training"
+    async with SelfplayDataAccessor(root, config=local_config(**FAST)) as acc:
+        before = ok(await acc.get_data_freshness())
+        shutil.rmtree(training)
+        training.write_text("a file where the folder was")  # stat → NotADirectoryError
+        error = failed(await acc.get_data_freshness(force=True))
+        snap = await acc.snapshot()
+    assert error.kind == "io"
+    assert error.detail == "cannot stat: Not a directory"
+    assert snap.staleness_hours == before
+
+
+async def test_freshness_deleted_file_reads_as_24_hours(root: Path) -> None:
+    async with SelfplayDataAccessor(root, config=local_config(**FAST)) as acc:
+        assert ok(await acc.get_data_freshness())[K("hex8_2p")] == pytest.approx(2.0, abs=0.01)
+        (root / "data" / "training" / "hex8_2p.npz").unlink()
+        assert ok(await acc.get_data_freshness(force=True))[K("hex8_2p")] == 24.0
+        assert acc.status()["freshness"].state == "ok"  # a missing export is data, not a fault
