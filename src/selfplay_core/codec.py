@@ -33,6 +33,11 @@ from typing import Any, Final, NoReturn, TypeVar, cast, get_args, get_origin
 
 import attrs
 import cattrs
+from cattrs.cols import (
+    homogenous_tuple_structure_factory,
+    list_structure_factory,
+    mapping_structure_factory,
+)
 from cattrs.errors import (
     AttributeValidationNote,
     BaseValidationError,
@@ -174,8 +179,16 @@ def _is_config_mapping(tp: Any) -> bool:
     return bool(args) and args[0] is ConfigKey
 
 
-def _is_abstract_mapping(tp: Any) -> bool:
-    return get_origin(tp) is Mapping
+def _is_mapping(tp: Any) -> bool:
+    return get_origin(tp) in (Mapping, dict, types.MappingProxyType)
+
+
+def _is_sequence(tp: Any) -> bool:
+    origin = get_origin(tp)
+    if origin is tuple:
+        args = get_args(tp)
+        return len(args) == 2 and args[1] is Ellipsis
+    return origin in (list, Sequence)
 
 
 def _is_set(tp: Any) -> bool:
@@ -208,22 +221,46 @@ def _configure(converter: cattrs.Converter) -> None:
 
     converter.register_unstructure_hook_factory(_is_config_mapping, unstructure_config_mapping)
 
-    def structure_abstract_mapping(tp: Any) -> Callable[[Any, Any], Mapping[Any, Any]]:
-        # A field typed `Mapping[...]` is read-only in the core: give back a mappingproxy,
-        # keyed in canonical order when keyed by ConfigKey.
+    def structure_mapping(tp: Any) -> Callable[[Any, Any], Mapping[Any, Any]]:
+        # Only JSON objects are mappings (cattrs alone would call .items() on anything).
+        # A field typed abstract `Mapping[...]` is read-only in the core: give back a
+        # mappingproxy; keys that are ConfigKeys come out in canonical order.
         key_type, value_type = (*get_args(tp), Any, Any)[:2]
-        inner = converter.get_structure_hook(dict[key_type, value_type])  # type: ignore[valid-type]
+        inner = mapping_structure_factory(dict[key_type, value_type], converter)  # type: ignore[valid-type]
         canonical = key_type is ConfigKey
+        read_only = get_origin(tp) is not dict
 
         def structure(value: Any, _tp: Any) -> Mapping[Any, Any]:
+            if not isinstance(value, Mapping):
+                raise TypeError(f"expected an object, got {type(value).__name__}")
             built = inner(value, dict)
             if canonical:
                 built = {k: built[k] for k in sorted(built, key=_config_index)}
-            return types.MappingProxyType(built)
+            return types.MappingProxyType(built) if read_only else built
 
         return structure
 
-    converter.register_structure_hook_factory(_is_abstract_mapping, structure_abstract_mapping)
+    converter.register_structure_hook_factory(_is_mapping, structure_mapping)
+
+    def structure_sequence(tp: Any) -> Callable[[Any, Any], Any]:
+        # Only JSON arrays are sequences (not strings, not objects' keys).
+        args = get_args(tp)
+        if get_origin(tp) is tuple:
+            inner = homogenous_tuple_structure_factory(tp, converter)
+        else:
+            item_type: Any = args[0] if args else Any
+            inner = list_structure_factory(list[item_type], converter)
+        as_tuple = get_origin(tp) is Sequence
+
+        def structure(value: Any, _tp: Any) -> Any:
+            if not isinstance(value, list | tuple):
+                raise TypeError(f"expected an array, got {type(value).__name__}")
+            built = inner(value, tp)
+            return tuple(built) if as_tuple else built
+
+        return structure
+
+    converter.register_structure_hook_factory(_is_sequence, structure_sequence)
 
     def unstructure_set(tp: Any) -> Callable[[Any], list[Any]]:
         args = get_args(tp)
@@ -546,8 +583,11 @@ def _locate(exc: BaseException, path: list[str]) -> tuple[list[str], BaseExcepti
         exc = sub
     if isinstance(exc, FieldProblem):
         path.extend(exc.field.split(".") if not path or path[-1] != exc.field else [])
-    elif not isinstance(exc, KeyError | ConfigKeyError):
-        match = _FIELD_PREFIX.match(str(exc)) or _QUOTED_FIELD.search(str(exc))
+    elif not isinstance(exc, KeyError | ConfigKeyError | AttributeError):
+        text = str(exc)
+        match = _FIELD_PREFIX.match(text) or (
+            _QUOTED_FIELD.search(text) if text.startswith("Length of") else None
+        )
         if match:
             path.extend(match.group(1).split("."))
     elif isinstance(exc, KeyError) and not path and exc.args:
@@ -563,7 +603,7 @@ def _classify(exc: BaseException) -> tuple[str, str]:
         return MISSING, "required field is missing"
     if isinstance(exc, ConfigKeyError):
         return UNKNOWN_CONFIG, text
-    if isinstance(exc, TypeError):
+    if isinstance(exc, TypeError | AttributeError):
         return WRONG_TYPE, text
     if "finite" in text:
         return NOT_FINITE, text

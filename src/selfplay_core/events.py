@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Final, TypeAlias, TypeVar
 
 import attrs
 
+from selfplay_core.allocation_values import AllocationRequest, BatchAllocation
 from selfplay_core.cluster import Backpressure, NodeCapability
 from selfplay_core.configs import ConfigKey, coerce_config_key
 from selfplay_core.signals import FeedbackSignal
@@ -534,10 +535,8 @@ class AllocationDecided:
     explanation). Replay re-decides at each one and compares."""
 
     TAG: ClassVar[str] = "allocation_decided"
-    # `AllocationRequest` / `BatchAllocation` from `selfplay_core.allocation` (owner A);
-    # typed precisely once that module exists.
-    request: Any
-    result: Any
+    request: AllocationRequest
+    result: BatchAllocation
 
 
 @attrs.frozen
