@@ -20,7 +20,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias, TypeVar
 
 import attrs
 
@@ -73,6 +73,7 @@ from selfplay_core.state import (
     MAX_MAGNITUDE,
     AllocationBook,
     ClusterFacts,
+    ConfigFacts,
     ConfigState,
     EloTracking,
     SchedulerState,
@@ -154,7 +155,18 @@ def _seen_only(state: SchedulerState, ids: Any, event: object) -> SchedulerState
         counts = dict(unknown)
         counts[event.type] = counts.get(event.type, 0) + 1
         unknown = MappingProxyType(dict(sorted(counts.items())))
-    return attrs.evolve(state, recent_ids=ids, unknown_events=unknown)
+    return SchedulerState(
+        state.configs,
+        state.cluster,
+        state.elo,
+        state.sources,
+        state.allocations,
+        ids,
+        unknown,
+        state.applied,
+        state.last_at,
+        state.next_expiry_at,
+    )
 
 
 # --- small helpers --------------------------------------------------------------------------
@@ -191,12 +203,46 @@ def _with(
     )
 
 
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _thaw(mapping: Mapping[_K, _V]) -> dict[_K, _V]:
+    """A mutable copy; a mappingproxy's dict is copied directly (no rehashing of the keys)."""
+    if type(mapping) is MappingProxyType:
+        return mapping.copy()
+    return dict(mapping)
+
+
 def _put(
     configs: Mapping[ConfigKey, ConfigState], key: ConfigKey, cs: ConfigState
 ) -> Mapping[ConfigKey, ConfigState]:
-    changed = dict(configs)
+    changed = _thaw(configs)
     changed[key] = cs
     return MappingProxyType(changed)
+
+
+def _cluster_with(
+    c: ClusterFacts,
+    *,
+    nodes: Any = _KEEP,
+    unhealthy: Any = _KEEP,
+    overloaded: Any = _KEEP,
+    health: Any = _KEEP,
+    backpressure: Any = _KEEP,
+    backpressure_active: Any = _KEEP,
+    queue_depth: Any = _KEEP,
+) -> ClusterFacts:
+    """`c` with some fields replaced (a fast, explicit `attrs.evolve`)."""
+    return ClusterFacts(
+        c.nodes if nodes is _KEEP else nodes,
+        c.unhealthy_nodes if unhealthy is _KEEP else unhealthy,
+        c.overloaded_until if overloaded is _KEEP else overloaded,
+        c.health_factor if health is _KEEP else health,
+        c.backpressure if backpressure is _KEEP else backpressure,
+        c.backpressure_active if backpressure_active is _KEEP else backpressure_active,
+        c.training_queue_depth if queue_depth is _KEEP else queue_depth,
+    )
 
 
 def _bounded(value: float) -> float:
@@ -277,12 +323,9 @@ def _cluster_out(state: SchedulerState, cluster: ClusterFacts, next_expiry: floa
 def _recompute_next_expiry(
     configs: Mapping[ConfigKey, ConfigState], overloaded: Mapping[str, float]
 ) -> float:
-    soonest = 0.0
-    for cs in configs.values():
-        soonest = _sooner(soonest, cs.exploration_boost_expires_at)
-    for until in overloaded.values():
-        soonest = _sooner(soonest, until)
-    return soonest
+    times = [cs.exploration_boost_expires_at for cs in configs.values()]
+    times += overloaded.values()
+    return min([t for t in times if t], default=0.0)
 
 
 # --- expiry (§4) ----------------------------------------------------------------------------
@@ -292,7 +335,7 @@ def _lapse(state: SchedulerState, now: float) -> tuple[SchedulerState, tuple[Eve
     """Every boost and backoff due at `now` ends. A boost above 1.0 returns to 1.0 and the
     reference's SELFPLAY_TARGET_UPDATED "exploration_boost_expired" is emitted; the feedback
     source's last boost report for that config is forgotten, so its next report applies again."""
-    configs = dict(state.configs)
+    configs = _thaw(state.configs)
     emitted: list[Event] = []
     reported = state.sources.reported
     forgotten: list[ConfigKey] = []
@@ -322,14 +365,19 @@ def _lapse(state: SchedulerState, now: float) -> tuple[SchedulerState, tuple[Eve
     overloaded = cluster.overloaded_until
     if any(until <= now for until in overloaded.values()):
         overloaded = MappingProxyType({n: t for n, t in overloaded.items() if t > now})
-        cluster = attrs.evolve(cluster, overloaded_until=overloaded)
+        cluster = _cluster_with(cluster, overloaded=overloaded)
     frozen_configs = MappingProxyType(configs)
-    lapsed = attrs.evolve(
-        state,
-        configs=frozen_configs,
-        cluster=cluster,
-        sources=sources,
-        next_expiry_at=_recompute_next_expiry(frozen_configs, overloaded),
+    lapsed = SchedulerState(
+        frozen_configs,
+        cluster,
+        state.elo,
+        sources,
+        state.allocations,
+        state.recent_ids,
+        state.unknown_events,
+        state.applied,
+        state.last_at,
+        _recompute_next_expiry(frozen_configs, overloaded),
     )
     return lapsed, tuple(emitted)
 
@@ -339,12 +387,38 @@ def _lapse(state: SchedulerState, now: float) -> tuple[SchedulerState, tuple[Eve
 
 def _selfplay_complete(s: SchedulerState, e: SelfplayComplete, now: float, p: Any) -> _Out:
     key = e.config_key
-    return _config_out(s, _put(s.configs, key, _with(s.configs[key], sh=0.0)), s.next_expiry_at)
+    cs = s.configs[key]
+    new = ConfigState(
+        0.0,
+        cs.elo_velocity,
+        cs.training_pending,
+        cs.exploration_boost,
+        cs.exploration_boost_expires_at,
+        cs.curriculum_weight,
+        cs.quality_penalty,
+        cs.momentum_multiplier,
+        cs.search_budget,
+        cs.facts,
+    )
+    return _config_out(s, _put(s.configs, key, new), s.next_expiry_at)
 
 
 def _training_completed(s: SchedulerState, e: TrainingCompleted, now: float, p: Any) -> _Out:
     key = e.config_key
-    return _config_out(s, _put(s.configs, key, _with(s.configs[key], tp=False)), s.next_expiry_at)
+    cs = s.configs[key]
+    new = ConfigState(
+        cs.staleness_hours,
+        cs.elo_velocity,
+        False,
+        cs.exploration_boost,
+        cs.exploration_boost_expires_at,
+        cs.curriculum_weight,
+        cs.quality_penalty,
+        cs.momentum_multiplier,
+        cs.search_budget,
+        cs.facts,
+    )
+    return _config_out(s, _put(s.configs, key, new), s.next_expiry_at)
 
 
 def _model_promoted(s: SchedulerState, e: ModelPromoted, now: float, p: SchedulerPolicy) -> _Out:
@@ -417,11 +491,11 @@ def _curriculum_rebalanced(
     # without either, leave the weight alone instead of resetting it to 1.0.
     weight = e.weight if e.weight is not None else e.new_weight
     if key is not None and weight is not None:
-        changed = dict(s.configs)
+        changed = _thaw(s.configs)
         changed[key] = _with(changed[key], cw=_weight(weight))
     if e.weights:
         if changed is None:
-            changed = dict(s.configs)
+            changed = _thaw(s.configs)
         for cfg, w in e.weights.items():
             changed[cfg] = _with(changed[cfg], cw=_weight(w))
     if changed is None:
@@ -696,16 +770,22 @@ def _elo_updated(s: SchedulerState, e: EloUpdated, now: float, p: SchedulerPolic
     if history and history[0][0] < cutoff:
         history = history[bisect.bisect_left(history, (cutoff,)) :]
     history = (*history, (now, _bounded(e.new_elo)))
-    histories = dict(elo.history)
+    histories = _thaw(elo.history)
+    known = key in histories
     histories[key] = history
+    if not known:  # keep canonical config order
+        histories = dict(sorted(histories.items()))
     velocities = elo.velocity_per_hour
     first_t, first_elo = history[0]
     span_hours = (now - first_t) / 3600.0
     if len(history) >= 2 and span_hours > ep.elo_velocity_min_span_hours:
-        changed = dict(velocities)
+        changed = _thaw(velocities)
+        known = key in changed
         changed[key] = _bounded((history[-1][1] - first_elo) / span_hours)
-        velocities = MappingProxyType(dict(sorted(changed.items())))
-    new_elo = EloTracking(MappingProxyType(dict(sorted(histories.items()))), velocities)
+        if not known:
+            changed = dict(sorted(changed.items()))
+        velocities = MappingProxyType(changed)
+    new_elo = EloTracking(MappingProxyType(histories), velocities)
     return (s.configs, s.cluster, new_elo, s.sources, s.allocations, s.next_expiry_at, ())
 
 
@@ -728,7 +808,7 @@ def _node_down(s: SchedulerState, e: Any, now: float, p: SchedulerPolicy) -> _Ou
         unhealthy = unhealthy | {node_id}
     if nodes is cluster.nodes and unhealthy is cluster.unhealthy_nodes:
         return _unchanged(s)
-    new = attrs.evolve(cluster, nodes=nodes, unhealthy_nodes=unhealthy)
+    new = _cluster_with(cluster, nodes=nodes, unhealthy=unhealthy)
     return _cluster_out(s, new, s.next_expiry_at)
 
 
@@ -737,7 +817,7 @@ def _node_up(s: SchedulerState, e: Any, now: float, p: SchedulerPolicy) -> _Out:
     cluster = s.cluster
     if e.node_id not in cluster.unhealthy_nodes:
         return _unchanged(s)
-    new = attrs.evolve(cluster, unhealthy_nodes=cluster.unhealthy_nodes - {e.node_id})
+    new = _cluster_with(cluster, unhealthy=cluster.unhealthy_nodes - {e.node_id})
     return _cluster_out(s, new, s.next_expiry_at)
 
 
@@ -750,7 +830,7 @@ def _cluster_unhealthy(
     factor = cluster_health_factor(healthy, total, p.allocation)
     if factor == s.cluster.health_factor:
         return _unchanged(s)
-    return _cluster_out(s, attrs.evolve(s.cluster, health_factor=factor), s.next_expiry_at)
+    return _cluster_out(s, _cluster_with(s.cluster, health=factor), s.next_expiry_at)
 
 
 def _cluster_healthy(
@@ -759,7 +839,7 @@ def _cluster_healthy(
     cluster = s.cluster
     if cluster.health_factor == 1.0 and not cluster.unhealthy_nodes:
         return _unchanged(s)
-    new = attrs.evolve(cluster, health_factor=1.0, unhealthy_nodes=frozenset())
+    new = _cluster_with(cluster, health=1.0, unhealthy=frozenset())
     return _cluster_out(s, new, s.next_expiry_at)
 
 
@@ -767,7 +847,7 @@ def _backpressure_flag(active: bool) -> _Handler:
     def handle(s: SchedulerState, e: Any, now: float, p: SchedulerPolicy) -> _Out:
         if s.cluster.backpressure_active is active:
             return _unchanged(s)
-        new = attrs.evolve(s.cluster, backpressure_active=active)
+        new = _cluster_with(s.cluster, backpressure_active=active)
         return _cluster_out(s, new, s.next_expiry_at)
 
     return handle
@@ -781,7 +861,7 @@ def _node_overloaded(s: SchedulerState, e: NodeOverloaded, now: float, p: Schedu
     else:
         overloaded.pop(e.node_id, None)
     frozen = MappingProxyType(dict(sorted(overloaded.items())))
-    cluster = attrs.evolve(s.cluster, overloaded_until=frozen)
+    cluster = _cluster_with(s.cluster, overloaded=frozen)
     return _cluster_out(s, cluster, _recompute_next_expiry(s.configs, frozen))
 
 
@@ -808,10 +888,16 @@ def _target_samples_set(
 ) -> _Out:
     key = e.config_key
     cs = s.configs[key]
-    facts = attrs.evolve(
-        cs.facts,
-        target_training_samples=e.target,
-        samples_per_game_estimate=samples_per_game(key, p),
+    f = cs.facts
+    facts = ConfigFacts(
+        f.current_elo,
+        f.game_count,
+        f.quality_score,
+        f.cascade_multiplier,
+        f.improvement_boost,
+        f.priority_override,
+        e.target,
+        samples_per_game(key, p),
     )
     return _config_out(s, _put(s.configs, key, _with(cs, facts=facts)), s.next_expiry_at)
 
@@ -843,6 +929,7 @@ _FACT_PARTS: Final = (
     ("priority_overrides", "priority_override"),
 )
 _NON_NEGATIVE_FACTS: Final = frozenset({"cascade_multiplier"})
+_INT_FACTS: Final = frozenset({"game_count", "priority_override"})
 
 # Fields shared with events: a report overwrites only when it is news (it differs from what the
 # same source said last time), so an event's later write is not silently wiped.
@@ -895,26 +982,40 @@ class _News:
         return MappingProxyType(dict(sorted(merged.items())))
 
 
+def _facts_with(facts: ConfigFacts, changes: Mapping[str, Any]) -> ConfigFacts:
+    get = changes.get
+    return ConfigFacts(
+        get("current_elo", facts.current_elo),
+        get("game_count", facts.game_count),
+        get("quality_score", facts.quality_score),
+        get("cascade_multiplier", facts.cascade_multiplier),
+        get("improvement_boost", facts.improvement_boost),
+        get("priority_override", facts.priority_override),
+        facts.target_training_samples,
+        facts.samples_per_game_estimate,
+    )
+
+
 def _sources_refreshed(
     s: SchedulerState, e: SourcesRefreshed, now: float, p: SchedulerPolicy
 ) -> _Out:
     ep = p.events
-    configs = dict(s.configs)
     news = _News(s.sources.reported)
-
     fact_changes: dict[ConfigKey, dict[str, Any]] = {}
+    field_changes: dict[ConfigKey, dict[str, Any]] = {}
+
     for part, field in _FACT_PARTS:
-        values: Mapping[ConfigKey, float] | None = getattr(e, part)
+        values: Mapping[ConfigKey, Any] | None = getattr(e, part)
         if values is None:
             continue
         for key, value in values.items():
-            bounded = _weight(value) if field in _NON_NEGATIVE_FACTS else _bounded(value)
-            if field in ("game_count", "priority_override"):
-                bounded = int(bounded)
+            if field in _INT_FACTS:
+                bounded: Any = int(_bounded(value))
+            elif field in _NON_NEGATIVE_FACTS:
+                bounded = _weight(value)
+            else:
+                bounded = _bounded(value)
             fact_changes.setdefault(key, {})[field] = bounded
-    for key, changes in fact_changes.items():
-        cs = configs[key]
-        configs[key] = _with(cs, facts=attrs.evolve(cs.facts, **changes))
 
     # The Elo-tier search budget follows the Elo, but only when the tier value changes, so a
     # "velocity_feedback" budget stays until the Elo moves to another tier.
@@ -922,7 +1023,7 @@ def _sources_refreshed(
         for key, elo in e.current_elos.items():
             budget = adaptive_budget(_bounded(elo), p)
             if news.is_news("search_budget", key, budget):
-                configs[key] = _with(configs[key], sb=budget)
+                field_changes.setdefault(key, {})["sb"] = budget
 
     for part, field, short in _SHARED_PARTS:
         values = getattr(e, part)
@@ -931,26 +1032,35 @@ def _sources_refreshed(
         for key, value in values.items():
             value = _weight(value) if short in _WEIGHT_FIELDS else _bounded(value)
             if news.is_news(field, key, value):
-                configs[key] = _with(configs[key], **{short: value})
+                field_changes.setdefault(key, {})[short] = value
 
     if e.feedback is not None:
         for key, signal in e.feedback.items():
-            cs = configs[key]
             if news.is_news("feedback_boost", key, signal.exploration_boost):
-                eb, xa = _boost(cs, signal.exploration_boost, now, _life(ep), ep)
-                cs = _with(cs, eb=eb, xa=xa)
+                eb, xa = _boost(s.configs[key], signal.exploration_boost, now, _life(ep), ep)
+                field_changes.setdefault(key, {}).update(eb=eb, xa=xa)
             if news.is_news("feedback_pending", key, signal.training_pending):
-                cs = _with(cs, tp=signal.training_pending)
-            configs[key] = cs
+                field_changes.setdefault(key, {})["tp"] = signal.training_pending
+
+    configs = _thaw(s.configs)
+    for key, cs in s.configs.items():
+        facts = fact_changes.get(key)
+        fields = field_changes.get(key)
+        if facts is None and fields is None:
+            continue
+        changes = dict(fields or {})
+        if facts is not None:
+            changes["facts"] = _facts_with(cs.facts, facts)
+        configs[key] = _with(cs, **changes)
 
     cluster = s.cluster
     if e.nodes is not None:
         by_id = {node.node_id: node for node in e.nodes}
-        cluster = attrs.evolve(cluster, nodes=tuple(by_id[n] for n in sorted(by_id)))
+        cluster = _cluster_with(cluster, nodes=tuple(by_id[n] for n in sorted(by_id)))
     if e.training_queue_depth is not None:
-        cluster = attrs.evolve(cluster, training_queue_depth=e.training_queue_depth)
+        cluster = _cluster_with(cluster, queue_depth=e.training_queue_depth)
     if e.backpressure is not None:
-        cluster = attrs.evolve(cluster, backpressure=e.backpressure)
+        cluster = _cluster_with(cluster, backpressure=e.backpressure)
 
     last_refresh = dict(s.sources.last_refresh)
     for part in _REFRESH_PARTS:

@@ -374,7 +374,7 @@ def cluster_state(state: SchedulerState) -> ClusterState:
     cluster = state.cluster
     return ClusterState(
         nodes=cluster.nodes,
-        unhealthy_nodes=cluster.unhealthy_nodes,  # type: ignore[arg-type]  # generic converter
+        unhealthy_nodes=cluster.unhealthy_nodes,
         overloaded_until=cluster.overloaded_until,
         health_factor=min(1.0, max(0.0, cluster.health_factor)),
         backpressure=cluster.backpressure,

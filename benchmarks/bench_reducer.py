@@ -1,0 +1,157 @@
+"""Reducer throughput on a realistic mix, and decode + reduce from already-parsed dicts.
+
+The mix, per 1,000 envelopes: 640 config events (Elo updates, selfplay/training completions,
+velocity changes, target updates, promotions, quality, boosts), 240 node events (unhealthy,
+recovered, overloaded), 110 ticks and 10 data refreshes, on 24 nodes, one envelope every 50 ms
+of virtual time, so boosts and backoffs really lapse. Duplicates are not in the mix (they are
+the cheap path).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from benchmarks._timing import throughput
+from selfplay_core.cluster import NodeCapability
+from selfplay_core.configs import ALL_CONFIGS
+from selfplay_core.events import (
+    EloUpdated,
+    EloVelocityChanged,
+    Envelope,
+    Event,
+    ExplorationBoost,
+    ModelPromoted,
+    NodeOverloaded,
+    NodeRecovered,
+    NodeUnhealthy,
+    QualityDegraded,
+    SelfplayComplete,
+    SelfplayTargetUpdated,
+    SourcesRefreshed,
+    Tick,
+    TrainingCompleted,
+    make_envelope,
+)
+from selfplay_core.reducer import reduce
+from selfplay_core.state import SchedulerState
+
+N_ENVELOPES = 20_000
+NODES = tuple(NodeCapability(f"gpu-{i:02d}", "H100", 80.0) for i in range(24))
+
+
+def _refresh(i: int) -> SourcesRefreshed:
+    return SourcesRefreshed(
+        current_elos={key: 1500.0 + 10 * ((i + key.index) % 40) for key in ALL_CONFIGS},
+        elo_velocities={key: float((i + key.index) % 7) for key in ALL_CONFIGS},
+        game_counts={key: 1000 * (key.index + 1) + i for key in ALL_CONFIGS},
+        staleness_hours=dict.fromkeys(ALL_CONFIGS, 24.0),
+        curriculum_weights=dict.fromkeys(ALL_CONFIGS, 1.0),
+        nodes=NODES,
+        training_queue_depth=i % 15,
+    )
+
+
+def _event(i: int) -> Event:
+    slot = i % 100
+    key = ALL_CONFIGS[i % 12]
+    node = NODES[(i * 7) % len(NODES)].node_id
+    if slot == 0:
+        return _refresh(i)
+    if slot < 12:
+        return Tick(at=i * 0.05)
+    if slot < 20:
+        return NodeUnhealthy(node_id=node)
+    if slot < 28:
+        return NodeRecovered(node_id=node)
+    if slot < 36:
+        return NodeOverloaded(node_id=node, resource_type="memory" if slot % 2 else "gpu")
+    if slot < 52:
+        return EloUpdated(config_key=key, new_elo=1500.0 + (i % 300))
+    if slot < 62:
+        return SelfplayComplete(config_key=key)
+    if slot < 68:
+        return TrainingCompleted(config_key=key)
+    if slot < 76:
+        return EloVelocityChanged(
+            config_key=key, velocity=float(i % 9) - 3.0, trend=("accelerating", "stable")[i % 2]
+        )
+    if slot < 84:
+        return SelfplayTargetUpdated(
+            config_key=key, priority=("high", "normal", "low")[i % 3], exploration_boost=1.0
+        )
+    if slot < 90:
+        return ModelPromoted(config_key=key, success=(None, False)[i % 2])
+    if slot < 95:
+        return QualityDegraded(config_key=key, quality_score=0.4)
+    return ExplorationBoost(config_key=key, boost_factor=1.5)
+
+
+def realistic_envelopes(n: int = N_ENVELOPES) -> list[Envelope]:
+    return [
+        make_envelope(_event(i), id=f"env-{i:08d}", at=1_767_225_600.0 + i * 0.05, source="bench")
+        for i in range(n)
+    ]
+
+
+def _reduce_all(envelopes: list[Envelope]) -> int:
+    state = SchedulerState.initial()
+    for envelope in envelopes:
+        state = reduce(state, envelope).state
+    return len(envelopes)
+
+
+def _decode_reduce_all(raws: list[dict[str, Any]]) -> int:
+    from selfplay_core.codec import decode
+
+    state = SchedulerState.initial()
+    for raw in raws:
+        result = decode(raw)
+        state = reduce(state, result.unwrap()).state
+    return len(raws)
+
+
+def _by_family(envelopes: list[Envelope]) -> dict[str, float]:
+    """Throughput per event class, each applied on the state the mix has reached."""
+    state = SchedulerState.initial()
+    for envelope in envelopes[:2000]:
+        state = reduce(state, envelope).state
+    figures: dict[str, float] = {}
+    samples = {type(e.event).__name__: e for e in envelopes[2000:4000]}
+    for name, sample in sorted(samples.items()):
+        counter = itertools.count()
+        copies = [
+            make_envelope(sample.event, id=f"x-{next(counter)}", at=sample.at, source="bench")
+            for _ in range(2000)
+        ]
+
+        def run(copies: list[Envelope] = copies) -> int:
+            for envelope in copies:
+                reduce(state, envelope)
+            return len(copies)
+
+        figures[name] = round(throughput(run, repeat=3))
+    return figures
+
+
+def run() -> dict[str, object]:
+    envelopes = realistic_envelopes()
+    result: dict[str, object] = {
+        "mix_envelopes": len(envelopes),
+        "reduce_per_second": round(throughput(lambda: _reduce_all(envelopes))),
+        "reduce_per_second_by_event": _by_family(envelopes),
+    }
+    try:
+        from selfplay_core.codec import encode
+    except ImportError:  # the codec is another engineer's module; report without it
+        result["decode_reduce_per_second"] = None
+    else:
+        raws = [encode(envelope) for envelope in envelopes]
+        result["decode_reduce_per_second"] = round(throughput(lambda: _decode_reduce_all(raws)))
+    return result
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(run(), indent=2))
