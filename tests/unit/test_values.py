@@ -198,3 +198,13 @@ def test_config_priority_positional_contract() -> None:
         ConfigPriority("hex8_3p", 1.0, -1)
     with pytest.raises(ConfigKeyError):
         ConfigPriority("unknown_2p", 1.0)
+
+
+def test_every_exported_name_exists() -> None:
+    """The reference's `__all__` named a missing function, so `import *` failed (§13 item 11)."""
+    import selfplay_core
+
+    missing = [name for name in selfplay_core.__all__ if not hasattr(selfplay_core, name)]
+    assert missing == []
+    for name in ("PriorityInputs", "DynamicWeights", "ClusterSignals", "ConfigPriority", "rank"):
+        assert name in selfplay_core.__all__
