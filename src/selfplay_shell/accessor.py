@@ -20,6 +20,7 @@ import os
 import time
 import types
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
 import attrs
@@ -201,8 +202,6 @@ class SelfplayDataAccessor:
         clock: Callable[[], float] = time.time,
         executor: concurrent.futures.Executor | None = None,
     ) -> None:
-        from pathlib import Path
-
         root_path = Path(root).expanduser().absolute()
         self._anchors = Anchors(root_path, Path(cwd).expanduser().absolute() if cwd else root_path)
         self._config = config or AccessorConfig()
