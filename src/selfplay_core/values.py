@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import enum
 import math
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from selfplay_core.cluster import NodeCapability
+from selfplay_core.cluster import ClusterState, NodeCapability
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey, coerce_config_key
+
+if TYPE_CHECKING:
+    from selfplay_core.state import ConfigState, SchedulerState
 
 __all__ = [
     "MAX_INPUT_MAGNITUDE",
     "ClusterSignals",
+    "ClusterState",
     "ConfigPriority",
+    "ConfigState",
     "DynamicWeights",
     "NodeCapability",
     "PriorityBreakdown",
@@ -27,7 +32,19 @@ __all__ = [
     "PriorityMultipliers",
     "PriorityTerms",
     "PriorityTier",
+    "SchedulerState",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # state.py imports this module lazily; re-export its values lazily too, so neither module
+    # needs the other at import time.
+    if name in ("ConfigState", "SchedulerState"):
+        from selfplay_core import state
+
+        return getattr(state, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # Inputs are physical quantities (Elo, hours, multipliers of order 1); anything beyond this is a
 # corrupted source. The bound also makes "the score is finite for every valid input" true.
