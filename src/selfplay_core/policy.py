@@ -688,8 +688,13 @@ _CONVERTER: Final = _make_converter()
 _EXTERNAL_NAMES: Final = {f"p{n}": f"{n}p" for n in (2, 3, 4)}
 
 
-def _problems(exc: BaseException, path: str) -> list[tuple[str, str]]:
-    """Flatten cattrs' exception tree into (dotted path, problem) pairs."""
+def _problems(exc: BaseException, path: str, cl: object = None) -> list[tuple[str, str]]:
+    """Flatten cattrs' exception tree into (dotted path, problem) pairs.
+
+    `cl` is the class being built at `path`: a validator message of the shared form
+    ``"<field>: problem"`` (selfplay_core._validators) that names one of its fields is placed
+    under that field.
+    """
     if isinstance(exc, ClassValidationError | IterableValidationError):
         with_notes, without = exc.group_exceptions()
         found: list[tuple[str, str]] = []
@@ -697,9 +702,9 @@ def _problems(exc: BaseException, path: str) -> list[tuple[str, str]]:
             name = getattr(note, "name", None)
             step = str(name) if name is not None else str(getattr(note, "index", "?"))
             step = _EXTERNAL_NAMES.get(step, step)
-            found += _problems(sub, f"{path}.{step}" if path else step)
+            found += _problems(sub, f"{path}.{step}" if path else step, getattr(note, "type", None))
         for sub in without:
-            found += _problems(sub, path)
+            found += _problems(sub, path, getattr(exc, "cl", cl))
         return found
     if isinstance(exc, ForbiddenExtraKeysError):
         return [
@@ -709,7 +714,11 @@ def _problems(exc: BaseException, path: str) -> list[tuple[str, str]]:
         return [(f"{path}.{exc.field}" if path else exc.field, str(exc))]
     if isinstance(exc, KeyError):
         return [(path, f"required field missing: {exc}")]
-    return [(path, str(exc))]
+    text = str(exc)
+    field, sep, problem = text.partition(": ")
+    if sep and isinstance(cl, type) and attrs.has(cl) and field in attrs.fields_dict(cl):
+        return [(f"{path}.{field}" if path else field, problem)]
+    return [(path, text)]
 
 
 def from_mapping(mapping: Mapping[str, Any]) -> SchedulerPolicy:

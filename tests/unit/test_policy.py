@@ -276,3 +276,17 @@ def test_evolve_recomputes_the_precomputed_constants() -> None:
         2 * compute_priority_score(inputs, weights, REF), rel=1e-15
     )
     assert changed != REF
+
+
+@pytest.mark.parametrize(
+    ("mapping", "path"),
+    [
+        ({"allocation": {"min_games_per_allocation": -1}}, "allocation.min_games_per_allocation"),
+        ({"events": {"dedup_window": -5}}, "events.dedup_window"),
+        ({"allocation": {"no_such_constant": 1}}, "allocation.no_such_constant"),
+    ],
+)
+def test_composed_policies_report_paths_too(mapping: dict[str, Any], path: str) -> None:
+    with pytest.raises(PolicyError) as info:
+        from_mapping(mapping)
+    assert info.value.path == path
