@@ -216,8 +216,10 @@ def four_player_transfers(
     minimum = four_player_minimum(games_per_config, policy)
     keep = donor_keep(games_per_config, policy)
     result = dict(counts)
-    order = [k for k in batch_order(counts, unique) if counts[k] > 0]
-    donors = [k for k in order if k.players == 2]
+    # a 4p config given with 0 games is still a recipient (the reference meant to create its
+    # entry, but lost the games instead: R3)
+    order = batch_order(counts, unique)
+    donors = [k for k in order if k.players == 2 and counts[k] > 0]
     transfers: list[Transfer] = []
     for recipient in (k for k in order if k.players == 4):
         shortfall = max(0, minimum - result[recipient])

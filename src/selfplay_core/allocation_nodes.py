@@ -76,57 +76,65 @@ class _Nodes:
 
 
 def _place_config(
-    nodes: _Nodes, key: ConfigKey, total: int, policy: AllocationPolicy
-) -> tuple[dict[int, int], int, str]:
-    """Place one config's `total`; returns (node index → games, unplaced, reason)."""
+    nodes: _Nodes,
+    key: ConfigKey,
+    amount: int,
+    whole: int,
+    placed: dict[int, int],
+    policy: AllocationPolicy,
+) -> tuple[int, str]:
+    """Place `amount` more games of a config whose whole total is `whole` (its entries so far in
+    `placed`, updated in place); returns (games left unplaced, reason)."""
     chunk = policy.min_games_per_allocation
     large = key.is_large_board
-    need = min(chunk, total)
-    candidates = [i for i in range(len(nodes.ids)) if nodes.room(i, large) >= need]
+    need = min(chunk, whole)
+    candidates = [
+        i for i in range(len(nodes.ids)) if nodes.room(i, large) >= (1 if i in placed else need)
+    ]
     if not candidates:
         if not nodes.ids:
-            return {}, total, "no eligible node"
-        return {}, total, f"no eligible node has room for {need} more games"
-    placed: dict[int, int] = {}
-    remaining = total
-    if total < chunk:
+            return amount, "no eligible node"
+        return amount, f"no eligible node has room for {need} more games"
+    remaining = amount
+    if whole < chunk and not placed:
         # the whole config is one small entry, on the first node with room for it
         i = candidates[0]
-        nodes.put(i, key, total)
-        return {i: total}, 0, ""
+        nodes.put(i, key, amount)
+        placed[i] = amount
+        return 0, ""
     cap_sum = math.fsum(nodes.capacity[i] for i in candidates)
     factor_short, factor_long = policy.ephemeral_short_factor, policy.ephemeral_long_factor
     for i in candidates:
         if remaining <= 0:
             break
-        share = max(chunk, int(total * (nodes.capacity[i] / cap_sum)))
+        share = max(chunk, int(amount * (nodes.capacity[i] / cap_sum)))
         if nodes.ephemeral[i]:
             share = math.floor(share * (factor_long if large else factor_short))
         room = nodes.room(i, large)
         g = min(share, room, remaining)
-        if g < chunk:
+        if g <= 0 or (g < chunk and i not in placed):
             continue
         left = remaining - g
         if 0 < left < chunk:
             # never leave a remainder smaller than a chunk: take it all, or leave one chunk
             if room >= remaining:
                 g = remaining
-            elif remaining - chunk >= chunk:
+            elif remaining - chunk >= chunk or (i in placed and remaining > chunk):
                 g = remaining - chunk
             else:
                 continue
         nodes.put(i, key, g)
-        placed[i] = g
+        placed[i] = placed.get(i, 0) + g
         remaining -= g
     if remaining > 0:
         remaining = _top_up(nodes, key, placed, candidates, remaining, large, chunk)
     if remaining == 0:
-        return placed, 0, ""
+        return 0, ""
     if remaining < chunk:
-        reason = f"{remaining} games left: below the {chunk}-game chunk and no node with room"
-    else:
-        reason = "node caps exhausted"
-    return placed, remaining, reason
+        return remaining, (
+            f"{remaining} games left: below the {chunk}-game chunk and no node with room"
+        )
+    return remaining, "node caps exhausted"
 
 
 def _top_up(
@@ -163,28 +171,48 @@ def place(
     now: float = 0.0,
     order: Iterable[ConfigKey] | None = None,
 ) -> Placement:
-    """Place every config's games (in `order`, default canonical) on the cluster's nodes."""
+    """Place every config's games (in `order`, default canonical) on the cluster's nodes.
+
+    When the batch needs more than the nodes' caps allow, a first round places each config's
+    proportional part of the capacity (at least one chunk), so an early config cannot take every
+    node; a second round then places what is left, in order."""
     nodes = _Nodes(cluster, now, policy)
-    sequence = _order(games_by_config, order)
-    placements: dict[ConfigKey, dict[str, int]] = {}
-    unplaced: dict[ConfigKey, int] = {}
+    sequence = [k for k in _order(games_by_config, order) if games_by_config[k] > 0]
+    demand = sum(games_by_config[k] for k in sequence)
+    capacity = sum(nodes.cap)
+    chunk = policy.min_games_per_allocation
+    placed: dict[ConfigKey, dict[int, int]] = {k: {} for k in sequence}
+    left = {k: games_by_config[k] for k in sequence}
     reasons: dict[ConfigKey, str] = {}
-    for key in sequence:
-        total = games_by_config[key]
-        if total <= 0:
-            continue
-        per_node, left, reason = _place_config(nodes, key, total, policy)
-        if per_node:
-            placements[key] = {nodes.ids[i]: g for i, g in per_node.items()}
-        if left > 0:
-            unplaced[key] = left
-            reasons[key] = reason
+    rounds: list[dict[ConfigKey, int]] = []
+    if demand > capacity > 0:
+        ratio = capacity / demand
+        rounds.append({k: min(left[k], max(chunk, int(left[k] * ratio))) for k in sequence})
+    rounds.append(left)
+    for targets in rounds:
+        for key in sequence:
+            amount = min(targets[key], left[key])
+            if amount <= 0:
+                continue
+            rest, reason = _place_config(
+                nodes, key, amount, games_by_config[key], placed[key], policy
+            )
+            left[key] -= amount - rest
+            if rest:
+                reasons[key] = reason
+    unplaced = {k: n for k, n in left.items() if n > 0}
     node_allocs = tuple(
         NodeAllocation(nodes.ids[i], nodes.games[i], nodes.cap[i], nodes.large_cap[i])
         for i in sorted(range(len(nodes.ids)), key=lambda i: nodes.ids[i])
         if nodes.used[i] > 0
     )
-    return Placement(placements, unplaced, reasons, node_allocs, nodes.excluded)
+    return Placement(
+        {k: {nodes.ids[i]: g for i, g in per.items()} for k, per in placed.items() if per},
+        unplaced,
+        {k: reasons[k] for k in unplaced},
+        node_allocs,
+        nodes.excluded,
+    )
 
 
 def _order(games: Mapping[ConfigKey, int], order: Iterable[ConfigKey] | None) -> list[ConfigKey]:

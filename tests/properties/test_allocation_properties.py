@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import attrs
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from selfplay_core.allocation import AllocationRequest, allocate
@@ -24,6 +24,11 @@ def test_every_batch_keeps_every_guarantee(prios, cluster, request) -> None:
     minimums met or reported, donors above their guards, budget sums to N."""
     batch = allocate(prios, cluster, request, POLICY)
     check_batch(batch, prios, cluster, request, POLICY)
+    event(f"mode {batch.explanation.mode}")
+    event("some games unplaced" if batch.unplaced else "all placed")
+    event("a constraint unmet" if batch.explanation.unmet else "constraints met")
+    event("4p transfer" if any(d.received for d in batch.explanation.configs) else "no transfer")
+    event(f"{len(batch.nodes)} nodes used" if len(batch.nodes) < 3 else "3+ nodes used")
 
 
 @given(priorities(), clusters(), requests())

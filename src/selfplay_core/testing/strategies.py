@@ -34,7 +34,9 @@ GPU_NAMES = (
 )
 
 config_keys = st.sampled_from(ALL_CONFIGS)
-node_ids = st.from_regex(r"(vast-|node-|gpu-)[a-z0-9]{1,4}", fullmatch=True)
+node_ids = st.builds(
+    "{}{}".format, st.sampled_from(("vast-", "node-", "gpu-")), st.integers(0, 999)
+)
 
 
 @st.composite
@@ -49,8 +51,8 @@ def nodes(draw: st.DrawFn, node_id: str | None = None) -> NodeCapability:
         is_ephemeral=draw(st.booleans()),
         current_load=draw(
             st.one_of(
-                st.floats(0.0, 1.0, allow_nan=False),
-                st.sampled_from((0.0, 0.5, 0.89, 0.9, 1.0, 1.2, -0.1)),
+                st.floats(0.0, 0.8, allow_nan=False),
+                st.sampled_from((0.0, 0.0, 0.25, 0.5, 0.89, 0.9, 1.0, 1.2, -0.1)),
             )
         ),
         current_jobs=draw(st.integers(0, 8)),
@@ -58,13 +60,14 @@ def nodes(draw: st.DrawFn, node_id: str | None = None) -> NodeCapability:
     )
 
 
+_pressure = st.one_of(st.floats(0.0, 1.0), st.sampled_from((0.0, 0.2, 0.5, 0.8, 1.0)))
 backpressures = st.builds(
     Backpressure,
-    queue_pressure=st.floats(0.0, 1.0),
-    training_pressure=st.floats(0.0, 1.0),
-    disk_pressure=st.floats(0.0, 1.0),
-    sync_pressure=st.floats(0.0, 1.0),
-    memory_pressure=st.floats(0.0, 1.0),
+    queue_pressure=_pressure,
+    training_pressure=_pressure,
+    disk_pressure=_pressure,
+    sync_pressure=_pressure,
+    memory_pressure=_pressure,
 )
 
 
@@ -72,24 +75,31 @@ backpressures = st.builds(
 def clusters(
     draw: st.DrawFn,
     *,
+    min_nodes: int = 0,
     max_nodes: int = 8,
     with_backpressure: bool = True,
     with_health: bool = True,
 ) -> ClusterState:
-    """A cluster of up to `max_nodes` nodes (unique ids), some unhealthy, some under overload
-    backoff (until times around 0), and optionally backpressure and a health factor < 1."""
-    ids = draw(st.lists(node_ids, max_size=max_nodes, unique=True))
+    """A cluster of `min_nodes` to `max_nodes` nodes (unique ids), some unhealthy, some under
+    overload backoff (until times around 0), and optionally backpressure and health < 1."""
+    ids = draw(st.lists(node_ids, min_size=min_nodes, max_size=max_nodes, unique=True))
     members = [draw(nodes(node_id=nid)) for nid in ids]
-    unhealthy: frozenset[str] = (
-        frozenset(draw(st.sets(st.sampled_from(ids)))) if ids else frozenset()
+    unhealthy = (
+        draw(st.frozensets(st.sampled_from(ids), max_size=len(ids) // 3))
+        if ids
+        else frozenset[str]()
     )
     overloaded = (
-        draw(st.dictionaries(st.sampled_from(ids), st.sampled_from((-10.0, 0.0, 30.0))))
+        draw(
+            st.dictionaries(
+                st.sampled_from(ids), st.sampled_from((-10.0, 0.0, 30.0)), max_size=len(ids) // 3
+            )
+        )
         if ids
         else {}
     )
     health = draw(st.sampled_from((1.0, 1.0, 0.3, 0.5, 0.75))) if with_health else 1.0
-    bp = draw(st.none() | backpressures) if with_backpressure else None
+    bp = draw(st.one_of(st.none(), st.none(), backpressures)) if with_backpressure else None
     return ClusterState(members, unhealthy, overloaded, health, bp)
 
 
