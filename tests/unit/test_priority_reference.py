@@ -590,3 +590,19 @@ def test_an_unknown_config_cannot_enter_the_ranking() -> None:
         rank([good, PriorityInputs("hex8_2p", games_count=5)], FRESH)
     ranked = rank([PriorityInputs(k) for k in ALL_CONFIGS], FRESH, top_n=12)  # exactly the 12 known
     assert sorted(p.config_key for p in ranked) == list(ALL_CONFIGS)
+
+
+def test_calculator_is_a_thin_face_over_the_functions() -> None:
+    policy = SchedulerPolicy(weights=Weights(staleness=0.4))
+    calc = PriorityCalculator(policy)
+    signals = calc.cluster_signals(_nodes(6), _elos(), 3)
+    w = calc.compute_dynamic_weights(signals)
+    assert w == compute_dynamic_weights(signals, policy)
+    assert w.staleness == 0.4 * 1.5
+    inputs = {k: PriorityInputs(k, staleness_hours=3.0) for k in ALL_CONFIGS}
+    assert calc.rank(inputs, w, top_n=4) == rank(inputs, w, policy, 4)
+    one = inputs[K("square8_4p")]
+    assert calc.compute_priority_score(one, w) == compute_priority_score(one, w, policy)
+    assert calc.explain_priority(one, w) == explain_priority(one, w, policy)
+    assert calc.priority_tier(500) is PriorityTier.CRITICAL
+    assert calc.samples_per_game(K("square8_4p")) == 55.0
