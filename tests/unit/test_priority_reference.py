@@ -598,7 +598,7 @@ def test_calculator_is_a_thin_face_over_the_functions() -> None:
     signals = calc.cluster_signals(_nodes(6), _elos(), 3)
     w = calc.compute_dynamic_weights(signals)
     assert w == compute_dynamic_weights(signals, policy)
-    assert w.staleness == 0.4 * 1.5
+    assert w.staleness == 0.5  # 0.4 x 1.5 = 0.6, clamped to the upper bound
     inputs = {k: PriorityInputs(k, staleness_hours=3.0) for k in ALL_CONFIGS}
     assert calc.rank(inputs, w, top_n=4) == rank(inputs, w, policy, 4)
     one = inputs[K("square8_4p")]
