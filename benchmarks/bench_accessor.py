@@ -77,6 +77,7 @@ async def _measure(root: Path) -> dict[str, object]:
     config = AccessorConfig(
         elo_db_candidates=("{root}/data/unified_elo.db",),
         game_root_candidates=("{root}",),
+        queue_monitor_db="{root}/coordination/queue_monitor.db",
     )
     gaps: list[float] = []
     stop = asyncio.Event()

@@ -26,10 +26,12 @@ from typing import Any, Generic, Literal, TypeVar
 import attrs
 from returns.io import IOFailure, IOResult, IOSuccess
 
-from selfplay_core.cluster import NodeCapability
+from selfplay_core.cluster import Backpressure, NodeCapability
 from selfplay_core.configs import ConfigKey
+from selfplay_core.events import SourcesRefreshed
 from selfplay_core.signals import FeedbackSignal
 from selfplay_shell.sources._base import ReadContext, Reading, per_config
+from selfplay_shell.sources.backpressure import combine_backpressure, read_queue_pressure
 from selfplay_shell.sources.config import AccessorConfig, Anchors
 from selfplay_shell.sources.elo import EloReader, EloReading
 from selfplay_shell.sources.errors import FailureKind, SourceError, SourceFailure
@@ -42,6 +44,7 @@ from selfplay_shell.sources.nodes import (
     PeerStatus,
     combine_nodes,
     fetch_cluster_status,
+    peer_disk_percents,
     read_inventory,
 )
 from selfplay_shell.sources.overrides import LOW, read_overrides
@@ -68,6 +71,7 @@ SourceName = Literal[
     "overrides",
     "nodes",
     "cluster_status",
+    "backpressure",
 ]
 # The reference's refresh order (sources.md, intro), then the per-score and node sources.
 SOURCES: tuple[SourceName, ...] = (
@@ -83,6 +87,7 @@ SOURCES: tuple[SourceName, ...] = (
     "overrides",
     "nodes",
     "cluster_status",
+    "backpressure",
 )
 _NODE_SOURCES = frozenset({"nodes", "cluster_status"})
 HealthState = Literal["ok", "degraded", "pending"]
@@ -120,7 +125,7 @@ class AccessorSnapshot:
     priority_overrides: Mapping[ConfigKey, int] | None
     nodes: tuple[NodeCapability, ...] | None
     training_queue_depth: int | None = None  # not read: the reference's monitor always gives 0
-    backpressure: Any = None  # not read here (sources.md §13): the facade's backpressure reader
+    backpressure: Backpressure | None = None
     failures: Mapping[str, str] = attrs.field(factory=dict)
     warnings: Mapping[str, str] = attrs.field(factory=dict)
 
@@ -144,6 +149,10 @@ class AccessorSnapshot:
     def event_fields(self) -> dict[str, Any]:
         """Keyword arguments for `SourcesRefreshed(**snapshot.event_fields())`."""
         return {name: getattr(self, name) for name in self.EVENT_FIELDS}
+
+    def to_event(self) -> SourcesRefreshed:
+        """The `SourcesRefreshed` event carrying this snapshot's values."""
+        return SourcesRefreshed(**self.event_fields())
 
 
 @attrs.define
@@ -226,6 +235,7 @@ class SelfplayDataAccessor:
             "overrides": _Slot("overrides", read_overrides, ttl, per_config({}, LOW)),
             "nodes": _Slot("nodes", read_inventory, node_ttl, ()),
             "cluster_status": _Slot("cluster_status", fetch_cluster_status, node_ttl),
+            "backpressure": _Slot("backpressure", read_queue_pressure, ttl, 0.0),
         }
 
     # --- configuration and lifecycle -----------------------------------------------------------
@@ -329,6 +339,24 @@ class SelfplayDataAccessor:
         peers = self._slots["cluster_status"].value
         return hosts.map(lambda found: combine_nodes(found, peers))
 
+    async def get_backpressure(self, *, force: bool = False) -> IOResult[Backpressure, SourceError]:
+        """Queue pressure from the queue monitor, disk pressure from the last good P2P status."""
+        queue: IOResult[float, SourceError]
+        if self._config.cluster_status_url:
+            queue, _ = await asyncio.gather(
+                self._get("backpressure", force), self._get("cluster_status", force)
+            )
+        else:
+            queue = await self._get("backpressure", force)
+        disks = self._disk_percents()
+        return queue.map(lambda pressure: combine_backpressure(pressure, disks))
+
+    def _disk_percents(self) -> Mapping[str, float]:
+        return peer_disk_percents(
+            self._slots["cluster_status"].value,
+            accept_disk_percent=self._config.disk_pressure_source == "p2p",
+        )
+
     # --- aggregate ---------------------------------------------------------------------------
     async def snapshot(self, *, force: bool = False) -> AccessorSnapshot:
         """Read every source concurrently (cached ones within their TTL) and collect the values."""
@@ -354,6 +382,7 @@ class SelfplayDataAccessor:
         elo: EloReading | None = slots["elo"].value
         hosts: tuple[InventoryHost, ...] | None = slots["nodes"].value
         peers: Mapping[str, PeerStatus] | None = slots["cluster_status"].value
+        queue: float | None = slots["backpressure"].value
         failures: dict[str, str] = {
             n: str(slots[n].error) for n in names if slots[n].error is not None
         }
@@ -378,6 +407,9 @@ class SelfplayDataAccessor:
             cascade_multipliers=slots["cascade"].value if config.cascade_source != "none" else None,
             priority_overrides=slots["overrides"].value,
             nodes=combine_nodes(hosts, peers) if hosts is not None else None,
+            backpressure=(
+                combine_backpressure(queue, self._disk_percents()) if queue is not None else None
+            ),
             failures=types.MappingProxyType(failures),
             warnings=types.MappingProxyType(warnings),
         )

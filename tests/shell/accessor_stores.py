@@ -330,3 +330,24 @@ def build_all(root: Path, *, symlink: bool = False) -> None:
     build_optimizer_state(root)
     build_overrides(root)
     build_hosts(root)
+
+
+# --- queue monitor (§16.9) ------------------------------------------------------------------------
+def build_queue_monitor(root: Path, depth: int | None = 55, level: str = "none") -> Path:
+    path = root / "coordination" / "queue_monitor.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE queue_status (queue_type TEXT PRIMARY KEY,"
+            " current_depth INTEGER NOT NULL,"
+            " backpressure TEXT NOT NULL DEFAULT 'none', last_updated REAL NOT NULL,"
+            " trend TEXT DEFAULT 'stable')"
+        )
+        if depth is not None:
+            conn.execute(
+                "INSERT INTO queue_status VALUES ('training_data', ?, ?, ?, 'stable')",
+                (depth, level, time.time()),
+            )
+    conn.close()
+    return path

@@ -385,3 +385,31 @@ async def test_freshness_deleted_file_reads_as_24_hours(root: Path) -> None:
         (root / "data" / "training" / "hex8_2p.npz").unlink()
         assert ok(await acc.get_data_freshness(force=True))[K("hex8_2p")] == 24.0
         assert acc.status()["freshness"].state == "ok"  # a missing export is data, not a fault
+
+
+async def test_queue_monitor_unknown_level_keeps_last_good(root: Path) -> None:
+    from accessor_stores import build_queue_monitor
+
+    build_queue_monitor(root, depth=55)
+    async with SelfplayDataAccessor(root, config=local_config(**FAST)) as acc:
+        first = ok(await acc.get_backpressure())
+        build_queue_monitor(root, depth=55, level="weird")
+        error = failed(await acc.get_backpressure(force=True))
+        snap = await acc.snapshot()
+    assert (error.kind, error.detail) == (
+        "invalid",
+        "queue_status training_data: unknown backpressure 'weird'",
+    )
+    assert snap.backpressure == first
+
+
+async def test_lock_wait_is_bounded_by_the_source_timeout(root: Path) -> None:
+    config = local_config(sqlite_busy_timeout_seconds=30.0, source_timeouts={"momentum": 0.4})
+    async with SelfplayDataAccessor(root, config=config) as acc:
+        await acc.get_momentum_multipliers()
+        with locked_by_connection(root / "data" / "feedback" / "accelerator_state.db"):
+            started = time.monotonic()
+            error = failed(await acc.get_momentum_multipliers(force=True))
+            elapsed = time.monotonic() - started
+    assert error.kind in {"locked", "timeout"}
+    assert elapsed < 0.8  # not the 30 s busy timeout

@@ -36,6 +36,7 @@ def local_config(**changes: object) -> AccessorConfig:
             "{root}/config/unified_loop.yaml",
             "{cwd}/config/unified_loop.yaml",
         ),
+        queue_monitor_db="{root}/coordination/queue_monitor.db",
     )
     return AccessorConfig.from_mapping({**_as_mapping(base), **changes})
 
@@ -369,3 +370,52 @@ def test_config_from_toml(tmp_path: Path) -> None:
     path.write_text("[accessor]\nttl_seconds = -1\n")
     with pytest.raises(AccessorConfigError, match="ttl_seconds"):
         AccessorConfig.from_toml(path)
+
+
+async def test_backpressure_from_queue_monitor_and_p2p_disk(root: Path) -> None:
+    from accessor_stores import build_queue_monitor
+
+    from selfplay_core.cluster import Backpressure
+
+    build_queue_monitor(root, depth=55)
+    now = time.time()
+    with status_server(StatusBehaviour(payload=cluster_status_payload(now))) as url:
+        parity = local_config(cluster_status_url=url)
+        async with SelfplayDataAccessor(root, config=parity) as acc:
+            # §16.9 row 1: depth 55 → queue pressure 0.5; the reference's disk key is absent → 0
+            assert value(await acc.get_backpressure()) == Backpressure(queue_pressure=0.5)
+        corrected = local_config(cluster_status_url=url, disk_pressure_source="p2p")
+        async with SelfplayDataAccessor(root, config=corrected) as acc:
+            bp = value(await acc.get_backpressure())
+            snap = await acc.snapshot()
+    # §16.10: disk_percent 70 and 90 → mean 0.8 → normalize(0.8, 0.5, 0.9) = 0.75
+    assert bp.queue_pressure == 0.5
+    assert bp.disk_pressure == pytest.approx(0.75)
+    assert snap.backpressure == bp
+    build_queue_monitor(root, depth=150_000, level="soft")
+    async with SelfplayDataAccessor(root, config=local_config()) as acc:
+        assert value(await acc.get_backpressure()) == Backpressure(queue_pressure=1.0)
+
+
+async def test_backpressure_without_monitor_or_row_is_zero(root: Path) -> None:
+    from accessor_stores import build_queue_monitor
+
+    from selfplay_core.cluster import Backpressure
+
+    async with SelfplayDataAccessor(root, config=local_config()) as acc:
+        assert value(await acc.get_backpressure()) == Backpressure()
+        assert acc.status()["backpressure"].state == "ok"
+    build_queue_monitor(root, depth=None)
+    async with SelfplayDataAccessor(root, config=local_config()) as acc:
+        assert value(await acc.get_backpressure()) == Backpressure()
+
+
+async def test_snapshot_builds_the_sources_refreshed_event(accessor: SelfplayDataAccessor) -> None:
+    from selfplay_core.events import SourcesRefreshed
+
+    snap = await accessor.snapshot()
+    event = snap.to_event()
+    assert isinstance(event, SourcesRefreshed)
+    assert event.game_counts == snap.game_counts
+    assert event.nodes == snap.nodes
+    assert event.feedback is None

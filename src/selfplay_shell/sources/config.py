@@ -70,10 +70,13 @@ HOSTS_YAML_CANDIDATES = (
 )
 CURRICULUM_JSON = "{root}/data/curriculum_weights.json"
 QUALITY_JSON = "{cwd}/data/coordination/quality_monitor_state.json"
+# Absolute in the reference (queue_monitor.py:56); no anchor.
+QUEUE_MONITOR_DB = "/tmp/ringrift_coordination/queue_monitor.db"
 
 CurriculumSource = Literal["in_process", "json"]
 QualitySource = Literal["constant", "json"]
 CascadeSource = Literal["none", "bootstrap"]
+DiskPressureSource = Literal["reference", "p2p"]
 
 
 class AccessorConfigError(ValueError):
@@ -114,6 +117,10 @@ class AccessorConfig:
     quality_json: str = QUALITY_JSON
     default_quality: float = 0.7
     cascade_source: CascadeSource = "none"
+    # Backpressure: queue depth from the queue monitor; disk from the P2P status peers, reading
+    # only `disk_usage_percent` ("reference": always absent → 0) or also `disk_percent` ("p2p").
+    queue_monitor_db: str = QUEUE_MONITOR_DB
+    disk_pressure_source: DiskPressureSource = "reference"
     # Elo velocity: the EloService history table, participant as in get_elo_trend_for_config.
     elo_history_participant: str = "canonical"
     velocity_window_seconds: float = attrs.field(default=7 * 86400.0, validator=_positive)

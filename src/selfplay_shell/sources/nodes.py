@@ -43,6 +43,8 @@ class PeerStatus:
     online: bool
     gpu_percent: float | None
     selfplay_jobs: int | None
+    disk_usage_percent: float | None = None  # the key the reference's disk reader asks for
+    disk_percent: float | None = None  # the key the P2P endpoint actually sends
 
 
 def is_ephemeral(node_id: str) -> bool:
@@ -114,14 +116,33 @@ def _parse_status(data: Any, url: str) -> Reading[Mapping[str, PeerStatus]]:
         if not isinstance(peer, dict) or not isinstance(peer.get("node_id"), str):
             problems.append(f"peers[{index}]: no node_id; skipped")
             continue
-        gpu = peer.get("gpu_percent")
         jobs = peer.get("selfplay_jobs")
         peers[peer["node_id"]] = PeerStatus(
             online=peer.get("status", "online") == "online",
-            gpu_percent=float(gpu) if is_number(gpu) and math.isfinite(gpu) else None,
+            gpu_percent=_number(peer.get("gpu_percent")),
             selfplay_jobs=int(jobs) if type(jobs) is int and jobs >= 0 else None,
+            disk_usage_percent=_number(peer.get("disk_usage_percent")),
+            disk_percent=_number(peer.get("disk_percent")),
         )
     return Reading(types.MappingProxyType(dict(sorted(peers.items()))), tuple(problems))
+
+
+def _number(value: object) -> float | None:
+    return float(value) if is_number(value) and math.isfinite(value) else None
+
+
+def peer_disk_percents(
+    peers: Mapping[str, PeerStatus] | None, *, accept_disk_percent: bool
+) -> Mapping[str, float]:
+    """Disk use per reporting peer (every peer, online or not, as the reference averages)."""
+    found: dict[str, float] = {}
+    for node_id, peer in (peers or {}).items():
+        value = peer.disk_usage_percent
+        if value is None and accept_disk_percent:
+            value = peer.disk_percent
+        if value is not None:
+            found[node_id] = value
+    return found
 
 
 def combine_nodes(
