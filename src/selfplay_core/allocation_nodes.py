@@ -94,7 +94,7 @@ def _place_config(
     if not candidates:
         if not nodes.ids:
             return amount, "no eligible node"
-        return amount, f"no eligible node has room for {need} more games"
+        return amount, f"node caps exhausted: no eligible node has room for {need} more games"
     remaining = amount
     if whole < chunk and not placed:
         # the whole config is one small entry, on the first node with room for it
