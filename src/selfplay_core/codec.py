@@ -46,7 +46,7 @@ from cattrs.errors import (
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from returns.result import Failure, Result, Success
 
-from selfplay_core.configs import ConfigKey, ConfigKeyError
+from selfplay_core.configs import ALL_CONFIGS, ConfigKey, ConfigKeyError
 from selfplay_core.events import (
     EVENT_CLASSES,
     SCHEMA_VERSION,
@@ -54,6 +54,7 @@ from selfplay_core.events import (
     Envelope,
     Event,
     FieldProblem,
+    FrozenConfigMap,
     HostOffline,
     NodeActivated,
     NodeOverloaded,
@@ -65,6 +66,7 @@ from selfplay_core.events import (
     SelfplayRateChanged,
     UnknownEvent,
     event_class_for,
+    freeze_config_map,
     tag_of,
 )
 
@@ -200,7 +202,7 @@ def _sort_key(item: Any) -> tuple[int, str]:
     return (0, "") if item is None else (1, repr(item))
 
 
-def _configure(converter: cattrs.Converter) -> None:
+def _configure(converter: cattrs.Converter, *, fast: bool) -> None:
     """The single configuration, applied to the fast and the detailed converter alike."""
     converter.register_structure_hook(float, _structure_float)
     converter.register_structure_hook(int, _structure_int)
@@ -215,7 +217,9 @@ def _configure(converter: cattrs.Converter) -> None:
         hook = converter.get_unstructure_hook(value_type)
 
         def unstructure(mapping: Mapping[ConfigKey, Any]) -> dict[str, Any]:
-            return {str(k): hook(mapping[k]) for k in sorted(mapping, key=_config_index)}
+            if type(mapping) is FrozenConfigMap:  # already canonical
+                return {_TEXT[k]: hook(v) for k, v in mapping.items()}
+            return {_TEXT[k]: hook(mapping[k]) for k in sorted(mapping, key=_config_index)}
 
         return unstructure
 
@@ -223,19 +227,30 @@ def _configure(converter: cattrs.Converter) -> None:
 
     def structure_mapping(tp: Any) -> Callable[[Any, Any], Mapping[Any, Any]]:
         # Only JSON objects are mappings (cattrs alone would call .items() on anything).
-        # A field typed abstract `Mapping[...]` is read-only in the core: give back a
-        # mappingproxy; keys that are ConfigKeys come out in canonical order.
+        # A field typed abstract `Mapping[...]` is read-only in the core; keyed by ConfigKey it
+        # is a FrozenConfigMap in canonical order, otherwise a mappingproxy.
         key_type, value_type = (*get_args(tp), Any, Any)[:2]
         inner = mapping_structure_factory(dict[key_type, value_type], converter)  # type: ignore[valid-type]
+        value_hook = converter.get_structure_hook(value_type)
         canonical = key_type is ConfigKey
         read_only = get_origin(tp) is not dict
 
         def structure(value: Any, _tp: Any) -> Mapping[Any, Any]:
             if not isinstance(value, Mapping):
                 raise TypeError(f"expected an object, got {type(value).__name__}")
-            built = inner(value, dict)
             if canonical:
-                built = {k: built[k] for k in sorted(built, key=_config_index)}
+                if fast:
+                    # Canonical strings sort by a str-keyed table: one ConfigKey hash per entry.
+                    try:
+                        texts = sorted(value, key=_TEXT_INDEX.__getitem__)
+                    except (KeyError, TypeError):
+                        pass  # an unknown key: the generic path below names it
+                    else:
+                        return FrozenConfigMap(
+                            [(_BY_TEXT[t], value_hook(value[t], value_type)) for t in texts]
+                        )
+                return freeze_config_map(inner(value, dict))
+            built = inner(value, dict)
             return types.MappingProxyType(built) if read_only else built
 
         return structure
@@ -268,21 +283,32 @@ def _configure(converter: cattrs.Converter) -> None:
         return lambda value: sorted((hook(v) for v in value), key=_sort_key)
 
     converter.register_unstructure_hook_factory(_is_set, unstructure_set)
-    converter.register_unstructure_hook(types.MappingProxyType, _unstructure_plain_mapping)
+
+    def unstructure_runtime_mapping(value: Mapping[Any, Any]) -> dict[Any, Any]:
+        # A mapping met without a declared type (an `Any` field): keys and values by runtime type.
+        pairs = [(converter.unstructure(k), converter.unstructure(v)) for k, v in value.items()]
+        if value and all(isinstance(k, ConfigKey) for k in value):
+            pairs.sort(key=lambda kv: _TEXT_INDEX[kv[0]])
+        return dict(pairs)
+
+    converter.register_unstructure_hook(types.MappingProxyType, unstructure_runtime_mapping)
+    converter.register_unstructure_hook(FrozenConfigMap, unstructure_runtime_mapping)
+    converter.register_unstructure_hook(dict, unstructure_runtime_mapping)
+
+
+_TEXT_INDEX: Final[dict[str, int]] = {str(key): key.index for key in ALL_CONFIGS}
+_BY_TEXT: Final[dict[str, ConfigKey]] = {str(key): key for key in ALL_CONFIGS}
+_TEXT: Final[dict[ConfigKey, str]] = {key: str(key) for key in ALL_CONFIGS}
 
 
 def _config_index(key: ConfigKey) -> int:
     return key.index
 
 
-def _unstructure_plain_mapping(value: Mapping[Any, Any]) -> dict[Any, Any]:
-    return {(str(k) if isinstance(k, ConfigKey) else k): v for k, v in value.items()}
-
-
 _FAST: Final = cattrs.Converter(detailed_validation=False, forbid_extra_keys=False)
 _DETAILED: Final = cattrs.Converter(detailed_validation=True, forbid_extra_keys=False)
-_configure(_FAST)
-_configure(_DETAILED)
+_configure(_FAST, fast=True)
+_configure(_DETAILED, fast=False)
 
 # Per-field hook overrides, applied to the generated functions of both converters.
 _OVERRIDES: Final[Mapping[type[Any], Mapping[str, Any]]] = {

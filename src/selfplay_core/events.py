@@ -12,16 +12,15 @@ into a `DecodeError` with the field path.
 
 from __future__ import annotations
 
-import math
 import types
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Final, TypeAlias, TypeVar
+from typing import Any, ClassVar, Final, NoReturn, TypeAlias, TypeVar
 
 import attrs
 
 from selfplay_core.allocation_values import AllocationRequest, BatchAllocation
 from selfplay_core.cluster import Backpressure, NodeCapability
-from selfplay_core.configs import ConfigKey, coerce_config_key
+from selfplay_core.configs import ALL_CONFIGS, ConfigKey, coerce_config_key
 from selfplay_core.signals import FeedbackSignal
 
 SCHEMA_VERSION: Final[int] = 1
@@ -35,9 +34,10 @@ class FieldProblem(ValueError):
 
     problem: ClassVar[str] = "invalid"
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(f"{field}: {detail}")
         self.field = field
+        self.detail = detail
 
 
 class WrongType(FieldProblem, TypeError):
@@ -56,15 +56,14 @@ class Empty(FieldProblem):
     problem = "empty"
 
 
-def _is_number(value: object) -> bool:
-    return type(value) is float or type(value) is int
-
-
 def _finite(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not _is_number(value):
-        raise WrongType(attribute.name, f"expected a number, got {type(value).__name__}")
-    if not math.isfinite(value):  # type: ignore[arg-type]
+    kind = type(value)
+    if kind is float:
+        if value - value == 0.0:  # type: ignore[operator]  # false for NaN and ±inf
+            return
         raise NotFinite(attribute.name, f"must be finite, got {value!r}")
+    if kind is not int:
+        raise WrongType(attribute.name, f"expected a number, got {kind.__name__}")
 
 
 def _optional_finite(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -112,18 +111,52 @@ def _optional_bool(_inst: Any, attribute: attrs.Attribute[Any], value: object) -
         raise WrongType(attribute.name, f"expected true/false, got {type(value).__name__}")
 
 
+_KEY_BY_TEXT: Final[dict[str, ConfigKey]] = {str(key): key for key in ALL_CONFIGS}
+
+
+def to_config_key(value: ConfigKey | str) -> ConfigKey:
+    """attrs converter: a `ConfigKey` or its string (fast for the 12 canonical strings)."""
+    if type(value) is ConfigKey:
+        return value
+    found = _KEY_BY_TEXT.get(value) if type(value) is str else None
+    return found if found is not None else coerce_config_key(value)
+
+
 def _optional_config_key(value: ConfigKey | str | None) -> ConfigKey | None:
-    return None if value is None else coerce_config_key(value)
+    return None if value is None else to_config_key(value)
 
 
 _V = TypeVar("_V")
 
 
+class FrozenConfigMap(dict[ConfigKey, _V]):
+    """A read-only dict keyed by `ConfigKey`, in canonical order (never hash order).
+
+    Built only by `freeze_config_map` (and the codec, which builds it in order directly), so
+    freezing one again is free. Equal to any mapping with the same items."""
+
+    __slots__ = ()
+
+    def _read_only(self, *_args: object, **_kwargs: object) -> NoReturn:
+        raise TypeError("a FrozenConfigMap is read-only")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _read_only
+    __ior__ = _read_only
+
+    def __repr__(self) -> str:
+        return f"FrozenConfigMap({dict.__repr__(self)})"
+
+    def __reduce__(self) -> tuple[type[FrozenConfigMap[_V]], tuple[list[tuple[ConfigKey, _V]]]]:
+        return (type(self), (list(self.items()),))
+
+
 def freeze_config_map(value: Mapping[ConfigKey | str, _V]) -> Mapping[ConfigKey, _V]:
     """A read-only copy keyed by `ConfigKey`, in canonical order (never hash order)."""
+    if type(value) is FrozenConfigMap:
+        return value
     items = [(coerce_config_key(key), val) for key, val in value.items()]
     items.sort(key=lambda item: item[0].index)
-    return types.MappingProxyType(dict(items))
+    return FrozenConfigMap(items)
 
 
 def _optional_config_map(
@@ -135,22 +168,18 @@ def _optional_config_map(
 def _map_values(
     check: Callable[[Any, attrs.Attribute[Any], Any], None],
 ) -> Callable[[Any, attrs.Attribute[Any], Mapping[ConfigKey, Any] | None], None]:
-    """Validate every value of a config-keyed mapping; the field name includes the key."""
+    """Validate every value of a config-keyed mapping; a problem names the key too."""
 
     def validate(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if value is None:
             return
         for key, val in value.items():
-            check(inst, _Named(f"{attribute.name}.{key}"), val)  # type: ignore[arg-type]
+            try:
+                check(inst, attribute, val)
+            except FieldProblem as exc:
+                raise type(exc)(f"{attribute.name}.{key}", exc.detail) from None
 
     return validate
-
-
-@attrs.frozen
-class _Named:
-    """Stand-in for an attrs Attribute in nested validation: only `.name` is read."""
-
-    name: str
 
 
 # --- the 28 reference event types (events.md §2 order) ---
@@ -161,7 +190,7 @@ class SelfplayComplete:
     """§3.1: the config's data is fresh again (`sh ← 0`)."""
 
     TAG: ClassVar[str] = "selfplay_complete"
-    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    config_key: ConfigKey = attrs.field(converter=to_config_key)
 
 
 @attrs.frozen
@@ -169,7 +198,7 @@ class TrainingCompleted:
     """§3.2: training for the config finished (`tp ← False`)."""
 
     TAG: ClassVar[str] = "training_completed"
-    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    config_key: ConfigKey = attrs.field(converter=to_config_key)
 
 
 @attrs.frozen
@@ -178,7 +207,7 @@ class ModelPromoted:
     that is "unknown", not a failure."""
 
     TAG: ClassVar[str] = "model_promoted"
-    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    config_key: ConfigKey = attrs.field(converter=to_config_key)
     success: bool | None = attrs.field(default=None, validator=_optional_bool)
 
 
@@ -196,7 +225,7 @@ class SelfplayTargetUpdated:
     """
 
     TAG: ClassVar[str] = "selfplay_target_updated"
-    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    config_key: ConfigKey = attrs.field(converter=to_config_key)
     priority: str | int = attrs.field(default="normal", validator=_priority)
     reason: str = attrs.field(default="", validator=_text)
     search_budget: float = attrs.field(default=0.0, validator=_finite)
@@ -211,7 +240,7 @@ class QualityDegraded:
     """§3.5: `qp` from how far the score is below the threshold."""
 
     TAG: ClassVar[str] = "quality_degraded"
-    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    config_key: ConfigKey = attrs.field(converter=to_config_key)
     quality_score: float = attrs.field(default=0.0, validator=_finite)
     threshold: float = attrs.field(default=0.6, validator=_finite)
 
@@ -244,7 +273,7 @@ class SelfplayRateChanged:
     """§3.7: `mm ← new_rate`. `old_rate`, `change_percent` come with the scheduler's emissions."""
 
     TAG: ClassVar[str] = "selfplay_rate_changed"
-    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    config_key: ConfigKey = attrs.field(converter=to_config_key)
     new_rate: float = attrs.field(default=1.0, validator=_finite)
     old_rate: float | None = attrs.field(default=None, validator=_optional_finite)
     change_percent: float | None = attrs.field(default=None, validator=_optional_finite)
@@ -256,7 +285,7 @@ class TrainingBlockedByQuality:
     """§3.8: boost exploration and mark training pending; emits a target update."""
 
     TAG: ClassVar[str] = "training_blocked_by_quality"
-    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    config_key: ConfigKey = attrs.field(converter=to_config_key)
     reason: str = attrs.field(default="unknown", validator=_text)
 
 
@@ -265,7 +294,7 @@ class OpponentMastered:
     """§3.9: lower curriculum weight and exploration; emits a curriculum rebalance."""
 
     TAG: ClassVar[str] = "opponent_mastered"
-    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    config_key: ConfigKey = attrs.field(converter=to_config_key)
     opponent_level: str = attrs.field(default="unknown", validator=_text)
 
 
@@ -274,7 +303,7 @@ class TrainingEarlyStopped:
     """§3.10: the reason picks the boost branch (regression / plateau, stagnation / other)."""
 
     TAG: ClassVar[str] = "training_early_stopped"
-    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    config_key: ConfigKey = attrs.field(converter=to_config_key)
     reason: str = attrs.field(default="unknown", validator=_text)
 
 
@@ -283,7 +312,7 @@ class EloVelocityChanged:
     """§3.11: `ev ← velocity`, momentum by trend."""
 
     TAG: ClassVar[str] = "elo_velocity_changed"
-    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    config_key: ConfigKey = attrs.field(converter=to_config_key)
     velocity: float = attrs.field(default=0.0, validator=_finite)
     trend: str = attrs.field(default="stable", validator=_text)
 
@@ -293,7 +322,7 @@ class ExplorationBoost:
     """§3.12: `eb ← max(eb, boost_factor)` with an expiry (the intended behaviour)."""
 
     TAG: ClassVar[str] = "exploration_boost"
-    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    config_key: ConfigKey = attrs.field(converter=to_config_key)
     boost_factor: float = attrs.field(default=1.0, validator=_finite)
     reason: str = attrs.field(default="unknown", validator=_text)
     anomaly_count: int = attrs.field(default=0, validator=_count)
@@ -304,7 +333,7 @@ class CurriculumAdvanced:
     """§3.13: acts only when `consecutive_promotions ≥ 3`."""
 
     TAG: ClassVar[str] = "curriculum_advanced"
-    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    config_key: ConfigKey = attrs.field(converter=to_config_key)
     consecutive_promotions: int = attrs.field(default=0, validator=_count)
 
 
@@ -313,7 +342,7 @@ class AdaptiveParamsChanged:
     """§3.14: temperature up raises exploration; learning-rate down (dead target multiplier)."""
 
     TAG: ClassVar[str] = "adaptive_params_changed"
-    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    config_key: ConfigKey = attrs.field(converter=to_config_key)
     param_type: str = attrs.field(default="", validator=_text)
     old_value: float | None = attrs.field(default=None, validator=_optional_finite)
     new_value: float | None = attrs.field(default=None, validator=_optional_finite)
@@ -399,7 +428,7 @@ class RegressionDetected:
     """§3.21: severity picks the response; emits a curriculum rebalance."""
 
     TAG: ClassVar[str] = "regression_detected"
-    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    config_key: ConfigKey = attrs.field(converter=to_config_key)
     severity: str = attrs.field(default="moderate", validator=_text)
 
 
@@ -435,7 +464,7 @@ class EloUpdated:
     """§3.25: one Elo observation for the velocity window (`new_elo ≤ 0` is ignored)."""
 
     TAG: ClassVar[str] = "elo_updated"
-    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    config_key: ConfigKey = attrs.field(converter=to_config_key)
     new_elo: float = attrs.field(default=0.0, validator=_finite)
 
 
@@ -447,7 +476,7 @@ class QualityPenaltyApplied:
     """§3.15 emission (the scheduler does not subscribe to it)."""
 
     TAG: ClassVar[str] = "quality_penalty_applied"
-    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    config_key: ConfigKey = attrs.field(converter=to_config_key)
     penalty: float = attrs.field(default=0.0, validator=_finite)
     reason: str = attrs.field(default="", validator=_text)
     current_weight: float = attrs.field(default=1.0, validator=_finite)
@@ -544,7 +573,7 @@ class TargetTrainingSamplesSet:
     """Facade `set_target_training_samples(key, n)`."""
 
     TAG: ClassVar[str] = "target_training_samples_set"
-    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    config_key: ConfigKey = attrs.field(converter=to_config_key)
     target: int = attrs.field(validator=_count)
 
 
@@ -553,7 +582,7 @@ class ConfigBoosted:
     """Facade `boost_config_allocation(key, multiplier)`."""
 
     TAG: ClassVar[str] = "config_boosted"
-    config_key: ConfigKey = attrs.field(converter=coerce_config_key)
+    config_key: ConfigKey = attrs.field(converter=to_config_key)
     multiplier: float = attrs.field(validator=_non_negative)
 
 

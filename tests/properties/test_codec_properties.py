@@ -96,9 +96,7 @@ def test_unknown_events_are_preserved(envelope: ev.Envelope) -> None:
 
 
 @given(evst.envelopes(), st.dictionaries(st.text(max_size=6), evst.json_values(), max_size=3))
-def test_extra_payload_fields_are_ignored(
-    envelope: ev.Envelope, extra: dict[str, Any]
-) -> None:
+def test_extra_payload_fields_are_ignored(envelope: ev.Envelope, extra: dict[str, Any]) -> None:
     if isinstance(envelope.event, ev.UnknownEvent):
         return  # an unknown event keeps everything, by design
     record = encode(envelope)

@@ -179,7 +179,8 @@ def test_host_first_then_node_id(type_: str) -> None:
 def test_new_rate_falls_back_to_rate_multiplier_when_falsy() -> None:
     # §3.7: new_rate or rate_multiplier (default 1.0)
     def rate(payload: dict[str, Any]) -> float:
-        return float(event_of(wire("selfplay_rate_changed", {"config": "hex8_2p", **payload})).new_rate)
+        record = wire("selfplay_rate_changed", {"config": "hex8_2p", **payload})
+        return float(event_of(record).new_rate)
 
     assert rate({"new_rate": 1.3, "rate_multiplier": 0.5}) == 1.3
     assert rate({"rate_multiplier": 0.5}) == 0.5

@@ -119,8 +119,10 @@ def test_selfplay_target_updated_accepts_int_priority() -> None:
 def test_curriculum_rebalanced_single_and_batch_forms() -> None:
     single = ev.CurriculumRebalanced(config_key="hex8_2p", weight=1.4)
     batch = ev.CurriculumRebalanced(weights={"square8_2p": 0.7, "hex8_2p": 1.3})
-    assert single.config_key == HEX8_2P and single.weights == {}
-    assert batch.config_key is None and batch.weight is None
+    assert single.config_key == HEX8_2P
+    assert single.weights == {}
+    assert batch.config_key is None
+    assert batch.weight is None
     # canonical order, not insertion order
     assert list(batch.weights) == [HEX8_2P, ConfigKey.parse("square8_2p")]
     with pytest.raises(TypeError):
@@ -182,3 +184,24 @@ def test_envelope_rejects_inconsistent_fields(kwargs: dict[str, object]) -> None
 def test_unknown_event_cannot_claim_a_known_type() -> None:
     with pytest.raises(ValueError, match="known type"):
         ev.make_envelope(ev.UnknownEvent("TICK", {}), id="e", at=0.0, source="")
+
+
+def test_frozen_config_map_is_read_only_and_copyable() -> None:
+    import copy
+    import pickle
+
+    frozen = ev.freeze_config_map({"square8_2p": 1, "hex8_2p": 2})
+    assert type(frozen) is ev.FrozenConfigMap
+    assert list(frozen) == [HEX8_2P, ConfigKey.parse("square8_2p")]
+    for mutate in (
+        lambda: frozen.__setitem__(HEX8_2P, 3),
+        lambda: frozen.pop(HEX8_2P),
+        lambda: frozen.update({}),
+        lambda: frozen.clear(),
+        lambda: frozen.setdefault(HEX8_2P, 1),
+    ):
+        with pytest.raises(TypeError):
+            mutate()
+    assert ev.freeze_config_map(frozen) is frozen  # freezing again is free
+    assert copy.deepcopy(frozen) == frozen == pickle.loads(pickle.dumps(frozen))
+    assert type(copy.copy(frozen)) is ev.FrozenConfigMap

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from selfplay_core import events as ev
 from selfplay_core.cluster import Backpressure, NodeCapability
-from selfplay_core.configs import ALL_CONFIGS, ConfigKey, coerce_config_key
+from selfplay_core.configs import ALL_CONFIGS, ConfigKey
 from selfplay_core.signals import FeedbackSignal
 
 configs: st.SearchStrategy[ConfigKey] = st.sampled_from(ALL_CONFIGS)
@@ -51,7 +51,7 @@ _BY_VALIDATOR: dict[Callable[..., None], st.SearchStrategy[Any]] = {
 }
 
 _BY_CONVERTER: dict[Callable[..., Any], st.SearchStrategy[Any]] = {
-    coerce_config_key: configs,
+    ev.to_config_key: configs,
     ev._optional_config_key: _optional(configs),
     ev._config_tuple: st.lists(configs, max_size=4).map(tuple),
 }
