@@ -25,7 +25,7 @@ from typing import Any, Final, TypeAlias, TypeVar
 import attrs
 
 from selfplay_core.cluster import cluster_health_factor
-from selfplay_core.configs import ConfigKey
+from selfplay_core.configs import ALL_CONFIGS, ConfigKey
 from selfplay_core.event_policy import EventPolicy
 from selfplay_core.events import (
     AdaptiveParamsChanged,
@@ -72,10 +72,12 @@ from selfplay_core.priority import adaptive_budget, samples_per_game
 from selfplay_core.state import (
     MAX_MAGNITUDE,
     AllocationBook,
+    Books,
     ClusterFacts,
     ConfigFacts,
     ConfigState,
     EloTracking,
+    Ledger,
     SchedulerState,
     SourceBook,
 )
@@ -96,13 +98,11 @@ class Transition:
     emitted: tuple[Event, ...] = ()
 
 
-# What a handler changes: (configs, cluster, elo, sources, allocations, next_expiry_at, emitted).
+# What a handler changes: (configs, cluster, books, next_expiry_at, emitted).
 _Out: TypeAlias = tuple[
     Mapping[ConfigKey, ConfigState],
     ClusterFacts,
-    EloTracking,
-    SourceBook,
-    AllocationBook,
+    Books,
     float,
     tuple[Event, ...],
 ]
@@ -113,60 +113,44 @@ def reduce(
     state: SchedulerState, envelope: Envelope, policy: SchedulerPolicy = _REFERENCE_POLICY
 ) -> Transition:
     """Apply one envelope. Pure: `state` is not changed, time is `envelope.at`."""
-    ids = state.recent_ids
+    ledger = state.ledger
     envelope_id = envelope.id
-    if envelope_id in ids:
+    if envelope_id in ledger:
         return Transition(state, ())
     size = policy.events.dedup_window
-    if ids.size != size:
-        ids = ids.resized(size)
+    if ledger.size != size:
+        ledger = ledger.resized(size)
     event = envelope.event
     handler = _HANDLERS.get(type(event))
     if handler is None:
-        return Transition(_seen_only(state, ids.add(envelope_id), event), ())
+        return Transition(_seen_only(state, ledger, envelope_id, event), ())
     now = envelope.at
-    if now < state.last_at:
-        now = state.last_at  # a late envelope does not move time backwards
-    lapsed: tuple[Event, ...] = ()
-    next_expiry = state.next_expiry_at
+    if now < ledger.last_at:
+        now = ledger.last_at  # a late envelope does not move time backwards
+    next_expiry = ledger.next_expiry_at
     if next_expiry and now >= next_expiry:
         state, lapsed = _lapse(state, now)
-    out = handler(state, event, now, policy)
-    new_state = SchedulerState(
-        out[0],
-        out[1],
-        out[2],
-        out[3],
-        out[4],
-        ids.add(envelope_id),
-        state.unknown_events,
-        state.applied + 1,
-        now,
-        out[5],
-    )
-    emitted = out[6]
-    return Transition(new_state, lapsed + emitted if lapsed else emitted)
+        out = handler(state, event, now, policy)
+        emitted = lapsed + out[4]
+    else:
+        out = handler(state, event, now, policy)
+        emitted = out[4]
+    new_ledger = ledger.record(envelope_id, ledger.applied + 1, now, out[3])
+    return Transition(SchedulerState(out[0], out[1], out[2], new_ledger), emitted)
 
 
-def _seen_only(state: SchedulerState, ids: Any, event: object) -> SchedulerState:
+def _seen_only(
+    state: SchedulerState, ledger: Ledger, envelope_id: str, event: object
+) -> SchedulerState:
     """An unknown (or emit-only) event: remembered as seen, unknown types counted, nothing else."""
-    unknown = state.unknown_events
+    books = state.books
     if type(event) is UnknownEvent:
-        counts = dict(unknown)
+        counts = dict(books.unknown_events)
         counts[event.type] = counts.get(event.type, 0) + 1
         unknown = MappingProxyType(dict(sorted(counts.items())))
-    return SchedulerState(
-        state.configs,
-        state.cluster,
-        state.elo,
-        state.sources,
-        state.allocations,
-        ids,
-        unknown,
-        state.applied,
-        state.last_at,
-        state.next_expiry_at,
-    )
+        books = Books(books.elo, books.sources, books.allocations, unknown)
+    new_ledger = ledger.record(envelope_id, ledger.applied, ledger.last_at, ledger.next_expiry_at)
+    return SchedulerState(state.configs, state.cluster, books, new_ledger)
 
 
 # --- small helpers --------------------------------------------------------------------------
@@ -264,17 +248,22 @@ def _weight(value: float) -> float:
 def _boost(
     cs: ConfigState, new: float, now: float, duration: float, ep: EventPolicy
 ) -> tuple[float, float]:
-    """The boost `new` (clamped to the policy's bounds) and its expiry.
+    """The boost `new` (clamped to the policy's bounds) and its expiry, from `cs`'s."""
+    return _boost_from(
+        cs.exploration_boost, cs.exploration_boost_expires_at, new, now, duration, ep
+    )
 
-    A boost raised above 1.0 lasts at least `duration` from now; lowering a boost keeps its
-    expiry; a boost that ends ≤ 1.0 keeps whatever expiry it had (it lapses harmlessly).
-    """
+
+def _boost_from(
+    old: float, expires: float, new: float, now: float, duration: float, ep: EventPolicy
+) -> tuple[float, float]:
+    """A boost raised above 1.0 lasts at least `duration` from now; lowering a boost keeps its
+    expiry; a boost that ends ≤ 1.0 keeps whatever expiry it had (it lapses harmlessly)."""
     if new < ep.min_exploration_boost:
         new = ep.min_exploration_boost
     elif new > ep.max_exploration_boost:
         new = ep.max_exploration_boost
-    expires = cs.exploration_boost_expires_at
-    if new > 1.0 and (new > cs.exploration_boost or expires == 0.0):
+    if new > 1.0 and (new > old or expires == 0.0):
         until = now + duration
         if until > expires:
             expires = until
@@ -293,31 +282,15 @@ def _config_out(
     next_expiry: float,
     emitted: tuple[Event, ...] = (),
 ) -> _Out:
-    return (
-        configs,
-        state.cluster,
-        state.elo,
-        state.sources,
-        state.allocations,
-        next_expiry,
-        emitted,
-    )
+    return (configs, state.cluster, state.books, next_expiry, emitted)
 
 
 def _unchanged(state: SchedulerState) -> _Out:
-    return (
-        state.configs,
-        state.cluster,
-        state.elo,
-        state.sources,
-        state.allocations,
-        state.next_expiry_at,
-        (),
-    )
+    return (state.configs, state.cluster, state.books, state.next_expiry_at, ())
 
 
 def _cluster_out(state: SchedulerState, cluster: ClusterFacts, next_expiry: float) -> _Out:
-    return (state.configs, cluster, state.elo, state.sources, state.allocations, next_expiry, ())
+    return (state.configs, cluster, state.books, next_expiry, ())
 
 
 def _recompute_next_expiry(
@@ -338,7 +311,7 @@ def _lapse(state: SchedulerState, now: float) -> tuple[SchedulerState, tuple[Eve
     configs = _thaw(state.configs)
     emitted: list[Event] = []
     reported = state.sources.reported
-    forgotten: list[ConfigKey] = []
+    forgotten: list[int] = []
     for key, cs in configs.items():
         expires = cs.exploration_boost_expires_at
         if expires and expires <= now:
@@ -352,32 +325,27 @@ def _lapse(state: SchedulerState, now: float) -> tuple[SchedulerState, tuple[Eve
                         exploration_boost=1.0,
                     )
                 )
-                forgotten.append(key)
+                forgotten.append(key.index)
             else:
                 configs[key] = _with(cs, xa=0.0)
-    sources = state.sources
+    books = state.books
     if forgotten and "feedback_boost" in reported:
-        kept = {k: v for k, v in reported["feedback_boost"].items() if k not in forgotten}
+        kept = list(reported["feedback_boost"])
+        for index in forgotten:
+            kept[index] = None
         changed = dict(reported)
-        changed["feedback_boost"] = MappingProxyType(kept)
-        sources = SourceBook(sources.last_refresh, MappingProxyType(changed))
+        changed["feedback_boost"] = tuple(kept)
+        sources = SourceBook(books.sources.last_refresh, MappingProxyType(changed))
+        books = Books(books.elo, sources, books.allocations, books.unknown_events)
     cluster = state.cluster
     overloaded = cluster.overloaded_until
     if any(until <= now for until in overloaded.values()):
         overloaded = MappingProxyType({n: t for n, t in overloaded.items() if t > now})
         cluster = _cluster_with(cluster, overloaded=overloaded)
     frozen_configs = MappingProxyType(configs)
+    next_expiry = _recompute_next_expiry(frozen_configs, overloaded)
     lapsed = SchedulerState(
-        frozen_configs,
-        cluster,
-        state.elo,
-        sources,
-        state.allocations,
-        state.recent_ids,
-        state.unknown_events,
-        state.applied,
-        state.last_at,
-        _recompute_next_expiry(frozen_configs, overloaded),
+        frozen_configs, cluster, books, state.ledger.with_next_expiry(next_expiry)
     )
     return lapsed, tuple(emitted)
 
@@ -453,8 +421,9 @@ def _target_updated(
     if isinstance(priority, str):
         if priority.upper() == "HIGH":
             tp = True
-            raised = _with(cs, eb=eb, xa=xa)
-            eb, xa = _boost(raised, max(ep.target_high_boost_floor, eb), now, _life(ep), ep)
+            floor = ep.target_high_boost_floor
+            if eb < floor:
+                eb, xa = _boost_from(eb, xa, floor, now, _life(ep), ep)
         elif priority.lower() == "low":
             eb = max(ep.min_exploration_boost, min(ep.target_low_boost_cap, eb))
     new = _with(cs, tp=tp, eb=eb, xa=xa, sb=budget)
@@ -786,7 +755,9 @@ def _elo_updated(s: SchedulerState, e: EloUpdated, now: float, p: SchedulerPolic
             changed = dict(sorted(changed.items()))
         velocities = MappingProxyType(changed)
     new_elo = EloTracking(MappingProxyType(histories), velocities)
-    return (s.configs, s.cluster, new_elo, s.sources, s.allocations, s.next_expiry_at, ())
+    books = s.books
+    new_books = Books(new_elo, books.sources, books.allocations, books.unknown_events)
+    return (s.configs, s.cluster, new_books, s.next_expiry_at, ())
 
 
 # --- node and cluster events (§3.16–§3.20, §3.22–§3.24) --------------------------------------
@@ -854,15 +825,27 @@ def _backpressure_flag(active: bool) -> _Handler:
 
 
 def _node_overloaded(s: SchedulerState, e: NodeOverloaded, now: float, p: SchedulerPolicy) -> _Out:
+    # Every entry is already after `now`: expired ones lapsed before the handler ran.
     until = now + p.events.overload_backoff_seconds(e.resource_type)
-    overloaded = {n: t for n, t in s.cluster.overloaded_until.items() if t > now}
-    if until > now:
-        overloaded[e.node_id] = until  # overwrites any earlier entry, even a longer one
+    node_id = e.node_id
+    before = s.cluster.overloaded_until
+    overloaded = _thaw(before)
+    if until <= now:  # a zero backoff: nothing to wait for
+        if node_id not in overloaded:
+            return _unchanged(s)
+        del overloaded[node_id]
+        next_expiry = _recompute_next_expiry(s.configs, overloaded)
     else:
-        overloaded.pop(e.node_id, None)
-    frozen = MappingProxyType(dict(sorted(overloaded.items())))
-    cluster = _cluster_with(s.cluster, overloaded=frozen)
-    return _cluster_out(s, cluster, _recompute_next_expiry(s.configs, frozen))
+        previous = overloaded.get(node_id)
+        overloaded[node_id] = until  # overwrites any earlier entry, even a longer one
+        if previous is None:
+            overloaded = dict(sorted(overloaded.items()))  # keep node-id order
+        if previous is not None and previous == s.next_expiry_at:
+            next_expiry = _recompute_next_expiry(s.configs, overloaded)
+        else:
+            next_expiry = _sooner(s.next_expiry_at, until)
+    cluster = _cluster_with(s.cluster, overloaded=MappingProxyType(overloaded))
+    return _cluster_out(s, cluster, next_expiry)
 
 
 # --- the scheduler's own events -------------------------------------------------------------
@@ -880,7 +863,8 @@ def _allocation_decided(
     cutoff = now - p.events.allocation_history_seconds
     history = (*(item for item in book.history if item[0] >= cutoff), (now, games))
     new = AllocationBook(history, book.games_total + games, book.decisions + 1)
-    return (s.configs, s.cluster, s.elo, s.sources, new, s.next_expiry_at, ())
+    books = Books(s.books.elo, s.books.sources, new, s.books.unknown_events)
+    return (s.configs, s.cluster, books, s.next_expiry_at, ())
 
 
 def _target_samples_set(
@@ -928,16 +912,16 @@ _FACT_PARTS: Final = (
     ("improvement_boosts", "improvement_boost"),
     ("priority_overrides", "priority_override"),
 )
-_NON_NEGATIVE_FACTS: Final = frozenset({"cascade_multiplier"})
-_INT_FACTS: Final = frozenset({"game_count", "priority_override"})
+_N_CONFIGS: Final = len(ALL_CONFIGS)
+_NEVER_REPORTED: Final[tuple[None, ...]] = (None,) * _N_CONFIGS
 
 # Fields shared with events: a report overwrites only when it is news (it differs from what the
 # same source said last time), so an event's later write is not silently wiped.
 _SHARED_PARTS: Final = (
-    ("staleness_hours", "staleness_hours", "sh"),
-    ("elo_velocities", "elo_velocity", "ev"),
-    ("curriculum_weights", "curriculum_weight", "cw"),
-    ("momentum_multipliers", "momentum_multiplier", "mm"),
+    ("staleness_hours", "sh"),
+    ("elo_velocities", "ev"),
+    ("curriculum_weights", "cw"),
+    ("momentum_multipliers", "mm"),
 )
 _WEIGHT_FIELDS: Final = frozenset({"cw", "mm"})
 
@@ -959,27 +943,15 @@ _REFRESH_PARTS: Final = (
 )
 
 
-class _News:
-    """The shared-field reports of one refresh: which values are news, and the new record."""
-
-    def __init__(self, reported: Mapping[str, Mapping[ConfigKey, float]]) -> None:
-        self.reported = reported
-        self.changed: dict[str, dict[ConfigKey, float]] = {}
-
-    def is_news(self, field: str, key: ConfigKey, value: float) -> bool:
-        before = self.changed.get(field)
-        if before is None:
-            before = dict(self.reported.get(field, {}))
-            self.changed[field] = before
-        previous = before.get(key)
-        before[key] = value
-        return previous is None or previous != value
-
-    def record(self) -> Mapping[str, Mapping[ConfigKey, float]]:
-        merged = dict(self.reported)
-        for field, values in self.changed.items():
-            merged[field] = MappingProxyType(dict(sorted(values.items())))
-        return MappingProxyType(dict(sorted(merged.items())))
+def _row(values: Mapping[ConfigKey, Any]) -> tuple[Any, ...]:
+    """One value per canonical config (None where absent). Event mappings are in canonical
+    order, so a complete one needs no key lookups (hashing a `ConfigKey` is costly)."""
+    if len(values) == _N_CONFIGS:
+        return tuple(values.values())
+    row: list[Any] = [None] * _N_CONFIGS
+    for key, value in values.items():
+        row[key.index] = value
+    return tuple(row)
 
 
 def _facts_with(facts: ConfigFacts, changes: Mapping[str, Any]) -> ConfigFacts:
@@ -996,59 +968,102 @@ def _facts_with(facts: ConfigFacts, changes: Mapping[str, Any]) -> ConfigFacts:
     )
 
 
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _int_fact(value: float) -> int:
+    return int(_bounded(value))
+
+
+_FACT_CONVERTERS: Final[Mapping[str, Callable[[Any], Any]]] = MappingProxyType(
+    {
+        "current_elo": _bounded,
+        "game_count": _int_fact,
+        "quality_score": _bounded,
+        "cascade_multiplier": _weight,
+        "improvement_boost": _bounded,
+        "priority_override": _int_fact,
+    }
+)
+
+
 def _sources_refreshed(
     s: SchedulerState, e: SourcesRefreshed, now: float, p: SchedulerPolicy
 ) -> _Out:
+    """Facts are overwritten; shared fields only with news; a part equal to the same source's
+    previous report is skipped whole (the common case, and the cheap one)."""
     ep = p.events
-    news = _News(s.sources.reported)
-    fact_changes: dict[ConfigKey, dict[str, Any]] = {}
-    field_changes: dict[ConfigKey, dict[str, Any]] = {}
+    reported = s.sources.reported
+    rows: dict[str, tuple[Any, ...]] = {}
+    old = tuple(s.configs.values())
+    fact_changes: list[dict[str, Any] | None] = [None] * _N_CONFIGS
+    field_changes: list[dict[str, Any] | None] = [None] * _N_CONFIGS
+
+    def changes_in(table: list[dict[str, Any] | None], i: int) -> dict[str, Any]:
+        found = table[i]
+        if found is None:
+            found = table[i] = {}
+        return found
+
+    def shared(name: str, row: tuple[Any, ...], short: str, convert: Callable[[Any], Any]) -> None:
+        """Record `row` as the source's report; write the values that are news."""
+        before = reported.get(name, _NEVER_REPORTED)
+        if row == before:
+            return
+        merged = list(before)
+        for i, value in enumerate(row):
+            if value is None:
+                continue
+            if before[i] is None or before[i] != value:
+                changes_in(field_changes, i)[short] = convert(value)
+            merged[i] = value
+        rows[name] = tuple(merged)
 
     for part, field in _FACT_PARTS:
         values: Mapping[ConfigKey, Any] | None = getattr(e, part)
         if values is None:
             continue
-        for key, value in values.items():
-            if field in _INT_FACTS:
-                bounded: Any = int(_bounded(value))
-            elif field in _NON_NEGATIVE_FACTS:
-                bounded = _weight(value)
-            else:
-                bounded = _bounded(value)
-            fact_changes.setdefault(key, {})[field] = bounded
+        row = _row(values)
+        if row == reported.get(part):
+            continue  # facts are only written by this source: nothing to do
+        rows[part] = row
+        convert = _FACT_CONVERTERS[field]
+        for i, value in enumerate(row):
+            if value is not None:
+                changes_in(fact_changes, i)[field] = convert(value)
 
     # The Elo-tier search budget follows the Elo, but only when the tier value changes, so a
     # "velocity_feedback" budget stays until the Elo moves to another tier.
-    if e.current_elos is not None:
-        for key, elo in e.current_elos.items():
-            budget = adaptive_budget(_bounded(elo), p)
-            if news.is_news("search_budget", key, budget):
-                field_changes.setdefault(key, {})["sb"] = budget
+    if "current_elos" in rows:
+        budgets = tuple(
+            None if elo is None else adaptive_budget(_bounded(elo), p)
+            for elo in rows["current_elos"]
+        )
+        shared("search_budget", budgets, "sb", _identity)
 
-    for part, field, short in _SHARED_PARTS:
+    for part, short in _SHARED_PARTS:
         values = getattr(e, part)
-        if values is None:
-            continue
-        for key, value in values.items():
-            value = _weight(value) if short in _WEIGHT_FIELDS else _bounded(value)
-            if news.is_news(field, key, value):
-                field_changes.setdefault(key, {})[short] = value
+        if values is not None:
+            shared(part, _row(values), short, _weight if short in _WEIGHT_FIELDS else _bounded)
 
     if e.feedback is not None:
-        for key, signal in e.feedback.items():
-            if news.is_news("feedback_boost", key, signal.exploration_boost):
-                eb, xa = _boost(s.configs[key], signal.exploration_boost, now, _life(ep), ep)
-                field_changes.setdefault(key, {}).update(eb=eb, xa=xa)
-            if news.is_news("feedback_pending", key, signal.training_pending):
-                field_changes.setdefault(key, {})["tp"] = signal.training_pending
+        signals = _row(e.feedback)
+        boosts = tuple(None if sig is None else sig.exploration_boost for sig in signals)
+        pending = tuple(None if sig is None else sig.training_pending for sig in signals)
+        shared("feedback_boost", boosts, "eb", _identity)
+        shared("feedback_pending", pending, "tp", _identity)
 
     configs = _thaw(s.configs)
-    for key, cs in s.configs.items():
-        facts = fact_changes.get(key)
-        fields = field_changes.get(key)
+    for i, key in enumerate(s.configs):
+        facts = fact_changes[i]
+        fields = field_changes[i]
         if facts is None and fields is None:
             continue
-        changes = dict(fields or {})
+        cs = old[i]
+        changes = dict(fields) if fields is not None else {}
+        if "eb" in changes:
+            changes["eb"], changes["xa"] = _boost(cs, changes["eb"], now, _life(ep), ep)
         if facts is not None:
             changes["facts"] = _facts_with(cs.facts, facts)
         configs[key] = _with(cs, **changes)
@@ -1056,7 +1071,9 @@ def _sources_refreshed(
     cluster = s.cluster
     if e.nodes is not None:
         by_id = {node.node_id: node for node in e.nodes}
-        cluster = _cluster_with(cluster, nodes=tuple(by_id[n] for n in sorted(by_id)))
+        nodes = tuple(by_id[n] for n in sorted(by_id))
+        if nodes != cluster.nodes:
+            cluster = _cluster_with(cluster, nodes=nodes)
     if e.training_queue_depth is not None:
         cluster = _cluster_with(cluster, queue_depth=e.training_queue_depth)
     if e.backpressure is not None:
@@ -1066,10 +1083,15 @@ def _sources_refreshed(
     for part in _REFRESH_PARTS:
         if getattr(e, part) is not None:
             last_refresh[part] = now
-    sources = SourceBook(MappingProxyType(dict(sorted(last_refresh.items()))), news.record())
+    if rows:
+        merged_reports = dict(reported)
+        merged_reports.update(rows)
+        reported = MappingProxyType(dict(sorted(merged_reports.items())))
+    sources = SourceBook(MappingProxyType(dict(sorted(last_refresh.items()))), reported)
     frozen = MappingProxyType(configs)
     next_expiry = _recompute_next_expiry(frozen, cluster.overloaded_until)
-    return (frozen, cluster, s.elo, sources, s.allocations, next_expiry, ())
+    books = Books(s.books.elo, sources, s.books.allocations, s.books.unknown_events)
+    return (frozen, cluster, books, next_expiry, ())
 
 
 _HANDLERS: Final[Mapping[type[Any], _Handler]] = MappingProxyType(

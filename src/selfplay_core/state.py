@@ -34,10 +34,12 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_MAGNITUDE",
     "AllocationBook",
+    "Books",
     "ClusterFacts",
     "ConfigFacts",
     "ConfigState",
     "EloTracking",
+    "Ledger",
     "RecentIds",
     "SchedulerState",
     "SourceBook",
@@ -167,11 +169,12 @@ class EloTracking:
 @attrs.frozen
 class SourceBook:
     """When each source last reported (`last_refresh`, source name → at), and what it last
-    said of the fields it shares with events (`reported`, field name → config → value): a
-    refresh overwrites a shared field only when its value is news (docs/source-ownership.md)."""
+    said of the fields it shares with events (`reported`, field name → one value per config in
+    canonical order, None = not reported or forgotten): a refresh overwrites a shared field
+    only when its value is news (docs/source-ownership.md)."""
 
     last_refresh: Mapping[str, float] = _EMPTY
-    reported: Mapping[str, Mapping[ConfigKey, float]] = _EMPTY
+    reported: Mapping[str, tuple[float | None, ...]] = _EMPTY
 
 
 @attrs.frozen
@@ -189,12 +192,13 @@ class AllocationBook:
 class _IdLog:
     """Append-only list of ids shared by successive `RecentIds` values (never rewritten)."""
 
-    __slots__ = ("base", "ids", "index")
+    __slots__ = ("base", "ids", "index", "top")
 
     def __init__(self, base: int, ids: list[str]) -> None:
         self.base = base
         self.ids = ids
         self.index = {id_: base + i for i, id_ in enumerate(ids)}
+        self.top = base + len(ids)  # the end of the newest window
 
 
 class RecentIds:
@@ -227,7 +231,7 @@ class RecentIds:
 
     def __contains__(self, id_: object) -> bool:
         log = self._log
-        if self._end == log.base + len(log.ids):
+        if self._end == log.top:
             seq = log.index.get(id_)  # type: ignore[call-overload]
             return seq is not None and seq >= self._end - self.size
         return id_ in self.ids
@@ -236,11 +240,12 @@ class RecentIds:
         """This window with `id_` appended (and the oldest id dropped when full)."""
         log = self._log
         end = self._end
-        if end != log.base + len(log.ids) or len(log.ids) >= 2 * self.size:
+        if end != log.top or end - log.base >= 2 * self.size:
             kept = self.ids
             log = _IdLog(end - len(kept), list(kept))
         log.ids.append(id_)
         log.index[id_] = end
+        log.top = end + 1
         return RecentIds(log, end + 1, self.size)
 
     def resized(self, size: int) -> RecentIds:
@@ -263,6 +268,107 @@ class RecentIds:
         return f"RecentIds(size={self.size}, ids={self.ids!r})"
 
 
+class Ledger:
+    """What changes with every envelope, in one small persistent value: the window of recent
+    envelope ids (shared append-only log, as `RecentIds`), how many envelopes were applied,
+    the latest envelope time (`last_at`) and the earliest pending expiry (`next_expiry_at`,
+    0.0 = none). One object per envelope instead of four keeps `reduce` fast. Equality is by
+    content. Not for use from several threads at once."""
+
+    __slots__ = ("_end", "_log", "applied", "last_at", "next_expiry_at", "size")
+
+    def __init__(
+        self,
+        log: _IdLog,
+        end: int,
+        size: int,
+        applied: int,
+        last_at: float,
+        next_expiry_at: float,
+    ) -> None:
+        self._log = log
+        self._end = end
+        self.size = size
+        self.applied = applied
+        self.last_at = last_at
+        self.next_expiry_at = next_expiry_at
+
+    @classmethod
+    def of(
+        cls,
+        ids: Iterable[str] = (),
+        size: int = 10_000,
+        applied: int = 0,
+        last_at: float = 0.0,
+        next_expiry_at: float = 0.0,
+    ) -> Ledger:
+        window = RecentIds.of(ids, size)
+        return cls(window._log, window._end, size, applied, last_at, next_expiry_at)
+
+    @property
+    def recent_ids(self) -> RecentIds:
+        return RecentIds(self._log, self._end, self.size)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return self.recent_ids.ids
+
+    def __contains__(self, id_: object) -> bool:
+        end = self._end
+        log = self._log
+        if end == log.top:
+            seq = log.index.get(id_)  # type: ignore[call-overload]
+            return seq is not None and seq >= end - self.size
+        return id_ in self.recent_ids.ids
+
+    def record(self, id_: str, applied: int, last_at: float, next_expiry_at: float) -> Ledger:
+        """This ledger with `id_` appended to the window and the counters replaced."""
+        log = self._log
+        end = self._end
+        if end != log.top or end - log.base >= 2 * self.size:
+            kept = self.recent_ids.ids  # a branch, or time to compact: start a new log
+            log = _IdLog(end - len(kept), list(kept))
+        log.ids.append(id_)
+        log.index[id_] = end
+        log.top = end + 1
+        return Ledger(log, end + 1, self.size, applied, last_at, next_expiry_at)
+
+    def with_next_expiry(self, next_expiry_at: float) -> Ledger:
+        return Ledger(self._log, self._end, self.size, self.applied, self.last_at, next_expiry_at)
+
+    def resized(self, size: int) -> Ledger:
+        if size == self.size:
+            return self
+        return Ledger.of(self.ids, size, self.applied, self.last_at, self.next_expiry_at)
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.size, self.ids, self.applied, self.last_at, self.next_expiry_at)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Ledger):
+            return NotImplemented
+        return self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"Ledger(size={self.size}, ids={self.ids!r}, applied={self.applied}, "
+            f"last_at={self.last_at!r}, next_expiry_at={self.next_expiry_at!r})"
+        )
+
+
+@attrs.frozen
+class Books:
+    """The parts of the state that only a few event types change: Elo tracking, the source
+    book, recorded allocations, and unknown event types seen (type → count, in type order)."""
+
+    elo: EloTracking = EloTracking()
+    sources: SourceBook = SourceBook()
+    allocations: AllocationBook = AllocationBook()
+    unknown_events: Mapping[str, int] = _EMPTY
+
+
 # --- the whole state ----------------------------------------------------------------------
 
 
@@ -276,34 +382,62 @@ class SchedulerState:
     """Everything the scheduler knows, at `last_at` (the latest envelope time seen).
 
     - `configs`: one `ConfigState` per canonical config, in canonical order.
-    - `cluster`, `elo`, `sources`, `allocations`: see their classes.
-    - `recent_ids`: the dedup window; `applied`: envelopes applied (duplicates and unknown
-      events excluded); `unknown_events`: type → how many unknown envelopes of it were seen.
-    - `next_expiry_at`: the earliest boost or backoff expiry (0.0 = none), so that most
-      envelopes skip the expiry scan.
+    - `cluster`: nodes, unhealthy nodes, backoffs, health, backpressure, queue depth.
+    - `books`: Elo tracking, the source book, recorded allocations, unknown event counts.
+    - `ledger`: the dedup window of recent envelope ids, `applied` (envelopes applied;
+      duplicates and unknown events excluded), `last_at`, `next_expiry_at` (the earliest boost
+      or backoff expiry, 0.0 = none, so most envelopes skip the expiry scan).
+
+    Every part is readable under its plain name too (`state.last_at`, `state.elo`, …).
     """
 
     configs: Mapping[ConfigKey, ConfigState] = attrs.field(factory=_initial_configs)
     cluster: ClusterFacts = ClusterFacts()
-    elo: EloTracking = EloTracking()
-    sources: SourceBook = SourceBook()
-    allocations: AllocationBook = AllocationBook()
-    recent_ids: RecentIds = attrs.field(factory=RecentIds.of)
-    unknown_events: Mapping[str, int] = _EMPTY
-    applied: int = 0
-    last_at: float = 0.0
-    next_expiry_at: float = 0.0
+    books: Books = Books()
+    ledger: Ledger = attrs.field(factory=Ledger.of)
 
     @classmethod
     def initial(cls, policy: SchedulerPolicy | None = None) -> SchedulerState:
         """A fresh scheduler: the 12 configs at the reference's defaults, no nodes, no history."""
         size = policy.events.dedup_window if policy is not None else EventPolicy().dedup_window
-        return cls(recent_ids=RecentIds.of((), size))
+        return cls(ledger=Ledger.of((), size))
 
     def config(self, key: ConfigKey) -> ConfigState:
         return self.configs[key]
 
-    # Convenience views of the parts (the interface's flat names).
+    # The interface's flat names for the parts.
+    @property
+    def recent_ids(self) -> RecentIds:
+        return self.ledger.recent_ids
+
+    @property
+    def applied(self) -> int:
+        return self.ledger.applied
+
+    @property
+    def last_at(self) -> float:
+        return self.ledger.last_at
+
+    @property
+    def next_expiry_at(self) -> float:
+        return self.ledger.next_expiry_at
+
+    @property
+    def elo(self) -> EloTracking:
+        return self.books.elo
+
+    @property
+    def sources(self) -> SourceBook:
+        return self.books.sources
+
+    @property
+    def allocations(self) -> AllocationBook:
+        return self.books.allocations
+
+    @property
+    def unknown_events(self) -> Mapping[str, int]:
+        return self.books.unknown_events
+
     @property
     def nodes(self) -> tuple[NodeCapability, ...]:
         return self.cluster.nodes
@@ -326,11 +460,11 @@ class SchedulerState:
 
     @property
     def elo_velocity_per_hour(self) -> Mapping[ConfigKey, float]:
-        return self.elo.velocity_per_hour
+        return self.books.elo.velocity_per_hour
 
     @property
     def last_refresh(self) -> Mapping[str, float]:
-        return self.sources.last_refresh
+        return self.books.sources.last_refresh
 
 
 # --- what decisions read ------------------------------------------------------------------
