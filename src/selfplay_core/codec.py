@@ -295,6 +295,19 @@ def _configure(converter: cattrs.Converter, *, fast: bool) -> None:
     converter.register_unstructure_hook(FrozenConfigMap, unstructure_runtime_mapping)
     converter.register_unstructure_hook(dict, unstructure_runtime_mapping)
 
+    # Hand-written (non-attrs) core values opt in with the snapshot protocol: an instance
+    # method `__to_data__(self) -> plain data` and a classmethod `__from_data__(cls, data)`
+    # that raises TypeError/ValueError on bad data. Plain data here means what `encode_value`
+    # returns: nested dicts/lists of JSON scalars, or core values the converter can encode.
+    converter.register_unstructure_hook_func(
+        lambda tp: isinstance(tp, type) and hasattr(tp, "__to_data__"),
+        lambda value: converter.unstructure(value.__to_data__()),
+    )
+    converter.register_structure_hook_func(
+        lambda tp: isinstance(tp, type) and hasattr(tp, "__from_data__"),
+        lambda data, tp: tp.__from_data__(data),
+    )
+
 
 _TEXT_INDEX: Final[dict[str, int]] = {str(key): key.index for key in ALL_CONFIGS}
 _BY_TEXT: Final[dict[str, ConfigKey]] = {str(key): key for key in ALL_CONFIGS}
@@ -688,7 +701,7 @@ def decode_value(value: object, cls: type[T]) -> Result[T, DecodeError]:
         return cast("Result[T, DecodeError]", decode(value))
     try:
         return Success(_FAST.structure(value, cls))
-    except Exception:
+    except Exception:  # the detailed pass below says what was wrong
         pass
     name = getattr(cls, "__name__", str(cls))
     try:

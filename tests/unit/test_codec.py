@@ -430,3 +430,33 @@ def test_decode_value_reports_the_path() -> None:
 
 def test_sets_encode_sorted() -> None:
     assert encode_value(frozenset({"b", "c", "a"})) == ["a", "b", "c"]
+
+
+class _Window:
+    """A hand-written (non-attrs) value using the snapshot protocol."""
+
+    __slots__ = ("ids",)
+
+    def __init__(self, ids: tuple[str, ...]) -> None:
+        self.ids = ids
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Window) and other.ids == self.ids
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __to_data__(self) -> list[str]:
+        return list(self.ids)
+
+    @classmethod
+    def __from_data__(cls, data: Any) -> _Window:
+        if not isinstance(data, list) or not all(isinstance(i, str) for i in data):
+            raise TypeError("expected a list of ids")
+        return cls(tuple(data))
+
+
+def test_snapshot_protocol_for_hand_written_values() -> None:
+    window = _Window(("a", "b"))
+    assert encode_value(window) == ["a", "b"]
+    assert decode_value(["a", "b"], _Window) == Success(window)
+    assert decode_value([1], _Window).failure().problem == "wrong_type"
