@@ -644,6 +644,8 @@ def _classify(exc: BaseException) -> tuple[str, str]:
         return UNKNOWN_CONFIG, text
     if isinstance(exc, TypeError | AttributeError):
         return WRONG_TYPE, text
+    if isinstance(exc, OverflowError):  # an integer too large for a float
+        return NOT_FINITE, text
     if "finite" in text:
         return NOT_FINITE, text
     if "negative" in text:

@@ -283,6 +283,12 @@ def test_upper_case_router_name_decodes_to_the_lower_case_tag() -> None:
             "payload.feedback.hex8_2p.exploration_boost",
             "not_finite",
         ),
+        (
+            wire("elo_updated", {"config_key": "hex8_2p", "new_elo": 10**400}),
+            "elo_updated",
+            "payload.new_elo",
+            "not_finite",
+        ),
         (wire("node_unhealthy", {"reason": "x"}), "node_unhealthy", "payload.node_id", "missing"),
         (wire("tick", {"at": 5.0}, at=math.nan), "tick", "at", "not_finite"),
         (wire("tick", {"at": 5.0}, at=-2.0), "tick", "at", "negative"),
