@@ -13,12 +13,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
+import attrs
+
 __all__ = [
     "DEFAULT_MAX_LINE_BYTES",
     "GZIP_MAGIC",
     "PREVIEW_BYTES",
+    "FlawedLine",
     "LineFlaw",
     "LineSource",
+    "iter_lines",
     "iter_raw_lines",
     "opened",
 ]
@@ -56,29 +60,37 @@ def opened(path: Path) -> Iterator[LineSource]:
             yield raw
 
 
-def iter_raw_lines(
-    stream: LineSource, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
-) -> Iterator[tuple[int, bytes, LineFlaw | None, int]]:
-    """Yield `(line_no, data, flaw, length)` for every line, 1-based.
+@attrs.frozen
+class FlawedLine:
+    """A line that is not a plain complete line: too long, or the unterminated last one.
 
-    `data` excludes the newline. For `TOO_LONG` it is only a short preview (the first
-    `PREVIEW_BYTES`) and `length` is the full length; `NO_NEWLINE` marks a last line without its
-    terminating newline (a torn write, or a hand-edited file).
+    `data` excludes any newline; for `TOO_LONG` it is only a short preview (the first
+    `PREVIEW_BYTES`), and `length` is always the full length.
+    """
+
+    flaw: LineFlaw
+    data: bytes
+    length: int
+
+
+def iter_lines(
+    stream: LineSource, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+) -> Iterator[bytes | FlawedLine]:
+    """Yield every line: complete ones as `bytes` *with* their newline (JSON ignores it, so
+    the hot path copies nothing), the others as a `FlawedLine`. Callers count lines.
     """
     readline = stream.readline
     limit = max_line_bytes + 1  # room for the newline
     first = min(_FIRST_READ, limit)
-    line_no = 0
     while True:
         line = readline(first)
+        if line[-1:] == b"\n":  # the hot path: one short line, one call
+            yield line
+            continue
         if not line:
             return
-        line_no += 1
-        if line[-1:] == b"\n":  # the hot path: one short line, one call
-            yield line_no, line[:-1], None, len(line) - 1
-            continue
         if len(line) < first:
-            yield line_no, line, LineFlaw.NO_NEWLINE, len(line)
+            yield FlawedLine(LineFlaw.NO_NEWLINE, line, len(line))
             return
         # A long line: grow one buffer up to the cap (a list of chunks joined at the end
         # would need twice the memory).
@@ -95,11 +107,10 @@ def iter_raw_lines(
                 ended = True
                 break
         if ended:
-            del buffer[-1]
-            yield line_no, bytes(buffer), None, len(buffer)
+            yield bytes(buffer)
             continue
         if at_eof:
-            yield line_no, bytes(buffer), LineFlaw.NO_NEWLINE, len(buffer)
+            yield FlawedLine(LineFlaw.NO_NEWLINE, bytes(buffer), len(buffer))
             return
         # Over the cap: skip to the next newline without keeping what we skip.
         length = len(buffer)
@@ -115,6 +126,18 @@ def iter_raw_lines(
                 length -= 1
                 ended = True
                 break
-        yield line_no, preview, LineFlaw.TOO_LONG, length
+        yield FlawedLine(LineFlaw.TOO_LONG, preview, length)
         if not ended:
             return
+
+
+def iter_raw_lines(
+    stream: LineSource, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+) -> Iterator[tuple[int, bytes, LineFlaw | None, int]]:
+    """`iter_lines` as `(line_no, data, flaw, length)` tuples, 1-based, newline stripped."""
+    for line_no, item in enumerate(iter_lines(stream, max_line_bytes), start=1):
+        if type(item) is FlawedLine:
+            yield line_no, item.data, item.flaw, item.length
+        else:
+            assert isinstance(item, bytes)
+            yield line_no, item[:-1], None, len(item) - 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import attrs
 from returns.result import Result
@@ -53,11 +53,12 @@ class LogProblem:
         return f"{where}{field}: {self.severity}: {self.reason} ({self.kind.value})"
 
 
-@attrs.frozen
-class LogRecord:
+class LogRecord(NamedTuple):
     """One line of a log: the decoded envelope, or the problem that stopped it.
 
     `warnings` (e.g. out-of-order timestamps) accompany an envelope that is still good.
+    An immutable named tuple rather than an attrs class: one is built per line, and the
+    reader's hot path is measured in microseconds.
     """
 
     path: str

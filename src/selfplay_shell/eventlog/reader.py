@@ -15,14 +15,20 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from returns.result import Failure, Result, Success
 
 from selfplay_core.codec import FUTURE_VERSION, DecodeError, decode
 from selfplay_core.events import Envelope
 from selfplay_shell.eventlog.jsonline import NonFiniteNumberError, find_non_finite, parse_line
-from selfplay_shell.eventlog.lines import DEFAULT_MAX_LINE_BYTES, LineFlaw, iter_raw_lines, opened
+from selfplay_shell.eventlog.lines import (
+    DEFAULT_MAX_LINE_BYTES,
+    FlawedLine,
+    LineFlaw,
+    iter_lines,
+    opened,
+)
 from selfplay_shell.eventlog.manifest import (
     MANIFEST_SUFFIX,
     manifest_path_for,
@@ -128,15 +134,21 @@ class _Reader:
             yield from self._read_file(file)
 
     def _read_file(self, file: Path) -> Iterator[LogRecord]:
-        name = str(file)
+        path = str(file)
         line_no = 0
+        check = self._check
         try:
             with opened(file) as stream:
-                for line_no, data, flaw, length in iter_raw_lines(stream, self._max_line_bytes):
-                    yield self._record(name, line_no, data, flaw, length)
+                for line in iter_lines(stream, self._max_line_bytes):
+                    line_no += 1
+                    if type(line) is bytes:
+                        yield check(path, line_no, line)
+                    else:
+                        assert isinstance(line, FlawedLine)
+                        yield self._flawed(path, line_no, line)
         except (OSError, EOFError, zlib.error) as error:
             yield _problem(
-                name,
+                path,
                 line_no + 1,
                 "",
                 f"cannot read past line {line_no}: {error}",
@@ -144,97 +156,26 @@ class _Reader:
             )
             return
         if line_no == 0:
-            yield _problem(name, 0, "", "empty log: no lines at all", ProblemKind.EMPTY_FILE)
+            yield _problem(path, 0, "", "empty log: no lines at all", ProblemKind.EMPTY_FILE)
 
-    def _record(
-        self, path: str, line_no: int, data: bytes, flaw: LineFlaw | None, length: int
-    ) -> LogRecord:
-        if flaw is LineFlaw.TOO_LONG:
-            return _problem(
-                path,
-                line_no,
-                "",
-                f"line too long: {length} bytes, over the {self._max_line_bytes}-byte limit",
-                ProblemKind.LINE_TOO_LONG,
-            )
-        parsed = self._parse(path, line_no, data)
-        if flaw is LineFlaw.NO_NEWLINE:
-            if isinstance(parsed, LogProblem):
-                return _problem(
-                    path,
-                    line_no,
-                    parsed.field_path,
-                    f"truncated last line (no newline at end of file): {parsed.reason}",
-                    ProblemKind.TRUNCATED_LINE,
-                )
-            record = self._accept(path, line_no, parsed)
-            warning = LogProblem(
-                path,
-                line_no,
-                "",
-                "last line has no terminating newline",
-                ProblemKind.MISSING_NEWLINE,
-                "warning",
-            )
-            return LogRecord(path, line_no, record.result, (*record.warnings, warning))
-        if isinstance(parsed, LogProblem):
-            return LogRecord(path, line_no, Failure(parsed))
-        return self._accept(path, line_no, parsed)
-
-    def _parse(self, path: str, line_no: int, data: bytes) -> Envelope | LogProblem:
-        """Bytes -> envelope, or the first problem on the way."""
+    def _check(self, path: str, line_no: int, line: bytes) -> LogRecord:
+        """One line through every check; the good path is kept short (it runs per line)."""
         try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as error:
-            return LogProblem(
-                path,
-                line_no,
-                "",
-                f"invalid UTF-8 at byte {error.start}: {data[error.start : error.start + 8]!r}",
-                ProblemKind.INVALID_UTF8,
-            )
-        try:
-            raw = parse_line(text)
-        except NonFiniteNumberError as error:
-            found = find_non_finite(text)
-            field = found[0] if found else ""
-            return LogProblem(path, line_no, field, str(error), ProblemKind.NON_FINITE_NUMBER)
-        except json.JSONDecodeError as error:
-            if not text.strip():
-                return LogProblem(path, line_no, "", "blank line", ProblemKind.BLANK_LINE)
-            return LogProblem(
-                path,
-                line_no,
-                "",
-                f"invalid JSON at column {error.colno}: {error.msg}",
-                ProblemKind.INVALID_JSON,
-            )
+            raw = parse_line(line.decode("utf-8"))
+        except ValueError:  # UnicodeDecodeError, JSONDecodeError, NonFiniteNumberError
+            return LogRecord(path, line_no, Failure(_line_problem(path, line_no, line)))
         if type(raw) is not dict:
-            return LogProblem(
-                path,
-                line_no,
-                "",
-                f"expected a JSON object, got {_json_type(raw)}",
-                ProblemKind.NOT_AN_OBJECT,
-            )
+            return LogRecord(path, line_no, Failure(_line_problem(path, line_no, line)))
         result = self._decoder(raw)
-        if isinstance(result, Failure):
-            problem = result.failure()
-            return LogProblem(
-                path,
-                line_no,
-                problem.path,
-                problem.message,
-                _KIND_BY_CODEC_PROBLEM.get(problem.problem, ProblemKind.DECODE_ERROR),
-                detail=problem.problem,
-            )
+        if type(result) is not Success and isinstance(result, Failure):  # the cheap test first
+            problem = _decode_problem(path, line_no, result.failure())
+            return LogRecord(path, line_no, Failure(problem))
         envelope: Envelope = result.unwrap()
-        return envelope
-
-    def _accept(self, path: str, line_no: int, envelope: Envelope) -> LogRecord:
-        """Duplicate and order checks, which need what came before."""
+        # The decoder's own Success is passed on (no re-wrapping: this runs per line).
+        good = cast("Result[Envelope, LogProblem]", result)
         ident = envelope.id
-        first = self._seen.get(ident)
+        seen = self._seen
+        first = seen.get(ident)
         if first is not None:
             return _problem(
                 path,
@@ -243,7 +184,12 @@ class _Reader:
                 f"duplicate id {ident!r}, first seen at {first[0]}:{first[1]}; not applied twice",
                 ProblemKind.DUPLICATE_ID,
             )
-        self._remember(ident, path, line_no)
+        seen[ident] = (path, line_no)
+        if self._window is not None:
+            order = self._order
+            order.append(ident)
+            if len(order) > self._window:
+                del seen[order.popleft()]
         at = envelope.at
         previous = self._previous_at
         self._previous_at = (at, path, line_no)
@@ -256,15 +202,90 @@ class _Reader:
                 ProblemKind.OUT_OF_ORDER,
                 "warning",
             )
-            return LogRecord(path, line_no, Success(envelope), (warning,))
-        return LogRecord(path, line_no, Success(envelope))
+            return LogRecord(path, line_no, good, (warning,))
+        return LogRecord(path, line_no, good)
 
-    def _remember(self, ident: str, path: str, line_no: int) -> None:
-        self._seen[ident] = (path, line_no)
-        if self._window is not None:
-            self._order.append(ident)
-            if len(self._order) > self._window:
-                del self._seen[self._order.popleft()]
+    def _flawed(self, path: str, line_no: int, line: FlawedLine) -> LogRecord:
+        """Too long; or the unterminated last line, accepted with a warning if it is whole."""
+        if line.flaw is LineFlaw.TOO_LONG:
+            return _problem(
+                path,
+                line_no,
+                "",
+                f"line too long: {line.length} bytes, over the {self._max_line_bytes}-byte limit",
+                ProblemKind.LINE_TOO_LONG,
+            )
+        record = self._check(path, line_no, line.data)
+        if isinstance(record.result, Failure):
+            problem: LogProblem = record.result.failure()
+            if problem.kind is ProblemKind.DUPLICATE_ID:
+                return record
+            return _problem(
+                path,
+                line_no,
+                problem.field_path,
+                f"truncated last line (no newline at end of file): {problem.reason}",
+                ProblemKind.TRUNCATED_LINE,
+            )
+        warning = LogProblem(
+            path,
+            line_no,
+            "",
+            "last line has no terminating newline",
+            ProblemKind.MISSING_NEWLINE,
+            "warning",
+        )
+        return record._replace(warnings=(*record.warnings, warning))
+
+
+def _line_problem(path: str, line_no: int, line: bytes) -> LogProblem:
+    """Why a line is not a JSON object (the slow path: only for bad lines)."""
+    line = line.removesuffix(b"\n")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        bad = line[error.start : error.start + 8]
+        return LogProblem(
+            path,
+            line_no,
+            "",
+            f"invalid UTF-8 at byte {error.start}: {bad!r}",
+            ProblemKind.INVALID_UTF8,
+        )
+    try:
+        raw = parse_line(text)
+    except NonFiniteNumberError as error:
+        found = find_non_finite(text)
+        field = found[0] if found else ""
+        return LogProblem(path, line_no, field, str(error), ProblemKind.NON_FINITE_NUMBER)
+    except json.JSONDecodeError as error:
+        if not text.strip():
+            return LogProblem(path, line_no, "", "blank line", ProblemKind.BLANK_LINE)
+        return LogProblem(
+            path,
+            line_no,
+            "",
+            f"invalid JSON at column {error.colno}: {error.msg}",
+            ProblemKind.INVALID_JSON,
+        )
+    return LogProblem(
+        path,
+        line_no,
+        "",
+        f"expected a JSON object, got {_json_type(raw)}",
+        ProblemKind.NOT_AN_OBJECT,
+    )
+
+
+def _decode_problem(path: str, line_no: int, error: DecodeError) -> LogProblem:
+    return LogProblem(
+        path,
+        line_no,
+        error.path,
+        error.message,
+        _KIND_BY_CODEC_PROBLEM.get(error.problem, ProblemKind.DECODE_ERROR),
+        detail=error.problem,
+    )
 
 
 def _problem(path: str, line_no: int, field_path: str, reason: str, kind: ProblemKind) -> LogRecord:
