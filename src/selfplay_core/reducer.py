@@ -285,6 +285,25 @@ def _config_out(
     return (configs, state.cluster, state.books, next_expiry, emitted)
 
 
+def _put_boosted(
+    s: SchedulerState,
+    key: ConfigKey,
+    old: ConfigState,
+    new: ConfigState,
+    emitted: tuple[Event, ...] = (),
+) -> _Out:
+    """`new` in place of `old`, keeping the expiry cache exact when the boost's expiry moved."""
+    configs = _put(s.configs, key, new)
+    before, after = old.exploration_boost_expires_at, new.exploration_boost_expires_at
+    next_expiry = s.next_expiry_at
+    if after != before:
+        if before and before == next_expiry:  # the earliest expiry moved: find the new one
+            next_expiry = _recompute_next_expiry(configs, s.cluster.overloaded_until)
+        else:
+            next_expiry = _sooner(next_expiry, after)
+    return (configs, s.cluster, s.books, next_expiry, emitted)
+
+
 def _unchanged(state: SchedulerState) -> _Out:
     return (state.configs, state.cluster, state.books, state.next_expiry_at, ())
 
@@ -399,9 +418,7 @@ def _model_promoted(s: SchedulerState, e: ModelPromoted, now: float, p: Schedule
     else:
         target = ep.promotion_success_boost
     eb, xa = _boost(cs, target, now, ep.boost_lifetime_seconds, ep)
-    return _config_out(
-        s, _put(s.configs, key, _with(cs, eb=eb, xa=xa)), _sooner(s.next_expiry_at, xa)
-    )
+    return _put_boosted(s, key, cs, _with(cs, eb=eb, xa=xa))
 
 
 def _target_updated(
@@ -427,7 +444,7 @@ def _target_updated(
         elif priority.lower() == "low":
             eb = max(ep.min_exploration_boost, min(ep.target_low_boost_cap, eb))
     new = _with(cs, tp=tp, eb=eb, xa=xa, sb=budget)
-    return _config_out(s, _put(s.configs, key, new), _sooner(s.next_expiry_at, xa))
+    return _put_boosted(s, key, cs, new)
 
 
 def _life(ep: EventPolicy) -> float:
@@ -495,7 +512,7 @@ def _training_blocked(
         ),
     )
     new = _with(cs, tp=True, eb=eb, xa=xa)
-    return _config_out(s, _put(s.configs, key, new), _sooner(s.next_expiry_at, xa), emitted)
+    return _put_boosted(s, key, cs, new, emitted)
 
 
 def _opponent_mastered(
@@ -517,7 +534,7 @@ def _opponent_mastered(
         ),
     )
     new = _with(cs, cw=cw, eb=eb, xa=xa)
-    return _config_out(s, _put(s.configs, key, new), _sooner(s.next_expiry_at, xa), emitted)
+    return _put_boosted(s, key, cs, new, emitted)
 
 
 def _early_stopped(
@@ -547,7 +564,7 @@ def _early_stopped(
         ),
     )
     new = _with(cs, eb=eb, xa=xa, cw=cw, sh=sh)
-    return _config_out(s, _put(s.configs, key, new), _sooner(s.next_expiry_at, xa), emitted)
+    return _put_boosted(s, key, cs, new, emitted)
 
 
 def _momentum_for_trend(m: float, trend: str, ep: EventPolicy) -> float:
@@ -604,7 +621,7 @@ def _velocity_changed(
         ),
     )
     new = _with(cs, ev=_bounded(e.velocity), mm=mm, eb=eb, xa=xa)
-    return _config_out(s, _put(s.configs, key, new), _sooner(s.next_expiry_at, xa), emitted)
+    return _put_boosted(s, key, cs, new, emitted)
 
 
 def _exploration_boost(
@@ -666,9 +683,7 @@ def _adaptive_params(
     cs = s.configs[key]
     target = max(cs.exploration_boost, ep.adaptive_temperature_boost_floor)
     eb, xa = _boost(cs, target, now, _life(ep), ep)
-    return _config_out(
-        s, _put(s.configs, key, _with(cs, eb=eb, xa=xa)), _sooner(s.next_expiry_at, xa)
-    )
+    return _put_boosted(s, key, cs, _with(cs, eb=eb, xa=xa))
 
 
 def _low_quality(
@@ -724,8 +739,7 @@ def _regression(s: SchedulerState, e: RegressionDetected, now: float, p: Schedul
             source=SCHEDULER_SOURCE,
         ),
     )
-    configs = _put(s.configs, key, _with(cs, eb=eb, xa=xa))
-    return _config_out(s, configs, _sooner(s.next_expiry_at, xa), emitted)
+    return _put_boosted(s, key, cs, _with(cs, eb=eb, xa=xa), emitted)
 
 
 def _elo_updated(s: SchedulerState, e: EloUpdated, now: float, p: SchedulerPolicy) -> _Out:
@@ -898,7 +912,7 @@ def _config_boosted(s: SchedulerState, e: ConfigBoosted, now: float, p: Schedule
     mm = _weight(min(ep.config_boost_momentum_cap, old * ep.config_boost_momentum_factor))
     emitted = _rate_change(key, old, mm, "config_boost", ep)
     new = _with(cs, eb=eb, xa=xa, mm=mm)
-    return _config_out(s, _put(s.configs, key, new), _sooner(s.next_expiry_at, xa), emitted)
+    return _put_boosted(s, key, cs, new, emitted)
 
 
 # --- SourcesRefreshed: who owns which field (docs/source-ownership.md) ----------------------

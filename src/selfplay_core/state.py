@@ -528,6 +528,15 @@ def _number_problems(where: str, value: object) -> list[str]:
     return []
 
 
+def _time_problems(where: str, value: object) -> list[str]:
+    """Times (epoch seconds) only need to be finite numbers ≥ 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return [f"{where}: not a number ({value!r})"]
+    if not math.isfinite(value) or value < 0:
+        return [f"{where}: not a finite time ({value!r})"]
+    return []
+
+
 def _config_problems(
     key: ConfigKey, cs: ConfigState, last_at: float, policy: EventPolicy
 ) -> list[str]:
@@ -536,7 +545,6 @@ def _config_problems(
         "staleness_hours",
         "elo_velocity",
         "exploration_boost",
-        "exploration_boost_expires_at",
         "curriculum_weight",
         "quality_penalty",
         "momentum_multiplier",
@@ -545,6 +553,9 @@ def _config_problems(
         problems += _number_problems(f"{key}.{name}", getattr(cs, name))
     for name in attrs.fields_dict(ConfigFacts):
         problems += _number_problems(f"{key}.facts.{name}", getattr(cs.facts, name))
+    problems += _time_problems(
+        f"{key}.exploration_boost_expires_at", cs.exploration_boost_expires_at
+    )
     if problems:
         return problems
     eb = cs.exploration_boost
@@ -591,7 +602,7 @@ def check_invariants(
     if tuple(state.configs) != ALL_CONFIGS:
         problems.append("configs: not exactly the 12 canonical configs in canonical order")
     last_at = state.last_at
-    problems += _number_problems("last_at", last_at)
+    problems += _time_problems("last_at", last_at)
     for key, cs in state.configs.items():
         problems += _config_problems(key, cs, last_at, events)
     cluster = state.cluster
@@ -601,7 +612,7 @@ def check_invariants(
     if list(cluster.overloaded_until) != sorted(cluster.overloaded_until):
         problems.append("cluster.overloaded_until: not in node-id order")
     for node_id, until in cluster.overloaded_until.items():
-        problems += _number_problems(f"cluster.overloaded_until.{node_id}", until)
+        problems += _time_problems(f"cluster.overloaded_until.{node_id}", until)
         if until <= last_at:
             problems.append(f"cluster.overloaded_until.{node_id}: {until!r} is not after {last_at}")
     problems += _number_problems("cluster.health_factor", cluster.health_factor)
@@ -612,7 +623,7 @@ def check_invariants(
         if times != sorted(times):
             problems.append(f"elo.history.{key}: not in time order")
         for t, elo in history:
-            problems += _number_problems(f"elo.history.{key}", t)
+            problems += _time_problems(f"elo.history.{key}", t)
             problems += _number_problems(f"elo.history.{key}", elo)
     for key, velocity in state.elo.velocity_per_hour.items():
         problems += _number_problems(f"elo.velocity_per_hour.{key}", velocity)
