@@ -413,3 +413,47 @@ async def test_lock_wait_is_bounded_by_the_source_timeout(root: Path) -> None:
             elapsed = time.monotonic() - started
     assert error.kind in {"locked", "timeout"}
     assert elapsed < 0.8  # not the 30 s busy timeout
+
+
+# --- the per-file change cache of the game counts ------------------------------------------------
+async def test_unchanged_game_db_is_not_reopened_and_a_changed_one_is(root: Path) -> None:
+    import os
+
+    db = root / "data" / "games" / "hex8_2p.db"
+    old = time.time() - 100
+    for path in (root / "data").rglob("*.db"):
+        os.utime(path, (old, old))
+    async with SelfplayDataAccessor(root, config=local_config(**FAST)) as acc:
+        assert ok(await acc.get_game_counts())[K("hex8_2p")] == 4
+        with locked_by_connection(db):  # unchanged since the last read: its count is reused
+            assert ok(await acc.get_game_counts(force=True))[K("hex8_2p")] == 4
+            assert "hex8_2p.db" not in (acc.status()["games"].reason or "")
+        write = sqlite3.connect(db)
+        write.execute(
+            "INSERT INTO games VALUES ('h4', 'hex8', 2, 1, '2025-12-30T10:00:00', 'completed')"
+        )
+        write.commit()
+        write.close()
+        assert ok(await acc.get_game_counts(force=True))[K("hex8_2p")] == 5
+    no_cache = local_config(game_count_cache=False, **FAST)
+    async with SelfplayDataAccessor(root, config=no_cache) as acc:
+        await acc.get_game_counts()
+        with locked_by_connection(db):
+            await acc.get_game_counts(force=True)
+            assert "hex8_2p.db: locked" in (acc.status()["games"].reason or "")
+
+
+def test_count_query_uses_a_covering_index_when_there_is_one(tmp_path: Path) -> None:
+    from selfplay_shell.sources.games import _COUNT_SQL, _has_covering_index
+
+    db = write_games_db(tmp_path / "g.db", [])
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE INDEX idx_games_board_players ON games (board_type, num_players)")
+        assert not _has_covering_index(conn)
+        plan = conn.execute("EXPLAIN QUERY PLAN " + _COUNT_SQL.format(hint=" NOT INDEXED"))
+        assert "SCAN games" in str(plan.fetchall())
+        conn.execute("CREATE INDEX idx_cover ON games (board_type, num_players, winner)")
+        assert _has_covering_index(conn)
+        plan = conn.execute("EXPLAIN QUERY PLAN " + _COUNT_SQL.format(hint=""))
+        assert "COVERING INDEX idx_cover" in str(plan.fetchall())
+    conn.close()

@@ -133,6 +133,8 @@ class AccessorConfig:
     ttl_seconds: float = attrs.field(default=10.0, validator=_positive)
     node_ttl_seconds: float = attrs.field(default=50.0, validator=_positive)
     max_workers: int = 8
+    # Re-count a game database only when its size or mtime (or its WAL's) changed.
+    game_count_cache: bool = True
     game_db_workers: int = 2  # game databases counted in parallel (more only adds GIL contention)
 
     def timeout_for(self, source: str) -> float:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import cast
@@ -26,9 +28,28 @@ _PATTERN_BOARDS = ("square8", "square19", "hexagonal", "hex8")
 _PATTERN_PLAYERS = (2, 3, 4)
 _REQUIRED = ("winner", "board_type", "num_players")
 _COUNT_SQL = (
-    "SELECT board_type, num_players, COUNT(*) FROM games "
+    "SELECT board_type, num_players, COUNT(*) FROM games{hint} "
     "WHERE winner IS NOT NULL GROUP BY board_type, num_players"
 )
+# A file unchanged for this long before a read can be trusted not to change within the same
+# mtime tick afterwards (the "racy" guard: coarse-mtime filesystems tick once a second).
+_RACY_NS = 2_000_000_000
+
+Stamp = tuple[int, int, int, int]
+
+
+def change_stamp(path: Path) -> Stamp | None:
+    """Size and mtime of the database and its WAL; None if it cannot be read."""
+    try:
+        main = os.stat(path)
+    except OSError:
+        return None
+    try:
+        wal = os.stat(f"{path}-wal")
+        wal_part = (wal.st_size, wal.st_mtime_ns)
+    except OSError:
+        wal_part = (-1, -1)
+    return (main.st_size, main.st_mtime_ns, *wal_part)
 
 
 @attrs.frozen
@@ -100,7 +121,10 @@ def count_database(db: GameDatabase, ctx: ReadContext) -> dict[ConfigKey, int]:
         db.path, deadline=ctx.deadline, busy_timeout_s=ctx.config.sqlite_busy_timeout_seconds
     ) as conn:
         require_columns(conn, "games", _REQUIRED, location)
-        rows = conn.execute(_COUNT_SQL).fetchall()
+        # Every row's winner must be read: a sequential scan beats walking an index that does
+        # not hold winner (random table lookups), unless some index covers all three columns.
+        hint = "" if _has_covering_index(conn) else " NOT INDEXED"
+        rows = conn.execute(_COUNT_SQL.format(hint=hint)).fetchall()
     for board, players, n in rows:
         if not board or not players or not isinstance(n, int) or n <= 0:
             continue
@@ -110,12 +134,46 @@ def count_database(db: GameDatabase, ctx: ReadContext) -> dict[ConfigKey, int]:
     return counts
 
 
+def _has_covering_index(conn: sqlite3.Connection) -> bool:
+    for row in conn.execute("PRAGMA index_list(games)").fetchall():
+        name = str(row[1]).replace('"', '""')
+        columns = {info[2] for info in conn.execute(f'PRAGMA index_info("{name}")').fetchall()}
+        if set(_REQUIRED) <= columns:
+            return True
+    return False
+
+
+@attrs.frozen
+class _Counted:
+    counts: dict[ConfigKey, int]
+    stamp: Stamp | None
+    read_at_ns: int
+
+    def still_valid(self, stamp: Stamp | None) -> bool:
+        if self.stamp is None or stamp != self.stamp:
+            return False
+        return max(stamp[1], stamp[3]) + _RACY_NS < self.read_at_ns
+
+
 class GameCountReader:
     """Sums counts over the databases; a database that fails keeps its last good count."""
 
     def __init__(self) -> None:
-        self._last_good: dict[tuple[int, int], dict[ConfigKey, int]] = {}
+        self._last_good: dict[tuple[int, int], _Counted] = {}
         self._lock = threading.Lock()
+
+    def _count_or_reuse(self, db: GameDatabase, ctx: ReadContext) -> _Counted | SourceFailure:
+        """The file's counts, re-read unless it is provably unchanged since the last read."""
+        stamp = change_stamp(db.path)
+        with self._lock:
+            previous = self._last_good.get(db.identity)
+        if ctx.config.game_count_cache and previous is not None and previous.still_valid(stamp):
+            return previous
+        read_at_ns = time.time_ns()
+        try:
+            return _Counted(count_database(db, ctx), stamp, read_at_ns)
+        except SourceFailure as failure:
+            return failure
 
     def __call__(self, ctx: ReadContext) -> Reading[Mapping[ConfigKey, int]]:
         root = find_game_root(ctx)
@@ -125,7 +183,7 @@ class GameCountReader:
         # SQLite releases the GIL while it scans, so a few threads overlap the databases.
         workers = max(1, min(ctx.config.game_db_workers, len(databases)))
         with concurrent.futures.ThreadPoolExecutor(workers, "selfplay-games") as pool:
-            outcomes = list(pool.map(lambda db: _try_count(db, ctx), databases))
+            outcomes = list(pool.map(lambda db: self._count_or_reuse(db, ctx), databases))
         totals: dict[ConfigKey, int] = {}
         problems: list[str] = []
         kinds: list[str] = []
@@ -136,7 +194,8 @@ class GameCountReader:
                     if outcome.kind == "timeout":
                         raise outcome
                     kinds.append(outcome.kind)
-                    kept = self._last_good.get(db.identity)
+                    previous = self._last_good.get(db.identity)
+                    kept = previous.counts if previous is not None else None
                     suffix = "; kept its last good count" if kept is not None else "; counted as 0"
                     problems.append(
                         f"{_rel(db.path, root)}: {outcome.kind}: {outcome.detail}{suffix}"
@@ -145,21 +204,14 @@ class GameCountReader:
                         continue
                     counts = kept
                 else:
-                    counts = outcome
-                    self._last_good[db.identity] = counts
+                    counts = outcome.counts
+                    self._last_good[db.identity] = outcome
                 contributed += 1
                 for key, n in counts.items():
                     totals[key] = totals.get(key, 0) + n
         if contributed == 0:  # every database failed and none had a count before
             raise SourceFailure(failure_kind(kinds[0]), "; ".join(problems), str(root))
         return Reading(per_config(totals, 0), tuple(problems))
-
-
-def _try_count(db: GameDatabase, ctx: ReadContext) -> dict[ConfigKey, int] | SourceFailure:
-    try:
-        return count_database(db, ctx)
-    except SourceFailure as failure:
-        return failure
 
 
 def failure_kind(text: str) -> FailureKind:
