@@ -3,6 +3,7 @@ policies, torn-tail quarantine and a real SIGKILL crash."""
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import os
@@ -32,6 +33,7 @@ from selfplay_core.events import (
 from selfplay_shell import EventLog, read_log
 from selfplay_shell.eventlog import (
     FsyncPolicy,
+    LogBusyError,
     LogError,
     LogRecord,
     LogWriteError,
@@ -547,3 +549,95 @@ def test_sigkill_in_the_middle_of_a_big_write_tears_a_line_that_is_quarantined(
             break
     if not torn:
         pytest.skip("no SIGKILL landed inside a write in 20 trials on this machine")
+
+
+# -- one writer at a time -------------------------------------------------------------------
+
+
+def test_a_second_writer_is_refused_until_the_first_closes(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    first = EventLog(path)
+    first.append(envelope(0))
+    with pytest.raises(LogBusyError):
+        EventLog(path)
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys\nfrom selfplay_shell import EventLog\n"
+            "from selfplay_shell.eventlog import LogBusyError\n"
+            "try:\n    EventLog(sys.argv[1])\nexcept LogBusyError:\n    sys.exit(3)\n",
+            str(path),
+        ],
+        env={**os.environ, "PYTHONPATH": str(SRC)},
+        check=False,
+    )
+    assert probe.returncode == 3  # refused in another process too
+    first.close()
+    with EventLog(path) as second:
+        second.append(envelope(1))
+    assert [e.id for e in envelopes(list(read_log(path)))] == ["e0", "e1"]
+
+
+# -- properties: nothing is lost, the reader never raises ----------------------------------
+
+valid_lines = st.lists(st.integers(0, 40), min_size=1, max_size=12).map(
+    lambda ids: [dumps_line(encode(envelope(i))) for i in ids]
+)
+
+
+@given(valid_lines, st.binary(max_size=300))
+def test_reopening_after_any_garbage_tail_loses_no_byte(lines: list[bytes], tail: bytes) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "log.jsonl"
+        before = b"".join(lines) + tail
+        path.write_bytes(before)
+        log = EventLog(path, fsync="never")
+        log.close()
+        after = path.read_bytes()
+        quarantined = b""
+        for recovery in log.recovery:
+            entries = Path(recovery.quarantine_path).read_text().splitlines()
+            quarantined += b"".join(
+                base64.b64decode(json.loads(entry)["data_b64"]) for entry in entries
+            )
+        assert after + quarantined == before  # moved, never dropped
+        assert after.startswith(b"".join(lines))
+        assert after == b"" or after.endswith(b"\n")
+
+
+@given(valid_lines, st.data())
+def test_corrupted_lines_are_reported_and_every_intact_line_still_read(
+    lines: list[bytes], data: st.DataObject
+) -> None:
+    bad = data.draw(st.sets(st.integers(0, len(lines) - 1)))
+    garbage = st.binary(max_size=60).map(lambda b: b"#" + b.replace(b"\n", b""))
+    corrupted = [data.draw(garbage) + b"\n" if i in bad else line for i, line in enumerate(lines)]
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "log.jsonl"
+        path.write_bytes(b"".join(corrupted))
+        records = list(read_log(path, dedup_window=None))
+    assert [r.line_no for r in records] == list(range(1, len(lines) + 1))
+    ids_seen: set[str] = set()
+    for index, record in enumerate(records):
+        if index in bad:
+            assert failed(record)
+            continue
+        original = json.loads(lines[index])
+        if original["id"] in ids_seen:
+            assert record.result.failure().kind is ProblemKind.DUPLICATE_ID
+        else:
+            assert encode(record.result.unwrap()) == original
+            ids_seen.add(original["id"])
+
+
+@given(st.binary(max_size=500))
+def test_the_reader_reports_but_never_raises_on_arbitrary_bytes(blob: bytes) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "log.jsonl"
+        path.write_bytes(blob)
+        records = list(read_log(path, max_line_bytes=64))
+    if not blob:
+        assert records[0].result.failure().kind is ProblemKind.EMPTY_FILE
+    else:
+        assert len(records) == blob.count(b"\n") + (0 if blob.endswith(b"\n") else 1)

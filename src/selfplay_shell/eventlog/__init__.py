@@ -8,13 +8,14 @@ from selfplay_shell.eventlog.manifest import Manifest, ManifestError, SegmentInf
 from selfplay_shell.eventlog.problems import LogError, LogProblem, LogRecord, ProblemKind
 from selfplay_shell.eventlog.reader import DEFAULT_DEDUP_WINDOW, read_log, resolve_segments
 from selfplay_shell.eventlog.recovery import Recovery, recover_tail
-from selfplay_shell.eventlog.writer import EventLog, FsyncPolicy, LogWriteError
+from selfplay_shell.eventlog.writer import EventLog, FsyncPolicy, LogBusyError, LogWriteError
 
 __all__ = [
     "DEFAULT_DEDUP_WINDOW",
     "DEFAULT_MAX_LINE_BYTES",
     "EventLog",
     "FsyncPolicy",
+    "LogBusyError",
     "LogError",
     "LogProblem",
     "LogRecord",

@@ -7,6 +7,7 @@ killed); the fsync policy decides when it also survives the machine going down.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import time
@@ -32,11 +33,15 @@ from selfplay_shell.eventlog.manifest import (
 )
 from selfplay_shell.eventlog.recovery import Recovery, recover_tail
 
-__all__ = ["EventLog", "FsyncPolicy", "LogWriteError"]
+__all__ = ["EventLog", "FsyncPolicy", "LogBusyError", "LogWriteError"]
 
 _log = logging.getLogger(__name__)
 
 FsyncMode = Literal["always", "interval", "never"]
+
+
+class LogBusyError(RuntimeError):
+    """Another `EventLog` (in this or another process) has the log open for writing."""
 
 
 class LogWriteError(Exception):
@@ -210,6 +215,7 @@ class EventLog:
         finally:
             os.close(self._fd)
             self._fd = None
+            os.close(self._lock_fd)
 
     def __enter__(self) -> Self:
         return self
@@ -230,6 +236,19 @@ class EventLog:
 
     def _open(self) -> None:
         self._base.parent.mkdir(parents=True, exist_ok=True)
+        # One writer at a time: a second one would interleave lines, and its recovery
+        # would "repair" the first one's line in flight. The lock dies with the process.
+        created = not self._base.exists()
+        self._lock_fd = _lock(self._base)
+        try:
+            if created and self._durable:
+                fsync_directory(self._base.parent)
+            self._open_locked()
+        except BaseException:
+            os.close(self._lock_fd)
+            raise
+
+    def _open_locked(self) -> None:
         if self._manifest_path.exists():
             segments = read_manifest(self._manifest_path).segments
             if not segments:
@@ -373,6 +392,17 @@ class EventLog:
 
     def _manifest(self) -> Manifest:
         return Manifest((*self._closed, self._active_info()))
+
+
+def _lock(base: Path) -> int:
+    """An exclusive, non-blocking advisory lock on the base file (created if missing)."""
+    fd = os.open(base, os.O_RDONLY | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise LogBusyError(f"{base} is already open for writing by another EventLog") from None
+    return fd
 
 
 def _id_and_at(line: bytes) -> tuple[str | None, float | None]:
