@@ -24,6 +24,8 @@ from selfplay_core.allocation_policy import AllocationPolicy
 from selfplay_core.cluster import Backpressure, ClusterState, NodeCapability
 from selfplay_core.codec import DecodeError, decode, encode
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey, ConfigKeyError
+from selfplay_core.decide import decide
+from selfplay_core.event_policy import EventPolicy
 from selfplay_core.events import (
     AdaptiveParamsChanged,
     AllocationDecided,
@@ -79,6 +81,8 @@ from selfplay_core.priority import (
     samples_per_game,
     target_games,
 )
+from selfplay_core.reducer import Transition, reduce
+from selfplay_core.state import ConfigState, SchedulerState
 from selfplay_core.values import (
     ClusterSignals,
     ConfigPriority,
@@ -107,6 +111,7 @@ __all__ = [
     "ConfigKey",
     "ConfigKeyError",
     "ConfigPriority",
+    "ConfigState",
     "CurriculumAdvanced",
     "CurriculumRebalanced",
     "DecodeError",
@@ -115,6 +120,7 @@ __all__ = [
     "EloVelocityChanged",
     "Envelope",
     "Event",
+    "EventPolicy",
     "ExplorationBoost",
     "HostOffline",
     "LowQualityDataWarning",
@@ -141,6 +147,7 @@ __all__ = [
     "QualityPenaltyApplied",
     "RegressionDetected",
     "SchedulerPolicy",
+    "SchedulerState",
     "SelfplayAllocationUpdated",
     "SelfplayComplete",
     "SelfplayRateChanged",
@@ -151,6 +158,7 @@ __all__ = [
     "TrainingBlockedByQuality",
     "TrainingCompleted",
     "TrainingEarlyStopped",
+    "Transition",
     "UnknownEvent",
     "UnmetConstraint",
     "adaptive_budget",
@@ -160,6 +168,7 @@ __all__ = [
     "cluster_signals",
     "compute_dynamic_weights",
     "compute_priority_score",
+    "decide",
     "decode",
     "encode",
     "enforce_4p_minimums",
@@ -169,6 +178,7 @@ __all__ = [
     "make_envelope",
     "priority_tier",
     "rank",
+    "reduce",
     "samples_per_game",
     "target_games",
     "target_jobs_for_node",
