@@ -365,3 +365,8 @@ def _trusted_weights(
     s11(result, configs_at_target_fraction)
     s12(result, average_elo)
     return result
+
+
+from selfplay_core.state import ConfigState, SchedulerState  # noqa: E402 - re-export (interfaces.md)
+
+__all__ += ["ConfigState", "SchedulerState"]
