@@ -173,6 +173,7 @@ class _Slot(Generic[T]):
     fetched_at: float | None = None  # monotonic, for the TTL
     running: concurrent.futures.Future[Reading[T]] | None = None
     lock: asyncio.Lock | None = None
+    lock_loop: asyncio.AbstractEventLoop | None = None
 
     def outcome(self) -> IOResult[T, SourceError]:
         if self.error is not None or self.value is None:
@@ -360,7 +361,7 @@ class SelfplayDataAccessor:
     # --- aggregate ---------------------------------------------------------------------------
     async def snapshot(self, *, force: bool = False) -> AccessorSnapshot:
         """Read every source concurrently (cached ones within their TTL) and collect the values."""
-        names = [n for n in SOURCES if n != "cluster_status" or self._config.cluster_status_url]
+        names = self._active_sources()
         await asyncio.gather(*(self._get(name, force) for name in names))
         return self._collect(names)
 
@@ -369,8 +370,14 @@ class SelfplayDataAccessor:
         return await self.snapshot(force=True)
 
     def status(self) -> Mapping[str, SourceHealth]:
-        """Per-source health, in the reference's refresh order."""
-        return types.MappingProxyType({name: slot.health() for name, slot in self._slots.items()})
+        """Per-source health of the sources in use, in the reference's refresh order."""
+        return types.MappingProxyType(
+            {name: self._slots[name].health() for name in self._active_sources()}
+        )
+
+    def _active_sources(self) -> list[SourceName]:
+        """Every source, except the status endpoint when no URL is configured."""
+        return [n for n in SOURCES if n != "cluster_status" or self._config.cluster_status_url]
 
     @property
     def degraded(self) -> bool:
@@ -417,8 +424,10 @@ class SelfplayDataAccessor:
     # --- one source ---------------------------------------------------------------------------
     async def _get(self, name: SourceName, force: bool) -> IOResult[Any, SourceError]:
         slot = self._slots[name]
-        if slot.lock is None:
+        loop = asyncio.get_running_loop()
+        if slot.lock is None or slot.lock_loop is not loop:  # asyncio locks belong to one loop
             slot.lock = asyncio.Lock()
+            slot.lock_loop = loop
         async with slot.lock:  # concurrent callers share one read
             fresh = slot.fetched_at is not None and time.monotonic() - slot.fetched_at < slot.ttl
             if force or not fresh:

@@ -246,7 +246,7 @@ async def test_nodes_without_endpoint_come_from_inventory(accessor: SelfplayData
         ("lambda-gh200-a", 0.0),
         ("vast-4090-b", 0.0),
     ]
-    assert accessor.status()["cluster_status"].state == "pending"
+    assert "cluster_status" not in accessor.status()  # not configured, so not a source
 
 
 async def test_curriculum_json_mode(root: Path) -> None:
@@ -419,3 +419,30 @@ async def test_snapshot_builds_the_sources_refreshed_event(accessor: SelfplayDat
     assert event.game_counts == snap.game_counts
     assert event.nodes == snap.nodes
     assert event.feedback is None
+
+
+def test_config_rejects_unknown_placeholders() -> None:
+    with pytest.raises(
+        AccessorConfigError, match=r"momentum_db: .*unknown placeholder\(s\) \{home\}"
+    ):
+        AccessorConfig(momentum_db="{home}/accelerator_state.db")
+    with pytest.raises(AccessorConfigError, match=r"elo_db_candidates: '\{config\}/x.db'"):
+        AccessorConfig(elo_db_candidates=("{root}/a.db", "{config}/x.db"))
+    assert AccessorConfig(training_npz="{root}/npz/{config}.npz").training_npz.endswith(
+        "{config}.npz"
+    )
+
+
+async def test_accessor_can_be_reused_across_event_loops(root: Path) -> None:
+    import asyncio
+    import threading
+
+    acc = SelfplayDataAccessor(root, config=local_config())
+    await asyncio.gather(acc.get_game_counts(), acc.get_game_counts())
+    outcome: list[object] = []
+    thread = threading.Thread(target=lambda: outcome.append(asyncio.run(acc.snapshot(force=True))))
+    thread.start()
+    thread.join(timeout=20)
+    acc.close()
+    assert isinstance(outcome[0], AccessorSnapshot)
+    assert outcome[0].game_counts is not None

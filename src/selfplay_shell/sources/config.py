@@ -7,8 +7,9 @@ working directory, ``~`` the user's home. Candidate lists are tried in order, fi
 from __future__ import annotations
 
 import os
+import string
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -96,33 +97,68 @@ def _positive(_inst: Any, attribute: attrs.Attribute[Any], value: float) -> None
         raise AccessorConfigError(f"{attribute.name}: must be > 0, got {value!r}")
 
 
+_ANCHORS = frozenset({"root", "cwd"})
+
+
+def _placeholders(template: str) -> set[str]:
+    try:
+        return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as exc:
+        raise AccessorConfigError(f"{template!r}: {exc}") from exc
+
+
+def _template(*extra: str) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    """Validator: every ``{placeholder}`` in the location(s) is one the reader fills in."""
+    allowed = _ANCHORS | set(extra)
+
+    def check(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        for template in (value,) if isinstance(value, str) else value:
+            unknown = sorted(_placeholders(template) - allowed)
+            if unknown:
+                raise AccessorConfigError(
+                    f"{attribute.name}: {template!r} uses unknown placeholder(s) "
+                    f"{', '.join('{' + u + '}' for u in unknown)}; allowed: "
+                    f"{', '.join('{' + a + '}' for a in sorted(allowed))}"
+                )
+
+    return check
+
+
 @attrs.frozen(kw_only=True)
 class AccessorConfig:
     """Where the accessor reads and how patiently. `AccessorConfig()` is the reference layout."""
 
-    training_npz: str = TRAINING_NPZ
-    elo_db_candidates: tuple[str, ...] = ELO_DB_CANDIDATES
-    game_root_candidates: tuple[str, ...] = GAME_ROOT_CANDIDATES
+    training_npz: str = attrs.field(default=TRAINING_NPZ, validator=_template("config"))
+    elo_db_candidates: tuple[str, ...] = attrs.field(
+        default=ELO_DB_CANDIDATES, validator=_template()
+    )
+    game_root_candidates: tuple[str, ...] = attrs.field(
+        default=GAME_ROOT_CANDIDATES, validator=_template()
+    )
     game_db_patterns: tuple[str, ...] = GAME_DB_PATTERNS
     board_aliases: Mapping[str, str] = attrs.field(default=BOARD_ALIASES, converter=_sorted_mapping)
-    improvement_state: str = IMPROVEMENT_STATE
-    momentum_db: str = MOMENTUM_DB
-    overrides_yaml_candidates: tuple[str, ...] = OVERRIDES_YAML_CANDIDATES
-    hosts_yaml_candidates: tuple[str, ...] = HOSTS_YAML_CANDIDATES
+    improvement_state: str = attrs.field(default=IMPROVEMENT_STATE, validator=_template())
+    momentum_db: str = attrs.field(default=MOMENTUM_DB, validator=_template())
+    overrides_yaml_candidates: tuple[str, ...] = attrs.field(
+        default=OVERRIDES_YAML_CANDIDATES, validator=_template()
+    )
+    hosts_yaml_candidates: tuple[str, ...] = attrs.field(
+        default=HOSTS_YAML_CANDIDATES, validator=_template()
+    )
     cluster_status_url: str | None = None
     curriculum_source: CurriculumSource = "in_process"
-    curriculum_json: str = CURRICULUM_JSON
+    curriculum_json: str = attrs.field(default=CURRICULUM_JSON, validator=_template())
     curriculum_max_age_seconds: float = attrs.field(default=7200.0, validator=_positive)
     quality_source: QualitySource = "constant"
-    quality_json: str = QUALITY_JSON
+    quality_json: str = attrs.field(default=QUALITY_JSON, validator=_template())
     default_quality: float = 0.7
     cascade_source: CascadeSource = "none"
     # Backpressure: queue depth from the queue monitor; disk from the P2P status peers, reading
     # only `disk_usage_percent` ("reference": always absent → 0) or also `disk_percent` ("p2p").
-    queue_monitor_db: str = QUEUE_MONITOR_DB
+    queue_monitor_db: str = attrs.field(default=QUEUE_MONITOR_DB, validator=_template())
     disk_pressure_source: DiskPressureSource = "reference"
     # Elo velocity: the EloService history table, participant as in get_elo_trend_for_config.
-    elo_history_participant: str = "canonical"
+    elo_history_participant: str = attrs.field(default="canonical", validator=_template("config"))
     velocity_window_seconds: float = attrs.field(default=7 * 86400.0, validator=_positive)
     # Patience: every source has a timeout; SQLite waits for locks at most this long.
     source_timeout_seconds: float = attrs.field(default=5.0, validator=_positive)
