@@ -350,6 +350,11 @@ _UNSTRUCTURE: Final[dict[type[Any], Callable[[Any], dict[str, Any]]]] = {
     cls: _FAST.get_unstructure_hook(cls) for cls in EVENT_CLASSES
 }
 
+# Exact lower-case tag → (class, fast structure function): one lookup on the hot path.
+_FAST_PATH: Final[dict[str, tuple[type[Any], Callable[[Any, Any], Any]]]] = {
+    cls.TAG: (cls, _STRUCTURE[cls]) for cls in EVENT_CLASSES
+}
+
 # --- aliases: for each field, the wire names to try in order (first truthy wins) ---
 
 _CONFIG_ALIASES: Final = ("config_key", ("config_key", "config"))
@@ -501,28 +506,25 @@ def _decode(raw: object) -> Envelope:
             type_name, "payload", WRONG_TYPE, f"expected an object, got {type(payload).__name__}"
         )
 
-    cls = event_class_for(type_name)
     event: Any
-    if cls is None:
-        event = UnknownEvent(type=type_name, payload=_checked_json(type_name, payload, "payload"))
-    else:
-        type_name = cls.TAG
+    fast = _FAST_PATH.get(type_name)
+    if fast is not None:
+        cls, structure = fast
         try:
-            event = _STRUCTURE[cls](_prepare(cls, payload), cls)
+            event = structure(_prepare(cls, payload), cls)
         except Exception:
             raise _Reject(_explain(cls, payload)) from None
-    return _envelope(event_id, type_name, at, source, event)
-
-
-# Slot descriptors of the frozen Envelope: setting through them skips the frozen __setattr__
-# and the attrs validators, which `_decode` has already done by hand (the hot path).
-_SET_ENVELOPE: Final = tuple(
-    Envelope.__dict__[name].__set__
-    for name in ("id", "type", "schema_version", "at", "source", "event")
-)
-
-
-def _envelope(event_id: str, type_name: str, at: float, source: str, event: Any) -> Envelope:
+    else:
+        other = event_class_for(type_name)  # another case of a known tag, or unknown
+        if other is None:
+            payload = _checked_json(type_name, payload, "payload")
+            event = UnknownEvent(type=type_name, payload=payload)
+        else:
+            type_name = other.TAG
+            try:
+                event = _STRUCTURE[other](_prepare(other, payload), other)
+            except Exception:
+                raise _Reject(_explain(other, payload)) from None
     set_id, set_type, set_version, set_at, set_source, set_event = _SET_ENVELOPE
     envelope = object.__new__(Envelope)
     set_id(envelope, event_id)
@@ -532,6 +534,14 @@ def _envelope(event_id: str, type_name: str, at: float, source: str, event: Any)
     set_source(envelope, source)
     set_event(envelope, event)
     return envelope
+
+
+# Slot descriptors of the frozen Envelope: setting through them skips the frozen __setattr__
+# and the attrs validators, which `_decode` has already done by hand (the hot path).
+_SET_ENVELOPE: Final = tuple(
+    Envelope.__dict__[name].__set__
+    for name in ("id", "type", "schema_version", "at", "source", "event")
+)
 
 
 def _envelope_field_error(type_name: str, field: str, value: object, expected: str) -> NoReturn:
