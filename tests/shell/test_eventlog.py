@@ -641,3 +641,46 @@ def test_the_reader_reports_but_never_raises_on_arbitrary_bytes(blob: bytes) -> 
         assert records[0].result.failure().kind is ProblemKind.EMPTY_FILE
     else:
         assert len(records) == blob.count(b"\n") + (0 if blob.endswith(b"\n") else 1)
+
+
+FULL_DISK_CHILD = textwrap.dedent(
+    """
+    import resource, signal, sys
+    from selfplay_core.events import Tick, make_envelope
+    from selfplay_shell import EventLog
+    from selfplay_shell.eventlog import LogWriteError
+
+    # A real short write: the kernel stops at the file-size limit mid-line (EFBIG).
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (5000, 5000))
+    log = EventLog(sys.argv[1], fsync="always")
+    n = 0
+    try:
+        while True:
+            log.append(make_envelope(Tick(at=float(n)), id=f"e{n}", at=float(n), source=""))
+            n += 1
+    except LogWriteError as error:
+        print(n, error)
+    log.close()
+    """
+)
+
+
+def test_a_short_write_is_cut_back_so_no_torn_line_is_left_behind(tmp_path: Path) -> None:
+    path = tmp_path / "full.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_DISK_CHILD, str(path)],
+        env={**os.environ, "PYTHONPATH": str(SRC)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    written = int(done.stdout.split()[0])
+    assert "File too large" in done.stdout
+    data = path.read_bytes()
+    assert 0 < len(data) <= 5000
+    assert data.endswith(b"\n")  # the partial line was truncated away
+    assert [e.id for e in envelopes(list(read_log(path)))] == [f"e{n}" for n in range(written)]
+    log = EventLog(path)
+    log.close()
+    assert log.recovery == ()

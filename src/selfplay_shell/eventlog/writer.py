@@ -7,6 +7,7 @@ killed); the fsync policy decides when it also survives the machine going down.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -263,6 +264,7 @@ class EventLog:
         if self._rotating:
             self._scan_active(active)
         self._fd = self._open_segment(active)
+        self._size = os.fstat(self._fd).st_size
         if self._rotating:
             write_manifest(self._manifest_path, self._manifest(), durable=self._durable)
 
@@ -310,36 +312,48 @@ class EventLog:
     def _append_lines(self, lines: list[bytes], envelopes: list[Envelope]) -> None:
         if self._fd is None:
             raise ValueError("the event log is closed")
-        pending: list[bytes] = []
+        limit = self._max_segment_bytes
+        start = 0
         pending_size = 0
-        for line, envelope in zip(lines, envelopes, strict=True):
-            limit = self._max_segment_bytes
+        for index, line in enumerate(lines):
             if (
                 limit is not None
                 and self._size + pending_size > 0
                 and self._size + pending_size + len(line) > limit
             ):
-                self._write(b"".join(pending), pending_size)
-                pending, pending_size = [], 0
+                self._write(lines[start:index], envelopes[start:index], pending_size)
+                start, pending_size = index, 0
                 self._rotate()
-            pending.append(line)
             pending_size += len(line)
-            if self._records == 0:
-                self._first = (envelope.id, envelope.at)
-            self._records += 1
-            self._last = (envelope.id, envelope.at)
-        self._write(b"".join(pending), pending_size)
-        self._appended += len(lines)
-        self._unsynced += len(lines)
+        self._write(lines[start:], envelopes[start:], pending_size)
         self._maybe_sync()
 
-    def _write(self, data: bytes, size: int) -> None:
+    def _write(self, lines: list[bytes], envelopes: list[Envelope], size: int) -> None:
+        """One write of whole lines; on failure the segment is cut back to where it was.
+
+        A short write (disk full) must not leave half a line in the middle of the log,
+        where the next append would bury it.
+        """
+        if not lines:
+            return
         assert self._fd is not None
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+        view = memoryview(b"".join(lines))
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+        except OSError as error:
+            # If even this fails, the torn tail is quarantined at the next open.
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self._size)
+            raise LogWriteError(f"appending to {self._active_path()} failed: {error}") from error
         self._size += size
+        if self._records == 0:
+            self._first = (envelopes[0].id, envelopes[0].at)
+        self._records += len(lines)
+        self._last = (envelopes[-1].id, envelopes[-1].at)
+        self._appended += len(lines)
+        self._unsynced += len(lines)
 
     def _maybe_sync(self) -> None:
         policy = self._policy
@@ -375,6 +389,7 @@ class EventLog:
         self._first = self._last = (None, None)
         write_manifest(self._manifest_path, self._manifest(), durable=self._durable)
         self._fd = self._open_segment(self._active_path())
+        self._size = os.fstat(self._fd).st_size
 
     # -- manifest ---------------------------------------------------------------------
 
