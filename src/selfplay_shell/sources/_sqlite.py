@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
-from selfplay_shell.sources.errors import SourceFailure, classify_sqlite_error
+from selfplay_shell.sources.errors import FailureKind, SourceFailure, classify_sqlite_error
 
 # How many SQLite VM steps between deadline checks: cheap, and a few ms apart at most.
 _PROGRESS_STEPS = 20_000
@@ -33,15 +33,21 @@ def open_readonly(
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=busy_s, check_same_thread=False)
     except sqlite3.Error as exc:
-        raise SourceFailure(classify_sqlite_error(exc), str(exc), str(path)) from exc
+        raise SourceFailure(_kind(exc, path), str(exc), str(path)) from exc
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(busy_s * 1000)}")
         conn.set_progress_handler(lambda: int(time.monotonic() > deadline), _PROGRESS_STEPS)
         yield conn
     except sqlite3.Error as exc:
-        raise SourceFailure(classify_sqlite_error(exc), str(exc), str(path)) from exc
+        raise SourceFailure(_kind(exc, path), str(exc), str(path)) from exc
     finally:
         conn.close()
+
+
+def _kind(exc: sqlite3.Error, path: Path) -> FailureKind:
+    kind = classify_sqlite_error(exc)
+    # "unable to open" on a file that exists: permissions, a WAL without -shm on read-only media.
+    return "io" if kind == "missing" and path.exists() else kind
 
 
 def table_columns(conn: sqlite3.Connection, table: str) -> frozenset[str]:
