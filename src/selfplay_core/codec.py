@@ -576,7 +576,10 @@ def _upcast(record: dict[str, Any], type_name: str, version: object) -> dict[str
     return record
 
 
-def _checked_json(type_name: str, value: Any, path: str) -> Any:
+MAX_JSON_DEPTH: Final = 100
+
+
+def _checked_json(type_name: str, value: Any, path: str, depth: int = 0) -> Any:
     """An unknown event's payload must be plain JSON (so it can be written back unchanged)."""
     kind = type(value)
     if value is None or kind is str or kind is bool or kind is int:
@@ -585,15 +588,19 @@ def _checked_json(type_name: str, value: Any, path: str) -> Any:
         if not math.isfinite(value):
             raise _fail(type_name, path, NOT_FINITE, f"must be finite, got {value!r}")
         return value
+    if depth >= MAX_JSON_DEPTH:
+        raise _fail(type_name, path, NOT_JSON, f"nested deeper than {MAX_JSON_DEPTH} levels")
     if isinstance(value, Mapping):
         out = {}
         for key, item in value.items():
             if type(key) is not str:
                 raise _fail(type_name, path, NOT_JSON, f"object keys must be strings, got {key!r}")
-            out[key] = _checked_json(type_name, item, f"{path}.{key}")
+            out[key] = _checked_json(type_name, item, f"{path}.{key}", depth + 1)
         return out
     if isinstance(value, list | tuple):
-        return [_checked_json(type_name, item, f"{path}.{i}") for i, item in enumerate(value)]
+        return [
+            _checked_json(type_name, item, f"{path}.{i}", depth + 1) for i, item in enumerate(value)
+        ]
     raise _fail(type_name, path, NOT_JSON, f"not a JSON value: {kind.__name__}")
 
 

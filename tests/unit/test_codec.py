@@ -319,6 +319,15 @@ def test_error_names_event_path_and_problem(
     assert str(error)
 
 
+def test_deeply_nested_unknown_payload_is_an_error_not_a_crash() -> None:
+    deep: list[Any] = []
+    for _ in range(10_000):
+        deep = [deep]
+    error = error_of(wire("mystery", {"a": deep}))
+    assert (error.event_type, error.problem) == ("mystery", "not_json")
+    assert error.path.startswith("payload.a.0.0")
+
+
 def test_missing_schema_version_is_an_error() -> None:
     record = wire("tick", {"at": 1.0})
     del record["schema_version"]
