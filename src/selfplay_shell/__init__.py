@@ -5,6 +5,7 @@ from selfplay_shell.accessor import (
     SelfplayDataAccessor,
     SourceHealth,
 )
+from selfplay_shell.eventlog import EventLog, read_log
 from selfplay_shell.sources.config import AccessorConfig, AccessorConfigError
 from selfplay_shell.sources.errors import SourceError
 
@@ -12,7 +13,9 @@ __all__: list[str] = [
     "AccessorConfig",
     "AccessorConfigError",
     "AccessorSnapshot",
+    "EventLog",
     "SelfplayDataAccessor",
     "SourceError",
     "SourceHealth",
+    "read_log",
 ]
