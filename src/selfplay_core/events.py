@@ -146,6 +146,9 @@ class FrozenConfigMap(dict[ConfigKey, _V]):
     def __repr__(self) -> str:
         return f"FrozenConfigMap({dict.__repr__(self)})"
 
+    def __hash__(self) -> int:  # type: ignore[override]  # immutable, so events stay hashable
+        return hash(tuple(self.items()))
+
     def __reduce__(self) -> tuple[type[FrozenConfigMap[_V]], tuple[list[tuple[ConfigKey, _V]]]]:
         return (type(self), (list(self.items()),))
 

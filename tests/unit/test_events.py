@@ -205,3 +205,6 @@ def test_frozen_config_map_is_read_only_and_copyable() -> None:
     assert ev.freeze_config_map(frozen) is frozen  # freezing again is free
     assert copy.deepcopy(frozen) == frozen == pickle.loads(pickle.dumps(frozen))
     assert type(copy.copy(frozen)) is ev.FrozenConfigMap
+    assert hash(ev.SourcesRefreshed(game_counts=frozen)) == hash(
+        ev.SourcesRefreshed(game_counts={"hex8_2p": 2, "square8_2p": 1})
+    )
