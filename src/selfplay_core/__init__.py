@@ -83,6 +83,18 @@ from selfplay_core.priority import (
 )
 from selfplay_core.reducer import Transition, reduce
 from selfplay_core.state import ConfigState, SchedulerState
+from selfplay_core.status import (
+    HealthLimits,
+    HealthReport,
+    HealthStatus,
+    ShellFacts,
+    health_check,
+    priority_configs,
+    ranked_priorities,
+    scheduler_metrics,
+    scheduler_status,
+    top_priorities,
+)
 from selfplay_core.values import (
     ClusterSignals,
     ConfigPriority,
@@ -122,6 +134,9 @@ __all__ = [
     "Event",
     "EventPolicy",
     "ExplorationBoost",
+    "HealthLimits",
+    "HealthReport",
+    "HealthStatus",
     "HostOffline",
     "LowQualityDataWarning",
     "ModelPromoted",
@@ -152,6 +167,7 @@ __all__ = [
     "SelfplayComplete",
     "SelfplayRateChanged",
     "SelfplayTargetUpdated",
+    "ShellFacts",
     "SourcesRefreshed",
     "TargetTrainingSamplesSet",
     "Tick",
@@ -175,11 +191,17 @@ __all__ = [
     "enforce_starvation_floor",
     "explain_priority",
     "games_needed",
+    "health_check",
     "make_envelope",
+    "priority_configs",
     "priority_tier",
     "rank",
+    "ranked_priorities",
     "reduce",
     "samples_per_game",
+    "scheduler_metrics",
+    "scheduler_status",
     "target_games",
     "target_jobs_for_node",
+    "top_priorities",
 ]

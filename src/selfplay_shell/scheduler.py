@@ -1,0 +1,714 @@
+"""`SelfplayScheduler`: the reference's facade over the functional core.
+
+It holds the current `SchedulerState` and changes it only by applying envelopes through
+`reduce`: bus messages, its own data refreshes (`SourcesRefreshed`), node refreshes, `Tick`s,
+facade calls (`ConfigBoosted`, `TargetTrainingSamplesSet`) and decisions (`AllocationDecided`).
+
+One writer: every apply runs under one lock, so envelopes from any number of threads and tasks
+are applied one at a time, none lost, each exactly once (ids make a second delivery a no-op).
+Inside the lock an envelope is reduced, appended to the log (when one is attached) and becomes
+the state; a decision is computed and recorded in the same critical section, so the log replays
+to the same decision. Events the reducer emits are queued inside the lock and published to the
+bus, in order, after it is released. Reads never take the lock: the state is immutable.
+
+Time comes from the injected `clock`; ids are `"<id_prefix>-<n>"` from a counter, so a
+simulation driven by a fake clock replays identically. `async with scheduler:` runs the timers
+(priority refresh, node refresh, ticks) and stops them cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, Final, Protocol
+
+from returns.io import IOResult
+from returns.result import Failure, Result
+from returns.unsafe import unsafe_perform_io
+
+from selfplay_core.allocation_values import AllocationRequest, BatchAllocation
+from selfplay_core.cluster import NodeCapability
+from selfplay_core.codec import DecodeError, decode, event_payload
+from selfplay_core.configs import ConfigKey, ConfigKeyError
+from selfplay_core.decide import decide, priorities
+from selfplay_core.events import (
+    REFERENCE_EVENTS,
+    AllocationDecided,
+    ConfigBoosted,
+    Envelope,
+    Event,
+    SelfplayAllocationUpdated,
+    SourcesRefreshed,
+    TargetTrainingSamplesSet,
+    Tick,
+    make_envelope,
+)
+from selfplay_core.job_targets import NodeResources, target_jobs_for_node
+from selfplay_core.policy import SchedulerPolicy
+from selfplay_core.priority import games_needed, target_games
+from selfplay_core.reducer import SCHEDULER_SOURCE, Transition, reduce
+from selfplay_core.state import SchedulerState, cluster_state
+from selfplay_core.status import (
+    PRIORITY_PARTS,
+    HealthLimits,
+    HealthReport,
+    ShellFacts,
+    health_check,
+    priority_configs,
+    scheduler_metrics,
+    scheduler_status,
+    top_priorities,
+)
+from selfplay_core.values import ConfigPriority
+from selfplay_shell.bus import BusMessage, EventSink, EventSource, Subscription, get_event_bus
+
+__all__ = [
+    "DataAccessor",
+    "EventRecorder",
+    "SelfplayScheduler",
+    "get_selfplay_scheduler",
+    "reset_selfplay_scheduler",
+]
+
+_log = logging.getLogger(__name__)
+
+
+# --- what the scheduler needs from its collaborators ------------------------------------------
+
+
+class EventRecorder(Protocol):
+    """Anything with `append(envelope)`; `selfplay_shell.eventlog.EventLog` is the real one."""
+
+    def append(self, envelope: Envelope) -> None: ...
+
+
+class DataAccessor(Protocol):
+    """The parts of `SelfplayDataAccessor` the scheduler uses."""
+
+    async def snapshot(self) -> Any: ...
+
+    async def get_node_capabilities(self) -> IOResult[tuple[NodeCapability, ...], Any]: ...
+
+    def status(self) -> Mapping[str, Any]: ...
+
+
+#: Which `SourcesRefreshed` parts each accessor source fills (a failing source reports None).
+_SOURCE_PARTS: Final[Mapping[str, tuple[str, ...]]] = {
+    "freshness": ("staleness_hours",),
+    "elo": ("current_elos", "elo_velocities"),
+    "feedback": ("feedback",),
+    "curriculum": ("curriculum_weights",),
+    "improvement": ("improvement_boosts",),
+    "momentum": ("momentum_multipliers",),
+    "games": ("game_counts",),
+    "quality": ("quality_scores",),
+    "cascade": ("cascade_multipliers",),
+    "overrides": ("priority_overrides",),
+    "nodes": ("nodes",),
+    "backpressure": ("backpressure",),
+}
+#: What a priority refresh reports: everything but the nodes (the node refresh's job).
+_SOURCE_REFRESH_PARTS: Final = (*PRIORITY_PARTS, "training_queue_depth", "backpressure")
+
+_REFERENCE_TYPES: Final[tuple[str, ...]] = tuple(cls.TAG for cls in REFERENCE_EVENTS)
+
+
+def _config_key(key: ConfigKey | str) -> ConfigKey | None:
+    try:
+        return ConfigKey.parse(key) if isinstance(key, str) else key
+    except ConfigKeyError:
+        return None
+
+
+def _count(value: Any, default: int) -> int:
+    try:
+        number = int(value or default)
+    except (TypeError, ValueError, OverflowError):
+        return default
+    return max(0, number)
+
+
+def _percent(value: Any) -> float:
+    try:
+        number = float(value or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+    return number if math.isfinite(number) else 0.0
+
+
+def node_resources(node: object) -> NodeResources:
+    """Any host object read as the reference's `get_target_jobs_for_node` reads it (getattr
+    with its defaults, allocation.md §10); counts below 0 and non-finite percentages read as 0."""
+    if isinstance(node, NodeResources):
+        return node
+    has_gpu = bool(getattr(node, "has_gpu", False))
+    return NodeResources(
+        node_id=str(getattr(node, "node_id", "unknown") or "unknown"),
+        memory_gb=_count(getattr(node, "memory_gb", 0), 0),
+        has_gpu=has_gpu,
+        cpu_count=_count(getattr(node, "cpu_count", 0), 0),
+        cpu_percent=_percent(getattr(node, "cpu_percent", 0.0)),
+        memory_percent=_percent(getattr(node, "memory_percent", 0.0)),
+        disk_percent=_percent(getattr(node, "disk_percent", 0.0)),
+        gpu_percent=_percent(getattr(node, "gpu_percent", 0.0)),
+        gpu_memory_percent=_percent(getattr(node, "gpu_memory_percent", 0.0)),
+        selfplay_jobs=_count(getattr(node, "selfplay_jobs", 0), 0),
+        gpu_name=str(getattr(node, "gpu_name", "") or ""),
+        gpu_count=_count(getattr(node, "gpu_count", 1), 1) if has_gpu else 0,
+    )
+
+
+# --- the facade --------------------------------------------------------------------------------
+
+
+class SelfplayScheduler:
+    """Drop-in for the reference's `SelfplayScheduler` (see the module docstring)."""
+
+    def __init__(
+        self,
+        policy: SchedulerPolicy = SchedulerPolicy(),  # noqa: B008 - frozen value
+        accessor: DataAccessor | None = None,
+        log: EventRecorder | None = None,
+        clock: Callable[[], float] = time.time,
+        *,
+        state: SchedulerState | None = None,
+        bus: EventSink | None = None,
+        source: str = SCHEDULER_SOURCE,
+        id_prefix: str | None = None,
+        refresh_interval: float | None = None,
+        node_refresh_interval: float | None = None,
+        tick_interval: float | None = None,
+        health_limits: HealthLimits = HealthLimits(),  # noqa: B008 - frozen value
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.policy = policy
+        self.accessor = accessor
+        self.log = log
+        self.health_limits = health_limits
+        self._clock = clock
+        self._sleep = sleep
+        self._source = source
+        self._id_prefix = id_prefix if id_prefix is not None else source
+        intervals = policy.intervals
+        self.refresh_interval = (
+            intervals.priority_update_seconds if refresh_interval is None else refresh_interval
+        )
+        self.node_refresh_interval = (
+            intervals.node_capabilities_seconds
+            if node_refresh_interval is None
+            else node_refresh_interval
+        )
+        self.tick_interval = (
+            policy.events.tick_interval_seconds if tick_interval is None else tick_interval
+        )
+        # The single writer: everything below is changed only under `_lock`.
+        self._lock = threading.Lock()
+        self._state = state if state is not None else SchedulerState.initial(policy)
+        self._counter = 0
+        self._last_allocation: BatchAllocation | None = None
+        self._outbox: deque[Envelope] = deque()
+        self._publish_lock = threading.RLock()
+        self._sink: EventSink | None = bus
+        self._subscriptions: list[Subscription] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._last_source_refresh: float | None = None
+        self._last_node_refresh: float | None = None
+        self._errors: dict[str, str] = {}
+        self.events_rejected = 0
+        self.events_emitted = 0
+
+    # --- the state and the single writer ---------------------------------------------------------
+
+    @property
+    def state(self) -> SchedulerState:
+        """The current state (immutable; reading it needs no lock)."""
+        return self._state
+
+    @property
+    def last_allocation(self) -> BatchAllocation | None:
+        """The last decision this scheduler made or applied, with its explanation."""
+        return self._last_allocation
+
+    def now(self) -> float:
+        return float(self._clock())
+
+    def _next_id(self) -> str:
+        self._counter += 1
+        return f"{self._id_prefix}-{self._counter}"
+
+    def _apply_locked(self, envelope: Envelope) -> Transition:
+        """Reduce, record, commit, queue the emissions. The caller holds `_lock`."""
+        before = self._state
+        transition = reduce(before, envelope, self.policy)
+        if transition.state is before:  # a duplicate id: nothing happened, nothing to record
+            return transition
+        if self.log is not None:
+            self.log.append(envelope)  # a failing log raises before the state changes
+        self._state = transition.state
+        if isinstance(envelope.event, AllocationDecided):
+            self._last_allocation = envelope.event.result
+        for event in transition.emitted:
+            self._outbox.append(
+                make_envelope(event, id=self._next_id(), at=envelope.at, source=self._source)
+            )
+        return transition
+
+    def apply(self, envelope: Envelope) -> Transition:
+        """Apply one envelope (from any thread or task) and publish what it emitted."""
+        with self._lock:
+            transition = self._apply_locked(envelope)
+        self._flush()
+        return transition
+
+    def apply_event(self, event: Event, *, id: str | None = None) -> Transition:
+        """Apply one of the scheduler's own events, stamped now with the next id."""
+        with self._lock:
+            envelope = make_envelope(
+                event, id=id or self._next_id(), at=self.now(), source=self._source
+            )
+            transition = self._apply_locked(envelope)
+        self._flush()
+        return transition
+
+    def publish(
+        self,
+        event_type: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        id: str | None = None,
+        source: str = "",
+    ) -> Result[Envelope, DecodeError]:
+        """Apply one event given as the reference publishes it (type string and payload dict),
+        stamped with this scheduler's clock. A payload that does not decode is counted in
+        `events_rejected` and returned as the `DecodeError`; nothing is applied."""
+        with self._lock:
+            raw = {
+                "id": id or self._next_id(),
+                "type": event_type,
+                "schema_version": 1,
+                "at": self.now(),
+                "source": source,
+                "payload": dict(payload) if payload is not None else {},
+            }
+            result = decode(raw)
+            if isinstance(result, Failure):
+                self.events_rejected += 1
+                _log.warning("rejected %s event: %s", event_type, result.failure())
+                return result
+            self._apply_locked(result.unwrap())
+        self._flush()
+        return result
+
+    def tick(self) -> Transition:
+        """Let time pass: boosts and backoffs that expired by now lapse."""
+        with self._lock:
+            at = self.now()
+            envelope = make_envelope(Tick(at=at), id=self._next_id(), at=at, source=self._source)
+            transition = self._apply_locked(envelope)
+        self._flush()
+        return transition
+
+    def _flush(self) -> None:
+        """Publish queued emissions in order (re-entrant: a synchronous bus may deliver an echo
+        back to us while we publish; the nested flush continues the same queue)."""
+        with self._publish_lock:
+            while True:
+                try:
+                    envelope = self._outbox.popleft()
+                except IndexError:
+                    return
+                self.events_emitted += 1
+                sink = self._sink
+                if sink is None:
+                    continue
+                try:
+                    sink.publish(
+                        envelope.type,
+                        event_payload(envelope.event),
+                        id=envelope.id,
+                        source=envelope.source,
+                        at=envelope.at,
+                    )
+                except Exception:
+                    _log.exception("publishing %s (%s) failed", envelope.type, envelope.id)
+
+    def _emit_only(self, event: Event) -> None:
+        """Queue an event we publish but never apply (SELFPLAY_ALLOCATION_UPDATED)."""
+        with self._lock:
+            at = self.now()
+            self._outbox.append(
+                make_envelope(event, id=self._next_id(), at=at, source=self._source)
+            )
+        self._flush()
+
+    # --- refreshes -------------------------------------------------------------------------------
+
+    async def refresh_sources(self) -> Transition | None:
+        """Read the data sources once (the accessor's cache applies) and apply the result as a
+        `SourcesRefreshed`; a failing source reports None (its last value stands). None when
+        no accessor is attached."""
+        accessor = self.accessor
+        if accessor is None:
+            return None
+        self._last_source_refresh = self.now()
+        snapshot = await accessor.snapshot()
+        failed = set(getattr(snapshot, "failures", {}) or {})
+        parts: dict[str, Any] = {}
+        for part in _SOURCE_REFRESH_PARTS:
+            parts[part] = getattr(snapshot, part, None)
+        for source in failed:
+            for part in _SOURCE_PARTS.get(source, ()):
+                parts[part] = None
+        parts.pop("nodes", None)
+        return self.apply_event(SourcesRefreshed(**parts))
+
+    async def refresh_nodes(self) -> Transition | None:
+        """Read the node capabilities once and apply them (`SourcesRefreshed(nodes=…)`).
+        A failing node source applies nothing (the last nodes stand)."""
+        accessor = self.accessor
+        if accessor is None:
+            return None
+        self._last_node_refresh = self.now()
+        result = await accessor.get_node_capabilities()
+        nodes: tuple[NodeCapability, ...] | None = unsafe_perform_io(result.value_or(None))
+        if nodes is None:
+            return None
+        # (the attrs plugin types the `optional(tuple)` converter's argument oddly)
+        return self.apply_event(SourcesRefreshed(nodes=nodes))  # type: ignore[arg-type]
+
+    def _due(self, last: float | None, interval: float) -> bool:
+        return last is None or self.now() - last >= interval
+
+    async def _refresh_if_due(self, *, nodes: bool) -> None:
+        """As the reference's rate-limited `_update_priorities` / `_update_node_capabilities`:
+        refresh only when the last one is older than its interval."""
+        if self.accessor is None:
+            return
+        if self._due(self._last_source_refresh, self.refresh_interval):
+            await self._guarded("refresh_sources", self.refresh_sources)
+        if nodes and self._due(self._last_node_refresh, self.node_refresh_interval):
+            await self._guarded("refresh_nodes", self.refresh_nodes)
+
+    async def _guarded(self, name: str, action: Callable[[], Awaitable[object]]) -> None:
+        try:
+            await action()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._errors[name] = f"{name}: {type(exc).__name__}: {exc}"
+            _log.exception("%s failed", name)
+        else:
+            self._errors.pop(name, None)
+
+    # --- timers ----------------------------------------------------------------------------------
+
+    async def _every(
+        self, interval: float, name: str, action: Callable[[], Awaitable[object]]
+    ) -> None:
+        while True:
+            await self._guarded(name, action)
+            await self._sleep(interval)
+
+    async def _tick_async(self) -> None:
+        self.tick()
+
+    def start(self) -> None:
+        """Start the timers on the running loop (idempotent)."""
+        if self._tasks:
+            return
+        loop = asyncio.get_running_loop()
+        for sub in self._subscriptions:
+            bind = getattr(sub, "_bus", None)
+            if bind is not None and hasattr(bind, "_bind_running_loop"):
+                bind._bind_running_loop()
+        timers: list[tuple[float, str, Callable[[], Awaitable[object]]]] = [
+            (self.tick_interval, "tick", self._tick_async)
+        ]
+        if self.accessor is not None:
+            timers.insert(0, (self.node_refresh_interval, "refresh_nodes", self.refresh_nodes))
+            timers.insert(0, (self.refresh_interval, "refresh_sources", self.refresh_sources))
+        self._tasks = [
+            loop.create_task(self._every(interval, name, action), name=f"selfplay-{name}")
+            for interval, name, action in timers
+        ]
+
+    async def stop(self) -> None:
+        """Cancel the timers and wait until they have ended."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks)
+
+    async def __aenter__(self) -> SelfplayScheduler:
+        self.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.stop()
+
+    # --- events ----------------------------------------------------------------------------------
+
+    def _on_message(self, message: BusMessage) -> None:
+        self.publish(message.event_type, message.payload, id=message.id, source=message.source)
+
+    def subscribe_to_events(self, bus: EventSource | None = None) -> bool:
+        """Subscribe to the reference's 28 event types on `bus` (default: the process bus) and
+        publish our emissions there unless another sink was given. Idempotent: once subscribed,
+        later calls change nothing. Returns whether we are subscribed."""
+        if self._subscriptions:
+            return True
+        source = bus if bus is not None else get_event_bus()
+        for event_type in _REFERENCE_TYPES:
+            try:
+                self._subscriptions.append(source.subscribe(event_type, self._on_message))
+            except Exception:
+                _log.exception("subscribing to %s failed", event_type)
+        if self._sink is None and isinstance(source, EventSink):
+            self._sink = source
+        return self.subscribed
+
+    def unsubscribe(self) -> None:
+        """Remove every subscription (the reference had no way to)."""
+        subs, self._subscriptions = self._subscriptions, []
+        for sub in subs:
+            sub.unsubscribe()
+
+    @property
+    def subscribed(self) -> bool:
+        return bool(self._subscriptions)
+
+    # --- status surface --------------------------------------------------------------------------
+
+    def shell_facts(self) -> ShellFacts:
+        """What only the shell knows, for the pure status functions."""
+        failing: dict[str, str] = {}
+        partial: dict[str, str] = {}
+        if self.accessor is not None:
+            for name, health in self.accessor.status().items():
+                if getattr(health, "state", None) != "degraded":
+                    continue
+                reason = str(getattr(health, "reason", None) or "degraded")
+                if getattr(health, "kind", None) is not None:
+                    failing[name] = reason
+                else:
+                    partial[name] = reason
+        errors = dict(self._errors)
+        return ShellFacts(
+            subscribed=self.subscribed,
+            sources_attached=self.accessor is not None,
+            failing_sources=failing,
+            partial_sources=partial,
+            refresh_error="; ".join(errors[k] for k in sorted(errors)) or None,
+            events_rejected=self.events_rejected,
+            timers_running=self.running,
+        )
+
+    def get_metrics(self) -> dict[str, Any]:
+        return scheduler_metrics(self._state, self.now(), self.policy)
+
+    def get_status(self) -> dict[str, Any]:
+        return scheduler_status(
+            self._state,
+            self.now(),
+            self.policy,
+            self.shell_facts(),
+            self._last_allocation,
+            self.health_limits,
+        )
+
+    def health_check(self) -> HealthReport:
+        return health_check(
+            self._state, self.now(), self.policy, self.shell_facts(), self.health_limits
+        )
+
+    def get_top_priorities(self, n: int = 5) -> list[dict[str, Any]]:
+        return top_priorities(self._state, self.now(), self.policy, n)
+
+    # --- priorities and decisions ----------------------------------------------------------------
+
+    async def get_priority_configs(self, top_n: int = 12) -> list[tuple[str, float]]:
+        """(config, score), highest first, after a refresh if the last one is older than the
+        refresh interval (as the reference's rate-limited update)."""
+        await self._refresh_if_due(nodes=False)
+        return priority_configs(self._state, self.now(), self.policy, top_n)
+
+    def get_priority_configs_sync(
+        self, top_n: int | None = None, filter_configs: Iterable[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """The ranking without a refresh, optionally only for `filter_configs`."""
+        ranked = priority_configs(self._state, self.now(), self.policy, None)
+        if filter_configs is not None:
+            wanted = {str(k) for k in filter_configs}
+            ranked = [item for item in ranked if item[0] in wanted]
+        return ranked if top_n is None else ranked[:top_n]
+
+    def get_config_priority(self, config_key: ConfigKey | str) -> ConfigPriority | None:
+        """The config's priority now (score, game count and its breakdown), or None for an
+        unknown key."""
+        key = _config_key(config_key)
+        if key is None:
+            return None
+        for priority in priorities(self._state, self.now(), self.policy, explain=True):
+            if priority.config_key == key:
+                return priority
+        return None
+
+    def decide_batch(
+        self,
+        games_per_config: int = 500,
+        max_configs: int = 12,
+        *,
+        target_games: int | None = None,
+    ) -> BatchAllocation:
+        """Decide one batch on the current state and record it (`AllocationDecided`) in the
+        same critical section, so the log replays to this very decision."""
+        with self._lock:
+            at = self.now()
+            request = AllocationRequest(games_per_config, max_configs, target_games, at)
+            result = decide(self._state, request, self.policy)
+            envelope = make_envelope(
+                AllocationDecided(request, result), id=self._next_id(), at=at, source=self._source
+            )
+            self._apply_locked(envelope)
+        self._flush()
+        placed = result.as_reference_dict()
+        total = sum(sum(per_node.values()) for per_node in placed.values())
+        if total > 0:
+            nodes = {node for per_node in placed.values() for node in per_node}
+            self._emit_only(
+                SelfplayAllocationUpdated(
+                    trigger="allocate_batch",
+                    total_games=total,
+                    configs=tuple(placed),
+                    node_count=len(nodes),
+                )
+            )
+        return result
+
+    async def allocate_selfplay_batch(
+        self,
+        games_per_config: int = 500,
+        max_configs: int = 12,
+        *,
+        target_games: int | None = None,
+    ) -> dict[str, dict[str, int]]:
+        """The reference's `{config: {node: games}}` (placed games only), after refreshing
+        priorities and nodes if due. `last_allocation` holds the full decision."""
+        await self._refresh_if_due(nodes=True)
+        batch = self.decide_batch(games_per_config, max_configs, target_games=target_games)
+        return batch.as_reference_dict()
+
+    # --- per-config API --------------------------------------------------------------------------
+
+    def boost_config_allocation(self, config_key: ConfigKey | str, multiplier: float = 1.5) -> bool:
+        """Raise the config's exploration boost (×multiplier, ≤ 2.0) and momentum (×1.2, ≤ 1.5).
+        False for an unknown config or a multiplier that is negative or not finite."""
+        key = _config_key(config_key)
+        if key is None:
+            _log.warning("boost_config_allocation: unknown config %r", config_key)
+            return False
+        try:
+            event = ConfigBoosted(key, float(multiplier))
+        except (TypeError, ValueError):
+            _log.warning("boost_config_allocation: invalid multiplier %r", multiplier)
+            return False
+        self.apply_event(event)
+        return True
+
+    def get_games_needed(self, config_key: ConfigKey | str) -> int:
+        """Games still needed to reach the config's training-sample target; 0 if unknown."""
+        key = _config_key(config_key)
+        if key is None:
+            return 0
+        cs = self._state.configs[key]
+        return games_needed(cs.game_count, cs.target_training_samples, cs.samples_per_game_estimate)
+
+    def get_all_games_needed(self) -> dict[str, int]:
+        return {str(key): self.get_games_needed(key) for key in self._state.configs}
+
+    def set_target_training_samples(self, config_key: ConfigKey | str, target: int) -> bool:
+        """Set the config's training-sample target. False (nothing recorded) for an unknown
+        config or a negative target (the reference created a new config for any string)."""
+        key = _config_key(config_key)
+        if key is None:
+            _log.warning("set_target_training_samples: unknown config %r", config_key)
+            return False
+        try:
+            event = TargetTrainingSamplesSet(key, int(target))
+        except (TypeError, ValueError, OverflowError):
+            _log.warning("set_target_training_samples: invalid target %r", target)
+            return False
+        self.apply_event(event)
+        return True
+
+    def get_target_games_for_config(self, config_key: ConfigKey | str) -> int:
+        """Dynamic target games for the config's current Elo (priority.md §9.2-9.3). A string
+        that is not a known config is read as the reference reads it: unknown board → hex8's
+        factor, players from the first character after "_" (default 2), Elo 1500."""
+        key = _config_key(config_key)
+        if key is not None:
+            return target_games(key, self._state.configs[key].current_elo, self.policy)
+        text = str(config_key)
+        _, sep, rest = text.partition("_")
+        players = int(rest[0]) if sep and rest[:1].isdigit() else 2
+        return target_games(
+            ConfigKey("hex8", players if players in (2, 3, 4) else 2), 1500.0, self.policy
+        )
+
+    def get_target_jobs_for_node(self, node: object) -> int:
+        """Self-play job target for a host (allocation.md §10); `node` is read with getattr."""
+        return target_jobs_for_node(node_resources(node), cluster_state(self._state), self.policy)
+
+    def get_elo_velocity(self, config_key: ConfigKey | str) -> float:
+        """Elo per hour from ELO_UPDATED events (0.0 when unknown)."""
+        key = _config_key(config_key)
+        if key is None:
+            return 0.0
+        return self._state.elo_velocity_per_hour.get(key, 0.0)
+
+    def is_node_under_backoff(self, node_id: str) -> bool:
+        return cluster_state(self._state).is_under_backoff(node_id, self.now())
+
+    def get_overloaded_nodes(self) -> list[str]:
+        """Nodes whose overload backoff is still running, in node-id order (reading changes
+        nothing; expiry happens through ticks)."""
+        now = self.now()
+        return [node for node, until in self._state.overloaded_until.items() if until > now]
+
+
+# --- the process-wide instance -----------------------------------------------------------------
+
+_instance: SelfplayScheduler | None = None
+_instance_lock = threading.Lock()
+
+
+def get_selfplay_scheduler(**kwargs: Any) -> SelfplayScheduler:
+    """The process-wide scheduler: created on first use (with `kwargs`, ignored afterwards) and
+    subscribed to the process bus, as the reference's singleton. Thread-safe."""
+    global _instance
+    with _instance_lock:
+        if _instance is None:
+            scheduler = SelfplayScheduler(**kwargs)
+            scheduler.subscribe_to_events()
+            _instance = scheduler
+        return _instance
+
+
+def reset_selfplay_scheduler() -> None:
+    """Forget the process-wide scheduler, unsubscribing it first (the reference left the old
+    instance's handlers subscribed)."""
+    global _instance
+    with _instance_lock:
+        old, _instance = _instance, None
+    if old is not None:
+        old.unsubscribe()
