@@ -1,0 +1,463 @@
+"""Replay: the fold, decision checks, rejections, snapshots, counterfactuals, starvation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from returns.result import Failure, Success
+
+from selfplay_core.allocation_values import AllocationRequest
+from selfplay_core.cluster import NodeCapability
+from selfplay_core.codec import encode_value
+from selfplay_core.configs import ALL_CONFIGS, ConfigKey
+from selfplay_core.decide import decide
+from selfplay_core.events import (
+    AllocationDecided,
+    ConfigBoosted,
+    Envelope,
+    Event,
+    NodeUnhealthy,
+    QualityPenaltyApplied,
+    SelfplayComplete,
+    SourcesRefreshed,
+    Tick,
+    UnknownEvent,
+    make_envelope,
+)
+from selfplay_core.policy import SchedulerPolicy
+from selfplay_core.reducer import reduce
+from selfplay_core.replay import (
+    MAX_REJECTIONS,
+    Difference,
+    Outcome,
+    Rejected,
+    Snapshot,
+    decode_snapshot,
+    encode_snapshot,
+    first_difference,
+    replay,
+    replay_report,
+    starvation_figures,
+    summarize,
+)
+from selfplay_core.state import SchedulerState
+from selfplay_core.testing.events import envelopes, events
+
+K = ConfigKey.parse
+NODES = (
+    NodeCapability("gpu-a", "H100", 80.0),
+    NodeCapability("gpu-b", "A100", 40.0),
+    NodeCapability("gpu-c", "RTX4090", 24.0, current_jobs=2),
+)
+
+
+def _refresh(counts: dict[ConfigKey, int]) -> SourcesRefreshed:
+    return SourcesRefreshed(
+        nodes=NODES,
+        game_counts=counts,
+        current_elos={key: 1400.0 + 40 * key.index for key in ALL_CONFIGS},
+        staleness_hours={key: 0.5 * key.index for key in ALL_CONFIGS},
+    )
+
+
+DECIDE = object()  # marker in a script: "the shell decides now"
+
+
+def record(
+    script: Iterable[Event | object],
+    policy: SchedulerPolicy = SchedulerPolicy(),  # noqa: B008 - frozen value
+    *,
+    start: float = 1_000.0,
+    step: float = 30.0,
+) -> list[Envelope]:
+    """What the shell would log: each event at its time, and at each DECIDE marker an
+    `AllocationDecided` made by `decide` from the current state (then applied too)."""
+    state = SchedulerState.initial(policy)
+    log: list[Envelope] = []
+    at = start
+    for n, item in enumerate(script):
+        at += step
+        if item is DECIDE:
+            request = AllocationRequest(games_per_config=200, now=at)
+            event: Any = AllocationDecided(request, decide(state, request, policy))
+        else:
+            event = item
+        envelope = make_envelope(event, id=f"e{n:05d}", at=at, source="test")
+        state = reduce(state, envelope, policy).state
+        log.append(envelope)
+    return log
+
+
+def _counts(scale: int) -> dict[ConfigKey, int]:
+    return {key: scale * (key.index + 1) for key in ALL_CONFIGS}
+
+
+SCRIPT: tuple[Any, ...] = (
+    _refresh(_counts(50)),
+    DECIDE,
+    SelfplayComplete(config_key="hex8_2p"),
+    ConfigBoosted(config_key="square19_4p", multiplier=1.8),
+    DECIDE,
+    NodeUnhealthy(node_id="gpu-b"),
+    Tick(at=0.0),
+    DECIDE,
+    _refresh(_counts(400)),
+    DECIDE,
+)
+
+
+def _report(log: Sequence[Any], policy: SchedulerPolicy = SchedulerPolicy()) -> Any:  # noqa: B008
+    return summarize(replay(SchedulerState.initial(policy), log, policy))
+
+
+# --- the identity check ------------------------------------------------------------------------
+
+
+def test_every_recorded_decision_replays_identical() -> None:
+    log = record(SCRIPT)
+    report = _report(log)
+    assert report.items == len(log) == 10
+    assert report.applied == 10
+    assert report.decisions_checked == 4
+    assert report.decisions_identical == 4
+    assert report.first_difference is None
+    assert report.all_identical
+
+
+def test_a_tampered_decision_is_reported_in_full() -> None:
+    log = record(SCRIPT)
+    third = log[4]  # the second decision
+    assert isinstance(third.event, AllocationDecided)
+    recorded = third.event.result
+    key = next(k for k, v in recorded.games_by_config.items() if v)
+    games = dict(recorded.games_by_config)
+    games[key] += 1
+    tampered = attrs.evolve(recorded, games_by_config=games, unplaced={key: 1})
+    log[4] = attrs.evolve(third, event=AllocationDecided(third.event.request, tampered))
+    report = _report(log)
+    assert report.decisions_checked == 4
+    assert report.decisions_identical == 3
+    first = report.first_difference
+    assert first is not None
+    assert first.number == 2
+    assert first.position == 4
+    assert first.envelope_id == "e00004"
+    assert first.difference == Difference(
+        f"games_by_config.{key}",
+        str(recorded.games_by_config[key] + 1),
+        str(recorded.games_by_config[key]),
+    )
+    assert first.recorded == tampered
+    assert first.replayed == recorded
+    data = report.as_dict()
+    assert data["first_difference"]["decision"] == 2
+    assert data["first_difference"]["path"] == f"games_by_config.{key}"
+    json.dumps(data)  # JSON-ready
+
+
+def test_only_the_first_difference_is_kept() -> None:
+    log = record(SCRIPT)
+    for index in (1, 4):
+        env = log[index]
+        assert isinstance(env.event, AllocationDecided)
+        request = attrs.evolve(env.event.request, games_per_config=999)
+        log[index] = attrs.evolve(env, event=AllocationDecided(request, env.event.result))
+    report = _report(log)
+    assert report.decisions_identical == 2
+    assert report.first_difference is not None
+    assert report.first_difference.number == 1
+
+
+def test_replay_under_another_policy_differs() -> None:
+    log = record(SCRIPT)
+    other = SchedulerPolicy.from_mapping({"starvation": {"emergency_multiplier": 1.0}})
+    report = _report(log, other)
+    assert report.decisions_checked == 4
+    assert report.decisions_identical < 4
+
+
+# --- outcomes and rejections -------------------------------------------------------------------
+
+
+def test_outcomes_are_counted() -> None:
+    log = record(SCRIPT[:2])
+    unknown = make_envelope(UnknownEvent("mystery_event", {"x": 1}), id="u1", at=5e3, source="s")
+    emitted = make_envelope(QualityPenaltyApplied(config_key="hex8_2p"), id="q", at=5e3, source="s")
+    items: list[Any] = [
+        *log,
+        unknown,
+        log[0],  # a duplicate
+        emitted,
+        Rejected("log.jsonl:7", "invalid JSON"),
+        Failure("plain failure"),
+        Success(make_envelope(Tick(at=1.0), id="t", at=6e3, source="s")),
+    ]
+    steps = list(replay(SchedulerState.initial(), items))
+    assert [s.outcome for s in steps] == [
+        Outcome.APPLIED,
+        Outcome.APPLIED,
+        Outcome.UNKNOWN,
+        Outcome.DUPLICATE,
+        Outcome.IGNORED,
+        Outcome.REJECTED,
+        Outcome.REJECTED,
+        Outcome.APPLIED,
+    ]
+    assert [s.position for s in steps] == list(range(8))
+    report = summarize(steps)
+    assert (report.applied, report.unknown, report.duplicates, report.ignored) == (3, 1, 1, 1)
+    assert report.rejected == 2
+    assert [str(r) for r in report.rejections] == [
+        "log.jsonl:7: invalid JSON",
+        "item 6: plain failure",
+    ]
+    assert dict(report.unknown_types) == {"mystery_event": 1}
+    assert report.decisions_checked == 1
+
+
+def test_a_reader_problem_keeps_file_line_field_and_kind() -> None:
+    from selfplay_shell.eventlog import LogProblem, ProblemKind
+
+    problem = LogProblem(
+        "a.jsonl", 3, "payload.config_key", "unknown config", ProblemKind.DECODE_ERROR
+    )
+    (step,) = replay(SchedulerState.initial(), [Failure(problem)])
+    assert step.rejection == Rejected(
+        "a.jsonl:3", "[payload.config_key] unknown config (decode_error)"
+    )
+
+
+def test_rejection_reasons_are_capped_but_counted() -> None:
+    items = [Rejected(f"x:{i}", "bad") for i in range(MAX_REJECTIONS + 25)]
+    report = summarize(replay(SchedulerState.initial(), items))
+    assert report.rejected == MAX_REJECTIONS + 25
+    assert len(report.rejections) == MAX_REJECTIONS
+    assert report.as_dict()["rejections_truncated"] is True
+
+
+@given(st.lists(envelopes() | st.builds(Rejected, st.text(max_size=5), st.text()), max_size=25))
+def test_outcomes_add_up_and_the_fold_never_raises(items: list[Any]) -> None:
+    report = replay_report(SchedulerState.initial(), items)
+    parts = report.applied + report.unknown + report.duplicates + report.ignored + report.rejected
+    assert parts == report.items == len(items)
+    assert report.decisions_identical <= report.decisions_checked
+    assert report.final_state is not None
+    assert report.final_state.applied == report.applied
+
+
+@given(st.lists(events(include_unknown=False), min_size=1, max_size=12), st.data())
+def test_decisions_recorded_after_any_events_replay_identical(
+    script: list[Any], data: st.DataObject
+) -> None:
+    marks = data.draw(st.lists(st.integers(0, len(script)), min_size=1, max_size=4))
+    full: list[Any] = [_refresh(_counts(10))]
+    for i, event in enumerate(script):
+        full.extend(DECIDE for m in marks if m == i)
+        if not isinstance(event, AllocationDecided):
+            full.append(event)
+    full.extend(DECIDE for m in marks if m == len(script))
+    report = _report(record(full))
+    assert report.decisions_checked == len(marks)
+    assert report.decisions_identical == len(marks), report.first_difference
+
+
+# --- first difference --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        ({"x": 1}, {"x": 1}, None),
+        ({"x": 1}, {"x": 1.0}, Difference("x", "1", "1.0")),
+        ({"x": 0.0}, {"x": -0.0}, Difference("x", "0.0", "-0.0")),
+        ({"x": {"y": [1, 2]}}, {"x": {"y": [1, 3]}}, Difference("x.y[1]", "2", "3")),
+        ({"x": [1]}, {"x": [1, 2]}, Difference("x[1]", "<absent>", "2")),
+        ({"x": 1}, {}, Difference("x", "1", "<absent>")),
+        ({}, {"z": "a"}, Difference("z", "<absent>", '"a"')),
+        ({"a": 1, "b": 2}, {"b": 2, "a": 1}, Difference("", '["a","b"]', '["b","a"]')),
+    ],
+)
+def test_first_difference(a: Any, b: Any, expected: Difference | None) -> None:
+    assert first_difference(a, b) == expected
+
+
+# --- snapshots ---------------------------------------------------------------------------------
+
+
+def test_snapshot_round_trips_through_json() -> None:
+    log = record(SCRIPT)
+    policy = SchedulerPolicy.from_mapping({"weights": {"staleness": 0.4}})
+    report = _report(log[:6], policy)
+    assert report.final_state is not None
+    snapshot = Snapshot(report.final_state, policy, report.final_position, log[5].id)
+    text = json.dumps(encode_snapshot(snapshot))
+    back = decode_snapshot(json.loads(text)).unwrap()
+    assert back == snapshot
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ConfigState.search_budget is typed float but the reducer stores adaptive_budget's "
+    "int: 800 is decoded as 800.0, equal but encoded differently (reported to state's owner)",
+)
+def test_snapshot_text_is_stable_through_a_round_trip() -> None:
+    log = record(SCRIPT)
+    report = _report(log)
+    assert report.final_state is not None
+    text = json.dumps(encode_snapshot(Snapshot(report.final_state, SchedulerPolicy(), 10)))
+    back = decode_snapshot(json.loads(text)).unwrap()
+    assert json.dumps(encode_snapshot(back)) == text
+
+
+@given(st.integers(0, len(SCRIPT)))
+def test_replay_from_a_snapshot_continues_exactly(cut: int) -> None:
+    log = record(SCRIPT)
+    policy = SchedulerPolicy()
+    full = list(replay(SchedulerState.initial(), log, policy))
+    head = summarize(replay(SchedulerState.initial(), log[:cut], policy))
+    state = head.final_state or SchedulerState.initial()
+    snapshot = Snapshot(state, policy, head.final_position)
+    resumed = decode_snapshot(json.loads(json.dumps(encode_snapshot(snapshot)))).unwrap()
+    tail = list(
+        replay(
+            resumed.state, log[resumed.position :], resumed.policy, start_position=resumed.position
+        )
+    )
+    assert [s.position for s in tail] == [s.position for s in full[cut:]]
+    assert [s.state for s in tail] == [s.state for s in full[cut:]]
+    numbers = [s.check.number for s in tail if s.check is not None]
+    assert numbers == [s.check.number for s in full[cut:] if s.check is not None]
+    assert all(s.check.identical for s in tail if s.check is not None)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "path"),
+    [
+        (lambda d: d.update(format="other"), "format"),
+        (lambda d: d.update(version=2), "version"),
+        (lambda d: d.update(position=-1), "position"),
+        (lambda d: d.pop("policy"), "policy"),
+        (lambda d: d["policy"]["weights"].update(staleness="x"), "policy.weights.staleness"),
+        (lambda d: d["state"]["configs"].pop("hex8_2p"), "state.configs"),
+        (lambda d: d["state"]["ledger"].update(ids=[1]), "state.ledger.ids"),
+        (lambda d: d["state"]["ledger"].update(last_at=float("nan")), "state.ledger.last_at"),
+    ],
+)
+def test_a_bad_snapshot_names_the_field(mutate: Any, path: str) -> None:
+    data = encode_snapshot(Snapshot(SchedulerState.initial(), SchedulerPolicy(), 0))
+    mutate(data)
+    result = decode_snapshot(data)
+    assert isinstance(result, Failure)
+    assert result.failure().path == path
+
+
+# --- starvation figures ------------------------------------------------------------------------
+
+
+def test_starvation_figures_worked_example() -> None:
+    a, b, c = K("hex8_2p"), K("square8_2p"), K("hexagonal_4p")
+    decisions = [
+        (0.0, {a: 100, b: 50}),
+        (600.0, {a: 100}),
+        (1200.0, {a: 50, c: 50}),
+        (4200.0, {b: 100}),
+    ]
+    figures = starvation_figures(decisions, window_seconds=3600.0)
+    assert figures.span_seconds == 4200.0
+    assert figures.decisions == 4
+    assert figures.longest_wait_seconds[a] == 3000.0  # fed at 1200, then never until the end
+    assert figures.longest_wait_seconds[b] == 4200.0  # fed at 0 and 4200
+    assert figures.longest_wait_seconds[c] == 3000.0  # 0 → 1200 before, 1200 → 4200 after
+    assert figures.longest_wait_decisions[b] == 2
+    assert figures.longest_wait_decisions[c] == 2  # at 0 and 600
+    never = [k for k in ALL_CONFIGS if k not in (a, b, c)]
+    assert figures.never_fed == tuple(never)
+    assert all(figures.longest_wait_seconds[k] == 4200.0 for k in never)
+    assert [start for start, _ in figures.windows] == [0.0, 3600.0]
+    assert figures.windows[0][1][a] == 250
+    assert figures.windows[1][1][b] == 100
+    assert figures.share[a] == 250 / 450
+    shares = figures.window_shares()
+    assert shares[1][1][b] == 1.0
+    assert sum(shares[0][1].values()) == pytest.approx(1.0)
+
+
+def test_starvation_figures_of_nothing() -> None:
+    figures = starvation_figures([])
+    assert figures.decisions == 0
+    assert figures.windows == ()
+    json.dumps(figures.as_dict())
+
+
+# --- counterfactual ----------------------------------------------------------------------------
+
+
+def test_counterfactual_under_the_same_policy_changes_nothing() -> None:
+    from selfplay_core.replay import counterfactual
+
+    log = record(SCRIPT)
+    result = counterfactual(SchedulerState.initial(), log, SchedulerPolicy())
+    assert len(result.decisions) == 4
+    assert result.decisions_differing == 0
+    assert dict(result.games_delta) == {}
+    assert dict(result.nodes_delta) == {}
+    assert result.recorded_games == result.counterfactual_games
+    assert result.replay.decisions_identical == 4
+    assert sum(result.recorded_nodes.values()) == sum(
+        d.recorded_games[k] for d in result.decisions for k in d.recorded_games
+    ) - sum(e.event.result.unplaced_games for e in log if isinstance(e.event, AllocationDecided))
+
+
+def test_counterfactual_totals_add_up_per_decision() -> None:
+    from selfplay_core.replay import counterfactual
+
+    log = record(SCRIPT)
+    other = SchedulerPolicy.from_mapping(
+        {"starvation": {"emergency_multiplier": 1.0, "critical_multiplier": 1.0}}
+    )
+    result = counterfactual(SchedulerState.initial(), log, other)
+    assert result.decisions_differing >= 1
+    for key in ALL_CONFIGS:
+        assert result.counterfactual_games.get(key, 0) == sum(
+            d.counterfactual_games.get(key, 0) for d in result.decisions
+        )
+        assert result.recorded_games.get(key, 0) == sum(
+            d.recorded_games.get(key, 0) for d in result.decisions
+        )
+    delta = result.games_delta
+    assert all(v != 0 for v in delta.values())
+    for key, value in delta.items():
+        assert value == result.counterfactual_games.get(key, 0) - result.recorded_games.get(key, 0)
+    # the recorded side is what the log holds
+    logged = [e.event.result for e in log if isinstance(e.event, AllocationDecided)]
+    assert [dict(d.recorded_games) for d in result.decisions] == [
+        {k: v for k, v in r.games_by_config.items() if v} for r in logged
+    ]
+    data = result.as_dict()
+    json.dumps(data)
+    assert data["decisions"] == 4
+    assert set(data["starvation"]) == {"recorded", "counterfactual"}
+
+
+def test_counterfactual_decisions_enter_the_state() -> None:
+    from selfplay_core.replay import counterfactual
+
+    log = record(SCRIPT)
+    other = SchedulerPolicy.from_mapping({"starvation": {"emergency_multiplier": 1.0}})
+    result = counterfactual(SchedulerState.initial(), log, other)
+    final = result.replay.final_state
+    assert final is not None
+    assert final.allocations.games_total == sum(result.counterfactual_games.values())
+
+
+def test_encoded_decisions_are_what_is_compared() -> None:
+    log = record(SCRIPT[:2])
+    check = next(s.check for s in replay(SchedulerState.initial(), log) if s.check is not None)
+    assert check.recorded_json == check.replayed_json
+    assert json.loads(check.recorded_json) == encode_value(check.recorded)
