@@ -39,6 +39,7 @@ from selfplay_core.allocation_values import (
     NodeAllocation,
     Placement,
     UnmetConstraint,
+    canonical,
 )
 from selfplay_core.cluster import Backpressure, ClusterState, NodeCapability
 from selfplay_core.configs import ConfigKey
@@ -96,8 +97,8 @@ def _budget_counts(
     floors = starvation_floors(unique, g, policy)
     in_batch = {p.config_key for p in eligible} | set(floors)
     minimum = four_player_minimum(g, policy)
-    minimums = {k: minimum for k in sorted(in_batch) if k.players == 4 and minimum > 0}
-    reserved = {k: max(floors.get(k, 0), minimums.get(k, 0)) for k in sorted(in_batch)}
+    minimums = {k: minimum for k in canonical(in_batch) if k.players == 4 and minimum > 0}
+    reserved = {k: max(floors.get(k, 0), minimums.get(k, 0)) for k in canonical(in_batch)}
     reserved = {k: n for k, n in reserved.items() if n > 0}
     unmet: dict[tuple[ConfigKey, str], str] = {}
     if sum(reserved.values()) <= budget:
@@ -118,7 +119,7 @@ def _budget_counts(
         for k, m in minimums.items():
             if counts.get(k, 0) < m:
                 unmet[(k, "4p_minimum")] = why
-    counts = {k: n for k, n in sorted(counts.items()) if n > 0}
+    counts = {k: counts[k] for k in canonical(counts) if counts[k] > 0}
     base = {k: counts.get(k, 0) - min(counts.get(k, 0), reserved.get(k, 0)) for k in counts}
     return _Counts(base, floors, minimums, counts, (), unmet)
 
@@ -158,7 +159,7 @@ def _decide(
             eff = _budget_counts(unique, g_eff, budget_eff, n, policy)
             weights = [(k, float(c)) for k, c in full.counts.items()]
             final = largest_remainder(budget_eff, weights)
-    final = {k: c for k, c in sorted(final.items()) if c > 0}
+    final = {k: final[k] for k in canonical(final) if final[k] > 0}
     unmet = dict(eff.unmet)
     for k, floor in eff.floors.items():
         if final.get(k, 0) < floor and (k, "starvation_floor") not in unmet:
@@ -253,7 +254,7 @@ def _explain(
         received[t.recipient] = received.get(t.recipient, 0) + t.games
     decisions = []
     constraints = []
-    for key in sorted(set(unique) | set(final) | set(full.counts)):
+    for key in canonical(set(unique) | set(final) | set(full.counts)):
         p = unique.get(key)
         games = final.get(key, 0)
         placed = sum(placement.placements.get(key, {}).values())

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
+from selfplay_core.allocation_values import canonical
 from selfplay_core.configs import ConfigKey
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.values import ConfigPriority
@@ -82,7 +83,7 @@ def starvation_floors(
 ) -> dict[ConfigKey, int]:
     """Floor per starved config (any score, any rank: the floor is their route in)."""
     floors: dict[ConfigKey, int] = {}
-    for key in sorted(priorities):
+    for key in canonical(priorities):
         level = starvation_level(priorities[key].games_count, policy)
         floor = floor_games(level, games_per_config, policy)
         if floor > 0:
@@ -158,9 +159,9 @@ def allocate_to_configs(
     if eligible:
         weights = [(p.config_key, 0.5 + p.score) for p in sorted(eligible, key=_canonical)]
     else:
-        weights = [(key, float(held[key])) for key in sorted(held)]
+        weights = [(key, float(held[key])) for key in canonical(held)]
     shares = largest_remainder(pool, weights)
-    keys = sorted(set(held) | set(shares))
+    keys = canonical(set(held) | set(shares))
     return {k: held.get(k, 0) + shares.get(k, 0) for k in keys if held.get(k, 0) + shares.get(k, 0)}
 
 
@@ -180,7 +181,7 @@ def enforce_starvation_floor(
     raised = dict(counts)
     for key, floor in floors.items():
         raised[key] = max(raised.get(key, 0), floor)
-    return {key: raised[key] for key in sorted(raised)}
+    return {key: raised[key] for key in canonical(raised)}
 
 
 @attrs.frozen
@@ -199,7 +200,7 @@ def batch_order(
     without a priority in canonical order."""
     with_score = [k for k in counts if k in priorities]
     with_score.sort(key=lambda k: (-priorities[k].score, k.index))
-    return with_score + sorted(k for k in counts if k not in priorities)
+    return with_score + canonical(k for k in counts if k not in priorities)
 
 
 def four_player_transfers(
@@ -233,7 +234,7 @@ def four_player_transfers(
                 result[recipient] += steal
                 shortfall -= steal
                 transfers.append(Transfer(donor, recipient, steal))
-    return {k: result[k] for k in sorted(result)}, tuple(transfers)
+    return {k: result[k] for k in canonical(result)}, tuple(transfers)
 
 
 def enforce_4p_minimums(

@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 
 from selfplay_core.allocation_policy import AllocationPolicy
-from selfplay_core.allocation_values import NodeAllocation, Placement
+from selfplay_core.allocation_values import NodeAllocation, Placement, canonical
 from selfplay_core.cluster import ClusterState
 from selfplay_core.configs import ConfigKey
 from selfplay_core.node_capacity import exclusion_reason, gpu_row
@@ -55,79 +55,89 @@ class _Nodes:
         self.cap = [
             math.floor(e[4] * policy.ephemeral_short_factor) if e[3] else e[4] for e in eligible
         ]
+        # large-board room; on a non-ephemeral node the whole cap
         self.large_cap = [
             math.floor(e[4] * policy.ephemeral_long_factor) if e[3] else e[4] for e in eligible
         ]
-        self.used = [0] * len(eligible)
-        self.used_large = [0] * len(eligible)
-        self.games: list[dict[ConfigKey, int]] = [{} for _ in eligible]
+        self.room = list(self.cap)  # games this batch may still put on the node
+        self.large_room = list(self.large_cap)
+        self.games: list[dict[int, int]] = [{} for _ in eligible]  # demand index → games
 
-    def room(self, i: int, large: bool) -> int:
-        room = self.cap[i] - self.used[i]
-        if large:
-            room = min(room, self.large_cap[i] - self.used_large[i])
-        return room
+    def room_for(self, i: int, large: bool) -> int:
+        return min(self.room[i], self.large_room[i]) if large else self.room[i]
 
-    def put(self, i: int, key: ConfigKey, games: int) -> None:
-        self.used[i] += games
-        if key.is_large_board:
-            self.used_large[i] += games
-        self.games[i][key] = self.games[i].get(key, 0) + games
+    def put(self, i: int, demand: int, large: bool, games: int) -> None:
+        self.room[i] -= games
+        if large or not self.ephemeral[i]:
+            # a non-ephemeral node has one budget for every board
+            self.large_room[i] -= games
+        per = self.games[i]
+        per[demand] = per.get(demand, 0) + games
 
 
-def _place_config(
+def _place_demand(
     nodes: _Nodes,
-    key: ConfigKey,
+    demand: int,
+    large: bool,
     amount: int,
     whole: int,
     placed: dict[int, int],
     policy: AllocationPolicy,
 ) -> tuple[int, str]:
-    """Place `amount` more games of a config whose whole total is `whole` (its entries so far in
+    """Place `amount` more games of a demand whose whole total is `whole` (its entries so far in
     `placed`, updated in place); returns (games left unplaced, reason)."""
     chunk = policy.min_games_per_allocation
-    large = key.is_large_board
     need = min(chunk, whole)
-    candidates = [
-        i for i in range(len(nodes.ids)) if nodes.room(i, large) >= (1 if i in placed else need)
-    ]
+    room, large_room = nodes.room, nodes.large_room
+    if large:
+        candidates = [
+            i
+            for i in range(len(room))
+            if min(room[i], large_room[i]) >= (1 if i in placed else need)
+        ]
+    elif placed:
+        candidates = [i for i in range(len(room)) if room[i] >= (1 if i in placed else need)]
+    else:
+        candidates = [i for i in range(len(room)) if room[i] >= need]
     if not candidates:
-        if not nodes.ids:
+        if not room:
             return amount, "no eligible node"
         return amount, f"node caps exhausted: no eligible node has room for {need} more games"
     remaining = amount
     if whole < chunk and not placed:
         # the whole config is one small entry, on the first node with room for it
         i = candidates[0]
-        nodes.put(i, key, amount)
+        nodes.put(i, demand, large, amount)
         placed[i] = amount
         return 0, ""
-    cap_sum = math.fsum(nodes.capacity[i] for i in candidates)
-    factor_short, factor_long = policy.ephemeral_short_factor, policy.ephemeral_long_factor
+    capacity = nodes.capacity
+    cap_sum = math.fsum([capacity[i] for i in candidates])
+    eph_factor = policy.ephemeral_long_factor if large else policy.ephemeral_short_factor
+    ephemeral = nodes.ephemeral
     for i in candidates:
         if remaining <= 0:
             break
-        share = max(chunk, int(amount * (nodes.capacity[i] / cap_sum)))
-        if nodes.ephemeral[i]:
-            share = math.floor(share * (factor_long if large else factor_short))
-        room = nodes.room(i, large)
-        g = min(share, room, remaining)
+        share = max(chunk, int(amount * (capacity[i] / cap_sum)))
+        if ephemeral[i]:
+            share = math.floor(share * eph_factor)
+        free = nodes.room_for(i, large)
+        g = min(share, free, remaining)
         if g <= 0 or (g < chunk and i not in placed):
             continue
         left = remaining - g
         if 0 < left < chunk:
             # never leave a remainder smaller than a chunk: take it all, or leave one chunk
-            if room >= remaining:
+            if free >= remaining:
                 g = remaining
             elif remaining - chunk >= chunk or (i in placed and remaining > chunk):
                 g = remaining - chunk
             else:
                 continue
-        nodes.put(i, key, g)
+        nodes.put(i, demand, large, g)
         placed[i] = placed.get(i, 0) + g
         remaining -= g
     if remaining > 0:
-        remaining = _top_up(nodes, key, placed, candidates, remaining, large, chunk)
+        remaining = _top_up(nodes, demand, large, placed, candidates, remaining, chunk)
     if remaining == 0:
         return 0, ""
     if remaining < chunk:
@@ -139,28 +149,62 @@ def _place_config(
 
 def _top_up(
     nodes: _Nodes,
-    key: ConfigKey,
+    demand: int,
+    large: bool,
     placed: dict[int, int],
     candidates: Sequence[int],
     remaining: int,
-    large: bool,
     chunk: int,
 ) -> int:
-    """Second pass: grow this config's entries, then open new entries of ≥ one chunk."""
+    """Second pass: grow this demand's entries, then open new entries of ≥ one chunk."""
     for new_entries in (False, True, False):
         for i in candidates:
             if remaining <= 0:
                 return 0
-            has_entry = i in placed
-            if has_entry == new_entries:
+            if (i in placed) == new_entries:
                 continue
-            g = min(nodes.room(i, large), remaining)
+            g = min(nodes.room_for(i, large), remaining)
             if g <= 0 or (new_entries and g < chunk):
                 continue
-            nodes.put(i, key, g)
+            nodes.put(i, demand, large, g)
             placed[i] = placed.get(i, 0) + g
             remaining -= g
     return remaining
+
+
+def place_demands(
+    totals: Sequence[int],
+    large: Sequence[bool],
+    nodes: _Nodes,
+    policy: AllocationPolicy,
+) -> tuple[list[dict[int, int]], list[int], dict[int, str]]:
+    """Place demand j (`totals[j]` games, large board or not) in order j = 0, 1, …; returns per
+    demand the node index → games, the games left unplaced, and the reasons.
+
+    When the demands need more than the nodes' caps allow, a first round places each demand's
+    proportional part of the capacity (at least one chunk), so an early demand cannot take
+    every node; a second round then places what is left, in order."""
+    chunk = policy.min_games_per_allocation
+    demand = sum(totals)
+    capacity = sum(nodes.cap)
+    placed: list[dict[int, int]] = [{} for _ in totals]
+    left = list(totals)
+    reasons: dict[int, str] = {}
+    rounds: list[list[int]] = []
+    if demand > capacity > 0:
+        ratio = capacity / demand
+        rounds.append([min(n, max(chunk, int(n * ratio))) for n in totals])
+    rounds.append(left)
+    for targets in rounds:
+        for j, whole in enumerate(totals):
+            amount = min(targets[j], left[j])
+            if amount <= 0:
+                continue
+            rest, reason = _place_demand(nodes, j, large[j], amount, whole, placed[j], policy)
+            left[j] -= amount - rest
+            if rest:
+                reasons[j] = reason
+    return placed, left, reasons
 
 
 def place(
@@ -171,45 +215,28 @@ def place(
     now: float = 0.0,
     order: Iterable[ConfigKey] | None = None,
 ) -> Placement:
-    """Place every config's games (in `order`, default canonical) on the cluster's nodes.
-
-    When the batch needs more than the nodes' caps allow, a first round places each config's
-    proportional part of the capacity (at least one chunk), so an early config cannot take every
-    node; a second round then places what is left, in order."""
+    """Place every config's games (in `order`, default canonical) on the cluster's nodes."""
     nodes = _Nodes(cluster, now, policy)
     sequence = [k for k in _order(games_by_config, order) if games_by_config[k] > 0]
-    demand = sum(games_by_config[k] for k in sequence)
-    capacity = sum(nodes.cap)
-    chunk = policy.min_games_per_allocation
-    placed: dict[ConfigKey, dict[int, int]] = {k: {} for k in sequence}
-    left = {k: games_by_config[k] for k in sequence}
-    reasons: dict[ConfigKey, str] = {}
-    rounds: list[dict[ConfigKey, int]] = []
-    if demand > capacity > 0:
-        ratio = capacity / demand
-        rounds.append({k: min(left[k], max(chunk, int(left[k] * ratio))) for k in sequence})
-    rounds.append(left)
-    for targets in rounds:
-        for key in sequence:
-            amount = min(targets[key], left[key])
-            if amount <= 0:
-                continue
-            rest, reason = _place_config(
-                nodes, key, amount, games_by_config[key], placed[key], policy
-            )
-            left[key] -= amount - rest
-            if rest:
-                reasons[key] = reason
-    unplaced = {k: n for k, n in left.items() if n > 0}
+    totals = [games_by_config[k] for k in sequence]
+    placed, left, reasons = place_demands(
+        totals, [k.is_large_board for k in sequence], nodes, policy
+    )
+    ids = nodes.ids
     node_allocs = tuple(
-        NodeAllocation(nodes.ids[i], nodes.games[i], nodes.cap[i], nodes.large_cap[i])
-        for i in sorted(range(len(nodes.ids)), key=lambda i: nodes.ids[i])
-        if nodes.used[i] > 0
+        NodeAllocation(
+            ids[i],
+            {sequence[j]: g for j, g in nodes.games[i].items()},
+            nodes.cap[i],
+            nodes.large_cap[i],
+        )
+        for i in sorted(range(len(ids)), key=ids.__getitem__)
+        if nodes.games[i]
     )
     return Placement(
-        {k: {nodes.ids[i]: g for i, g in per.items()} for k, per in placed.items() if per},
-        unplaced,
-        {k: reasons[k] for k in unplaced},
+        {sequence[j]: {ids[i]: g for i, g in per.items()} for j, per in enumerate(placed) if per},
+        {sequence[j]: n for j, n in enumerate(left) if n > 0},
+        {sequence[j]: reasons[j] for j, n in enumerate(left) if n > 0},
         node_allocs,
         nodes.excluded,
     )
@@ -222,7 +249,7 @@ def _order(games: Mapping[ConfigKey, int], order: Iterable[ConfigKey] | None) ->
         if key in games and key not in seen:
             seen.add(key)
             sequence.append(key)
-    sequence.extend(sorted(k for k in games if k not in seen))
+    sequence.extend(canonical(k for k in games if k not in seen))
     return sequence
 
 

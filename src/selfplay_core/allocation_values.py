@@ -8,7 +8,7 @@ byte-identically.
 from __future__ import annotations
 
 import types
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -17,14 +17,27 @@ from selfplay_core._validators import count, finite, non_negative
 from selfplay_core.configs import ConfigKey, coerce_config_key
 
 
+def _by_config(item: tuple[ConfigKey, Any]) -> int:
+    return item[0].index
+
+
+def canonical(keys: Iterable[ConfigKey]) -> list[ConfigKey]:
+    """Config keys in canonical order (one index lookup per key, no pairwise comparisons)."""
+    return sorted(keys, key=_config_index)
+
+
+def _config_index(key: ConfigKey) -> int:
+    return key.index
+
+
 def freeze_config_counts(value: Mapping[Any, int]) -> Mapping[ConfigKey, int]:
     """Read-only, keyed by `ConfigKey` in canonical order."""
-    items = sorted(((coerce_config_key(k), v) for k, v in value.items()), key=lambda kv: kv[0])
+    items = sorted(((coerce_config_key(k), v) for k, v in value.items()), key=_by_config)
     return types.MappingProxyType(dict(items))
 
 
 def freeze_config_text(value: Mapping[Any, str]) -> Mapping[ConfigKey, str]:
-    items = sorted(((coerce_config_key(k), v) for k, v in value.items()), key=lambda kv: kv[0])
+    items = sorted(((coerce_config_key(k), v) for k, v in value.items()), key=_by_config)
     return types.MappingProxyType(dict(items))
 
 
@@ -39,7 +52,7 @@ def freeze_node_text(value: Mapping[str, str]) -> Mapping[str, str]:
 def freeze_placements(
     value: Mapping[Any, Mapping[str, int]],
 ) -> Mapping[ConfigKey, Mapping[str, int]]:
-    items = sorted(((coerce_config_key(k), v) for k, v in value.items()), key=lambda kv: kv[0])
+    items = sorted(((coerce_config_key(k), v) for k, v in value.items()), key=_by_config)
     return types.MappingProxyType({k: freeze_node_counts(v) for k, v in items})
 
 

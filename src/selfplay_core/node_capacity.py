@@ -7,6 +7,7 @@ The reference looked GPU names up as exact, case-sensitive keys, so "GH200 (96 G
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Final
@@ -29,16 +30,24 @@ def gpu_row(gpu_type: str, policy: AllocationPolicy) -> str | None:
     """
     if gpu_type in policy.gpu_weights or gpu_type in policy.games_per_node:
         return gpu_type
+    rows = tuple(sorted(set(policy.gpu_weights) | set(policy.games_per_node)))
+    return _matching_row(gpu_type, rows, tuple(policy.gpu_aliases.items()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _matching_row(
+    gpu_type: str, rows: tuple[str, ...], aliases: tuple[tuple[str, str], ...]
+) -> str | None:
+    """Memoised (a pure function of its arguments): free-text names repeat across nodes."""
     name = _normalise(gpu_type)
     if not name:
         return None
-    rows = sorted(set(policy.gpu_weights) | set(policy.games_per_node))
     for row in rows:
         if _normalise(row) == name:
             return row
     best: tuple[int, int, str] | None = None
     target: str | None = None
-    for pattern, row in policy.gpu_aliases.items():
+    for pattern, row in aliases:
         tokens = _normalise(pattern).split()
         if tokens and all(token in name for token in tokens):
             # longest pattern wins; ties: more tokens, then the pattern text (deterministic)
