@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from selfplay_shell.eventlog.jsonline import (
+    _STRICT,
     NonFiniteNumberError,
     dumps_line,
     find_non_finite,
@@ -231,3 +232,50 @@ def test_a_large_torn_tail_is_quarantined_in_chunks(tmp_path: Path) -> None:
     assert recovery.length == len(fragment)
     assert _quarantined_bytes(path) == fragment
     assert len(quarantine_path_for(path).read_text().splitlines()) == 3
+
+
+def _outcome(parse: object, text: str) -> tuple[str, object]:
+    assert callable(parse)
+    try:
+        return "ok", parse(text)
+    except ValueError as error:
+        return "error", type(error).__name__
+
+
+json_texts = st.one_of(
+    st.builds(json.dumps, json_values),
+    st.builds(
+        lambda v, pad: pad[0] + json.dumps(v) + pad[1],
+        json_values,
+        st.tuples(
+            st.sampled_from(["", " ", "\t", "\n"]),
+            st.sampled_from(["", "\n", "\r\n", "  \n", " x", "}", "\u2028"]),
+        ),
+    ),
+    st.text(max_size=20),
+)
+
+
+@given(json_texts)
+def test_parse_line_fast_path_agrees_with_the_full_decoder(text: str) -> None:
+    assert _outcome(parse_line, text) == _outcome(_STRICT.decode, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ('{"a":1}\n', True),
+        ('{"a":1}\r\n', True),
+        (' {"a":1}', True),
+        ('{"a":1} x', False),
+        ('{"a":1}{"b":2}', False),
+        ('{"a":1}\u2028', False),
+        ("", False),
+    ],
+)
+def test_parse_line_edges(text: str, ok: bool) -> None:
+    if ok:
+        assert parse_line(text) == {"a": 1}
+    else:
+        with pytest.raises(json.JSONDecodeError):
+            parse_line(text)

@@ -42,8 +42,23 @@ _ENCODER = json.JSONEncoder(
 )
 
 
+_SCAN = _STRICT.scan_once
+
+
 def parse_line(text: str) -> Any:
-    """Parse one line's JSON; raises `json.JSONDecodeError` or `NonFiniteNumberError`."""
+    """Parse one line's JSON; raises `json.JSONDecodeError` or `NonFiniteNumberError`.
+
+    Calls the C scanner directly for the usual `{...}\n` line, skipping the two regex
+    whitespace matches `JSONDecoder.decode` makes; anything else takes the full path,
+    which also produces the proper error.
+    """
+    try:
+        value, end = _SCAN(text, 0)
+    except StopIteration:
+        return _STRICT.decode(text)
+    rest = len(text) - end
+    if rest == 0 or (rest == 1 and text[end] == "\n"):
+        return value
     return _STRICT.decode(text)
 
 
