@@ -128,6 +128,8 @@ def test_request_validation() -> None:
         AllocationRequest(games_per_config=-1)
     with pytest.raises(ValueError, match="now"):
         AllocationRequest(now=float("inf"))
+    with pytest.raises(ValueError, match="max_configs"):
+        AllocationRequest(max_configs=-1)
 
 
 # --- policy -------------------------------------------------------------------------------
