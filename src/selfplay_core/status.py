@@ -326,6 +326,7 @@ def health_check(
     refreshed = state.last_refresh
     last_update = last_priority_update(state)
     age = now - last_update
+    # Staleness needs someone expected to refresh: attached sources, or a history of reports.
     expects_data = facts.sources_attached or any(p in refreshed for p in PRIORITY_PARTS)
     priority_stale = False
     if expects_data:
@@ -351,7 +352,7 @@ def health_check(
     stale_parts = [
         part
         for part, at in refreshed.items()
-        if now - at > limit and not (priority_stale and part in PRIORITY_PARTS)
+        if expects_data and now - at > limit and not (priority_stale and part in PRIORITY_PARTS)
     ]
     for part in stale_parts:
         degraded.append(f"Stale data: {part} last refreshed {now - refreshed[part]:g} s ago")
