@@ -38,9 +38,16 @@ CANONICAL_SQ8_4P_ROWS: tuple[GameRow, ...] = (
 )
 
 
+def _connect(path: Path) -> sqlite3.Connection:
+    """A writer connection without fsync: fixtures are rebuilt per test, durability is moot."""
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA synchronous = OFF")
+    return conn
+
+
 def write_games_db(path: Path, rows: Iterable[GameRow]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(path) as conn:
+    with _connect(path) as conn:
         conn.execute(f"CREATE TABLE games ({GAMES_COLUMNS})")
         conn.executemany("INSERT INTO games VALUES (?, ?, ?, ?, ?, ?)", rows)
     conn.close()
@@ -54,7 +61,7 @@ def build_game_dbs(root: Path, *, symlink: bool = False) -> None:
     write_games_db(games / "hex8_2p.db", HEX8_2P_ROWS)
     write_games_db(root / "data" / "selfplay" / "canonical_square8_4p.db", CANONICAL_SQ8_4P_ROWS)
     (games / "canonical_empty.db").write_bytes(b"")
-    with sqlite3.connect(games / "canonical_nowinner.db") as conn:
+    with _connect(games / "canonical_nowinner.db") as conn:
         conn.execute(
             "CREATE TABLE games (game_id TEXT PRIMARY KEY, board_type TEXT, num_players INTEGER)"
         )
@@ -115,7 +122,7 @@ def build_elo_db(
     """§16.2, in the union layout (with archived_at) or the EloService-only layout."""
     path = root / "data" / "unified_elo.db"
     path.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(path) as conn:
+    with _connect(path) as conn:
         conn.execute(
             "CREATE TABLE participants (participant_id TEXT PRIMARY KEY,"
             " participant_type TEXT NOT NULL DEFAULT 'model', ai_type TEXT)"
@@ -201,7 +208,7 @@ def build_momentum_db(
 ) -> Path:
     path = root / "data" / "feedback" / "accelerator_state.db"
     path.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(path) as conn:
+    with _connect(path) as conn:
         conn.execute(
             "CREATE TABLE config_momentum (config_key TEXT PRIMARY KEY,"
             " current_elo REAL DEFAULT 1500,"
@@ -337,7 +344,7 @@ def build_queue_monitor(root: Path, depth: int | None = 55, level: str = "none")
     path = root / "coordination" / "queue_monitor.db"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
-    with sqlite3.connect(path) as conn:
+    with _connect(path) as conn:
         conn.execute(
             "CREATE TABLE queue_status (queue_type TEXT PRIMARY KEY,"
             " current_depth INTEGER NOT NULL,"

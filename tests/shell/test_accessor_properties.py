@@ -37,13 +37,14 @@ FILE_NAMES = (
 
 
 def _context(root: Path) -> ReadContext:
-    config = AccessorConfig(game_root_candidates=("{root}",))
+    config = AccessorConfig(game_root_candidates=("{root}",), game_db_workers=1)
     return ReadContext(Anchors(root, root), config, time.time(), time.monotonic() + 10.0)
 
 
 def _write(path: Path, rows: list[tuple[str, int, int | None]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA synchronous = OFF")
         conn.execute(
             "CREATE TABLE games (game_id TEXT PRIMARY KEY, board_type TEXT, num_players INTEGER,"
             " winner INTEGER)"
