@@ -7,7 +7,7 @@ here (`parse_constant`), with the field path of the first one.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 __all__ = ["NonFiniteNumberError", "dumps_line", "find_non_finite", "parse_line"]
@@ -42,7 +42,8 @@ _ENCODER = json.JSONEncoder(
 )
 
 
-_SCAN = _STRICT.scan_once
+# Set by JSONDecoder.__init__ (the C scanner when available); typeshed does not declare it.
+_SCAN: Callable[[str, int], tuple[Any, int]] = _STRICT.scan_once  # type: ignore[attr-defined]
 
 
 def parse_line(text: str) -> Any:
