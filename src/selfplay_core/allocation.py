@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping
 import attrs
 
 from selfplay_core.allocation_configs import (
-    EMERGENCY,
     NOT_STARVED,
     Transfer,
     allocate_to_configs,
@@ -357,7 +356,6 @@ class AllocationManager:
 
 
 __all__ = [
-    "EMERGENCY",
     "AllocationExplanation",
     "AllocationManager",
     "AllocationRequest",

@@ -288,3 +288,39 @@ def test_custom_min_chunk() -> None:
 def test_policy_validation_messages_name_the_field() -> None:
     with pytest.raises(ValueError, match="ephemeral_short_factor"):
         AllocationPolicy(ephemeral_short_factor=-1.0)
+
+
+_SEED_SCRIPT = """
+import json
+from selfplay_core.allocation import (
+    AllocationRequest, Backpressure, ClusterState, NodeCapability, allocate)
+from selfplay_core.codec import encode_value
+from selfplay_core.configs import ALL_CONFIGS
+from selfplay_core.values import ConfigPriority
+gpus = ["H100", "GH200 (96 GB)", "A100", "RTX_4090", "x"] * 6
+nodes = [NodeCapability(f"n{i}", gpu_type=g, current_load=i / 40, is_ephemeral=i % 5 == 0)
+         for i, g in enumerate(gpus)]
+cluster = ClusterState(
+    reversed(nodes), frozenset({"n3", "n7"}), {"n4": 10.0}, 0.8, Backpressure(0.3))
+prios = [ConfigPriority(k, (i * 0.37) % 1.3 - 0.1, (i * 731) % 3000)
+         for i, k in enumerate(ALL_CONFIGS)]
+requests = [AllocationRequest(), AllocationRequest(target_games=7777, now=5.0),
+            AllocationRequest(games_per_config=90, max_configs=5)]
+print(json.dumps([encode_value(allocate(prios, cluster, r)) for r in requests]))
+"""
+
+
+def test_output_is_byte_identical_whatever_the_hash_seed() -> None:
+    import os
+    import subprocess
+    import sys
+
+    outputs = set()
+    for seed in ("0", "1", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-c", _SEED_SCRIPT], env=env, capture_output=True, check=True
+        )
+        outputs.add(done.stdout)
+    assert len(outputs) == 1
+    assert b"hex8_2p" in next(iter(outputs))
