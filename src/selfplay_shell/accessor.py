@@ -105,6 +105,7 @@ class SourceHealth:
     last_attempt_at: float | None = None
     consecutive_failures: int = 0
     serving_last_good: bool = False
+    note: str | None = None  # e.g. an optional store that is absent (reference defaults)
 
 
 @attrs.frozen
@@ -167,6 +168,7 @@ class _Slot(Generic[T]):
     value_is_default: bool = False
     error: SourceError | None = None
     problems: tuple[str, ...] = ()
+    note: str | None = None
     last_success_at: float | None = None
     last_attempt_at: float | None = None
     consecutive_failures: int = 0
@@ -197,6 +199,7 @@ class _Slot(Generic[T]):
             last_attempt_at=self.last_attempt_at,
             consecutive_failures=self.consecutive_failures,
             serving_last_good=self.error is not None and self.value is not None,
+            note=self.note,
         )
 
 
@@ -439,10 +442,10 @@ class SelfplayDataAccessor:
         now = self._clock()
         ctx = ReadContext(self._anchors, self._config, now, time.monotonic() + timeout)
         slot.last_attempt_at = now
-        # A read that outlived its timeout is still going: wait for it rather than pile up threads.
-        if slot.running is None or slot.running.done():
-            slot.running = self._executor.submit(slot.reader, ctx)
         try:
+            # A read that outlived its timeout is still going: wait for it, don't pile up threads.
+            if slot.running is None or slot.running.done():
+                slot.running = self._executor.submit(slot.reader, ctx)
             reading = await asyncio.wait_for(asyncio.wrap_future(slot.running), timeout)
         except SourceFailure as failure:
             self._failed(
@@ -455,6 +458,7 @@ class SelfplayDataAccessor:
         else:
             slot.value = reading.value
             slot.value_is_default = False
+            slot.note = None
             slot.problems = reading.problems
             slot.error = None
             slot.last_success_at = now
@@ -473,6 +477,7 @@ class SelfplayDataAccessor:
             slot.value_is_default = True
             slot.error = None
             slot.problems = ()
+            slot.note = f"absent, reference defaults: {error}"
             slot.last_success_at = slot.last_attempt_at
             slot.consecutive_failures = 0
             return

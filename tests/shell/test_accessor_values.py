@@ -346,6 +346,8 @@ async def test_absent_optional_stores_are_reference_defaults(tmp_path: Path) -> 
     assert snap.nodes == ()
     for name in ("improvement", "momentum", "overrides", "nodes"):
         assert status[name].state == "ok", status[name]
+        assert status[name].note is not None
+        assert status[name].note.startswith("absent, reference defaults: missing:")
     assert status["elo"].state == "degraded"
     assert status["elo"].kind == "missing"
     assert snap.current_elos is None  # never read: the state's 1500 default stands
@@ -446,3 +448,12 @@ async def test_accessor_can_be_reused_across_event_loops(root: Path) -> None:
     acc.close()
     assert isinstance(outcome[0], AccessorSnapshot)
     assert outcome[0].game_counts is not None
+
+
+async def test_closed_accessor_reports_instead_of_raising(root: Path) -> None:
+    acc = SelfplayDataAccessor(root, config=local_config())
+    acc.close()
+    result = await acc.get_game_counts()
+    assert not isinstance(result, IOSuccess)
+    assert acc.status()["games"].kind == "unexpected"
+    assert "shutdown" in (acc.status()["games"].reason or "")
