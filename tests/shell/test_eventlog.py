@@ -15,6 +15,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -40,7 +41,7 @@ from selfplay_shell.eventlog import (
     ProblemKind,
 )
 from selfplay_shell.eventlog.jsonline import dumps_line
-from selfplay_shell.eventlog.manifest import manifest_path_for, read_manifest
+from selfplay_shell.eventlog.manifest import manifest_path_for, read_manifest, write_manifest
 from selfplay_shell.eventlog.recovery import quarantine_path_for
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -684,3 +685,41 @@ def test_a_short_write_is_cut_back_so_no_torn_line_is_left_behind(tmp_path: Path
     log = EventLog(path)
     log.close()
     assert log.recovery == ()
+
+
+def test_a_crash_between_manifest_and_new_segment_is_harmless(tmp_path: Path) -> None:
+    # Rotation lists the new segment in the manifest first, then creates it: a crash in
+    # between leaves a listed, missing, empty segment, which is neither an error to the
+    # reader nor a problem for the next writer.
+    path = tmp_path / "events.jsonl"
+    with EventLog(path, max_segment_bytes=500) as log:
+        log.extend(envelope(i) for i in range(8))
+        segments = log.segments
+    newest = segments[-1]
+    newest.unlink()
+    manifest = read_manifest(manifest_path_for(path))
+    without_newest = attrs.evolve(
+        manifest,
+        segments=(
+            *manifest.segments[:-2],
+            attrs.evolve(manifest.segments[-2], closed=True),
+            attrs.evolve(
+                manifest.segments[-1],
+                last_line=manifest.segments[-1].first_line - 1,
+                bytes=0,
+                first_id=None,
+                first_at=None,
+                last_id=None,
+                last_at=None,
+            ),
+        ),
+    )
+    write_manifest(manifest_path_for(path), without_newest)
+    kept = [e.id for e in envelopes(list(read_log(path)))]
+    assert kept == [f"e{i}" for i in range(8)][: len(kept)]
+    assert all(not failed(r) for r in read_log(path))
+    with EventLog(path, max_segment_bytes=500) as log:
+        assert log.recovery == ()
+        log.append(envelope(100))
+        assert log.segments[-1] == newest
+    assert [e.id for e in envelopes(list(read_log(path)))] == [*kept, "e100"]

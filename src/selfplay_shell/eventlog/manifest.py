@@ -44,7 +44,9 @@ class SegmentInfo:
     """One segment: its file (relative to the manifest) and what it held when last recorded.
 
     `first_line`/`last_line` are log-wide line numbers (1-based; `last_line` is
-    `first_line - 1` for an empty segment). The last, open segment may have grown since.
+    `first_line - 1` for an empty segment). `closed` segments were rotated away and are
+    never appended to again; the last one is the writer's, and may have grown since the
+    manifest was written if the writer crashed (the reader reads every file to its end).
     """
 
     file: str

@@ -137,6 +137,7 @@ class EventLog:
         self._durable = self._policy.mode != "never"
         self._manifest_path = manifest_path_for(self._base)
         self._fd: int | None = None
+        self._lock_fd = -1
         self._syncs = 0
         self._appended = 0
         self._unsynced = 0
