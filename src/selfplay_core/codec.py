@@ -456,10 +456,36 @@ UPCASTERS: Final[Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]]] = typ
 # --- decode ---
 
 
+def _make_success_factory() -> Callable[[Envelope], Result[Envelope, DecodeError]]:
+    """`Success(value)` without its two Python-level __init__ calls (a third of a simple
+    decode). Uses the container's slot; falls back to the constructor if that ever changes."""
+    try:
+        from returns.primitives.container import BaseContainer
+
+        set_inner = BaseContainer.__dict__["_inner_value"].__set__
+        new = object.__new__
+
+        def success(value: Envelope) -> Result[Envelope, DecodeError]:
+            made: Result[Envelope, DecodeError] = new(Success)
+            set_inner(made, value)
+            return made
+
+        probe = object()
+        made = success(probe)  # type: ignore[arg-type]
+        if made == Success(probe) and made.unwrap() is probe and repr(made) == repr(Success(probe)):
+            return success
+    except Exception:  # the library's internals moved: the plain constructor is always right
+        pass
+    return Success
+
+
+_success: Final = _make_success_factory()
+
+
 def decode(raw: object) -> Result[Envelope, DecodeError]:
     """Any Python value → an `Envelope`, or a `DecodeError` saying what and where. Never raises."""
     try:
-        return Success(_decode(raw))
+        return _success(_decode(raw))
     except _Reject as reject:
         return Failure(reject.error)
     except Exception as exc:  # a hostile object (raising __eq__, deep nesting, …): still a value
