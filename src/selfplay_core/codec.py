@@ -18,6 +18,14 @@ when the preferred name is absent or falsy, like the reference's `a or b` fallba
 field that cannot be null counts as absent. Unknown payload fields are ignored. An upper-case
 type string (the router's canonical names, e.g. "SELFPLAY_COMPLETE") decodes to its lower-case tag.
 
+Encoding writes canonical names only (a zero `new_rate` also as `rate_multiplier`, so the
+fallback above reads it back), config-keyed mappings in canonical order, sets sorted, arrays as
+lists: `decode(encode(e)) == e` and the dict survives `json.dumps`/`json.loads` unchanged.
+
+`encode_value`/`decode_value` do the same for any core value (policy, allocation results,
+state) for snapshots. A hand-written, non-attrs value opts in with `__to_data__(self)` and a
+classmethod `__from_data__(cls, data)`.
+
 Schema versions: 1 is current; older envelopes are upcast step by step (`UPCASTERS`); a newer
 one is a `DecodeError`. Version 0 (defined here, for old logs and tests): the envelope has
 `timestamp` instead of `at`, may lack `source`, and payloads name the config `config`.
@@ -329,11 +337,7 @@ _OVERRIDES: Final[Mapping[type[Any], Mapping[str, Any]]] = {
 }
 
 
-def _event_classes() -> tuple[type[Any], ...]:
-    return EVENT_CLASSES
-
-
-for _cls in _event_classes():
+for _cls in EVENT_CLASSES:
     for _conv in (_FAST, _DETAILED):
         _conv.register_structure_hook(
             _cls, make_dict_structure_fn(_cls, _conv, **_OVERRIDES.get(_cls, {}))
