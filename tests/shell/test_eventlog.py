@@ -723,3 +723,36 @@ def test_a_crash_between_manifest_and_new_segment_is_harmless(tmp_path: Path) ->
         log.append(envelope(100))
         assert log.segments[-1] == newest
     assert [e.id for e in envelopes(list(read_log(path)))] == [*kept, "e100"]
+
+
+HASHSEED_CHILD = textwrap.dedent(
+    """
+    import sys
+    from selfplay_core.configs import ALL_CONFIGS
+    from selfplay_core.events import SourcesRefreshed, UnknownEvent, make_envelope
+    from selfplay_shell import EventLog
+
+    refresh = SourcesRefreshed(
+        current_elos={str(key): 1500.0 + key.index for key in reversed(ALL_CONFIGS)},
+        game_counts={str(key): 7 * key.index for key in ALL_CONFIGS},
+    )
+    odd = UnknownEvent(type="x", payload={"zeta": 1, "alpha": {"b": 2, "a": [3, "é"]}})
+    with EventLog(sys.argv[1], fsync="never") as log:
+        log.append(make_envelope(refresh, id="r", at=1.0, source="s"))
+        log.append(make_envelope(odd, id="u", at=2.0, source="s"))
+    """
+)
+
+
+def test_the_bytes_written_do_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
+    outputs = []
+    for seed in ("0", "1", "4242"):
+        path = tmp_path / f"seed{seed}.jsonl"
+        subprocess.run(
+            [sys.executable, "-c", HASHSEED_CHILD, str(path)],
+            env={**os.environ, "PYTHONPATH": str(SRC), "PYTHONHASHSEED": seed},
+            check=True,
+        )
+        outputs.append(path.read_bytes())
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert "é".encode() in outputs[0]  # UTF-8, not \\u escapes
