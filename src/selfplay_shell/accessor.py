@@ -9,7 +9,9 @@ Snapshot semantics: each field holds the source's last good value (None if it ne
 one, or if the source has no store in the configured mode: feedback, in-process curriculum,
 constant quality, no cascade — the reducer's own state then stands); `failures` names the
 sources whose read failed this time and why; `warnings` the partial problems of sources that
-did produce a value (e.g. one corrupt game database among many).
+did produce a value (e.g. one corrupt game database among many). `snapshot.to_event()` builds
+the `SourcesRefreshed` event with None for the sources that failed this time, as that event
+defines None ("keep the last value"), so a stale value never overwrites newer state.
 """
 
 from __future__ import annotations
@@ -147,13 +149,39 @@ class AccessorSnapshot:
         "backpressure",
     )
 
-    def event_fields(self) -> dict[str, Any]:
-        """Keyword arguments for `SourcesRefreshed(**snapshot.event_fields())`."""
-        return {name: getattr(self, name) for name in self.EVENT_FIELDS}
+    def event_fields(self, *, include_last_good: bool = False) -> dict[str, Any]:
+        """Keyword arguments for `SourcesRefreshed`.
+
+        By default a source that failed this time gives None (the event's "keep your last
+        value"), so a stale last good value never overwrites what events changed since;
+        `include_last_good=True` passes the last good values instead.
+        """
+        stale: set[str] = set()
+        if not include_last_good:
+            for source in self.failures:
+                stale.update(_EVENT_FIELDS_OF_SOURCE.get(source, ()))
+        return {name: None if name in stale else getattr(self, name) for name in self.EVENT_FIELDS}
 
     def to_event(self) -> SourcesRefreshed:
-        """The `SourcesRefreshed` event carrying this snapshot's values."""
+        """The `SourcesRefreshed` event: this refresh's values, None for failed sources."""
         return SourcesRefreshed(**self.event_fields())
+
+
+# Which event fields each source feeds (the status endpoint only refines node load and jobs).
+_EVENT_FIELDS_OF_SOURCE: Mapping[str, tuple[str, ...]] = {
+    "freshness": ("staleness_hours",),
+    "elo": ("current_elos", "elo_velocities"),
+    "feedback": ("feedback",),
+    "curriculum": ("curriculum_weights",),
+    "improvement": ("improvement_boosts",),
+    "momentum": ("momentum_multipliers",),
+    "games": ("game_counts",),
+    "quality": ("quality_scores",),
+    "cascade": ("cascade_multipliers",),
+    "overrides": ("priority_overrides",),
+    "nodes": ("nodes",),
+    "backpressure": ("backpressure",),
+}
 
 
 @attrs.define

@@ -457,3 +457,20 @@ def test_count_query_uses_a_covering_index_when_there_is_one(tmp_path: Path) -> 
         plan = conn.execute("EXPLAIN QUERY PLAN " + _COUNT_SQL.format(hint=""))
         assert "COVERING INDEX idx_cover" in str(plan.fetchall())
     conn.close()
+
+
+async def test_event_from_a_degraded_snapshot_carries_none_for_failed_sources(root: Path) -> None:
+    async with SelfplayDataAccessor(root, config=local_config(**FAST)) as acc:
+        await acc.snapshot()
+        (root / "data" / "unified_elo.db").unlink()
+        (root / "data" / "feedback" / "accelerator_state.db").write_bytes(b"junk" * 100)
+        snap = await acc.refresh()
+    assert set(snap.failures) == {"elo", "momentum"}
+    event = snap.to_event()
+    assert event.current_elos is None
+    assert event.elo_velocities is None
+    assert event.momentum_multipliers is None
+    assert event.game_counts == snap.game_counts  # fresh sources go through
+    assert snap.current_elos is not None  # the snapshot itself keeps the last good values
+    kept = snap.event_fields(include_last_good=True)
+    assert kept["current_elos"] == snap.current_elos
