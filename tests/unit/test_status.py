@@ -81,6 +81,7 @@ def test_unhealthy_with_stale_when_never_updated() -> None:
     assert report.status is HealthStatus.UNHEALTHY
     assert "stale" in report.message
     assert report.details["last_priority_update"] == 0.0
+    assert report.details["priority_age_seconds"] == 1000.0  # now − 0.0, as upstream
 
 
 def test_report_has_healthy_message_and_the_reference_details() -> None:
