@@ -89,7 +89,8 @@ def read_log(
     """Yield one `LogRecord` per line of the log at `path` (rotated segments in order).
 
     The log is located eagerly (so a missing file raises `FileNotFoundError` here); lines
-    are read lazily.
+    are read lazily. A log still being written may show a half-written last line: it is
+    reported as `truncated_line`, like a torn tail.
     """
     segments = resolve_segments(path)
     reader = _Reader(max_line_bytes, dedup_window, decoder)
