@@ -18,7 +18,7 @@ unhealthy):
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -99,6 +99,10 @@ class HealthLimits:
     stale_after_seconds: float = attrs.field(default=300.0, validator=non_negative)
 
 
+def _names(value: Iterable[str]) -> frozenset[str]:
+    return frozenset(value)
+
+
 def _text_map(value: Mapping[str, str]) -> Mapping[str, str]:
     return MappingProxyType({str(k): str(value[k]) for k in sorted(value)})
 
@@ -112,6 +116,8 @@ class ShellFacts:
     subscribed: bool = False
     sources_attached: bool = True
     failing_sources: Mapping[str, str] = attrs.field(default=_EMPTY, converter=_text_map)
+    #: Failing sources that never produced a value (the state's defaults stand for them).
+    failing_without_value: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
     partial_sources: Mapping[str, str] = attrs.field(default=_EMPTY, converter=_text_map)
     refresh_error: str | None = None
     events_rejected: int = 0
@@ -346,7 +352,10 @@ def health_check(
         unhealthy.append("No eligible nodes: " + "; ".join(excluded))
 
     for source, why in facts.failing_sources.items():
-        degraded.append(f"Source {source} failing (serving its last good value): {why}")
+        if source in facts.failing_without_value:
+            degraded.append(f"Source {source} failing (no good value yet, defaults stand): {why}")
+        else:
+            degraded.append(f"Source {source} failing (serving its last good value): {why}")
     for source, why in facts.partial_sources.items():
         degraded.append(f"Source {source} partial: {why}")
     stale_parts = [

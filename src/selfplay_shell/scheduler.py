@@ -492,6 +492,7 @@ class SelfplayScheduler:
     def shell_facts(self) -> ShellFacts:
         """What only the shell knows, for the pure status functions."""
         failing: dict[str, str] = {}
+        without_value: set[str] = set()
         partial: dict[str, str] = {}
         if self.accessor is not None:
             for name, health in self.accessor.status().items():
@@ -500,6 +501,8 @@ class SelfplayScheduler:
                 reason = str(getattr(health, "reason", None) or "degraded")
                 if getattr(health, "kind", None) is not None:
                     failing[name] = reason
+                    if not getattr(health, "serving_last_good", True):
+                        without_value.add(name)
                 else:
                     partial[name] = reason
         errors = dict(self._errors)
@@ -507,6 +510,7 @@ class SelfplayScheduler:
             subscribed=self.subscribed,
             sources_attached=self.accessor is not None,
             failing_sources=failing,
+            failing_without_value=frozenset(without_value),
             partial_sources=partial,
             refresh_error="; ".join(errors[k] for k in sorted(errors)) or None,
             events_rejected=self.events_rejected,

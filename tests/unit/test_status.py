@@ -166,6 +166,12 @@ def test_failing_and_partial_sources_degrade_with_their_reasons() -> None:
         "Source games partial: data/games/x.db: locked; kept its last good count",
     )
     assert report.message.startswith("Degraded: Source elo failing")
+    never = ShellFacts(
+        subscribed=True, failing_sources={"elo": "missing"}, failing_without_value={"elo"}
+    )
+    assert health_check(fresh(), 1000.0, POLICY, never).reasons == (
+        "Source elo failing (no good value yet, defaults stand): missing",
+    )
 
 
 def test_one_stale_part_degrades_while_priority_data_is_fresh() -> None:
