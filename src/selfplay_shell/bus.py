@@ -96,19 +96,19 @@ class EventSource(Protocol):
 class Subscription:
     """A handle on one subscription; `unsubscribe()` removes it (idempotent)."""
 
-    __slots__ = ("_bus", "event_type", "handler")
+    __slots__ = ("bus", "event_type", "handler")
 
     def __init__(self, bus: EventBus, event_type: str, handler: Handler) -> None:
-        self._bus = bus
+        self.bus = bus
         self.event_type = event_type
         self.handler = handler
 
     def unsubscribe(self) -> None:
-        self._bus._remove(self)
+        self.bus._remove(self)
 
     @property
     def active(self) -> bool:
-        return self._bus._has(self)
+        return self.bus._has(self)
 
 
 class EventBus:
@@ -129,7 +129,7 @@ class EventBus:
     # --- subscriptions ---------------------------------------------------------------------
 
     def subscribe(self, event_type: str, handler: Handler) -> Subscription:
-        self._bind_running_loop()
+        self.bind_running_loop()
         key = normalise_event_type(event_type)
         subscription = Subscription(self, key, handler)
         with self._lock:
@@ -158,7 +158,8 @@ class EventBus:
         """Deliver on `loop` (default: the running loop) from now on."""
         self._loop = loop if loop is not None else asyncio.get_running_loop()
 
-    def _bind_running_loop(self) -> None:
+    def bind_running_loop(self) -> None:
+        """Bind to the running loop unless already bound to a live one (no-op outside a loop)."""
         if self._loop is None or self._loop.is_closed():
             with contextlib.suppress(RuntimeError):  # no running loop: stay unbound
                 self._loop = asyncio.get_running_loop()
@@ -175,7 +176,7 @@ class EventBus:
         at: float | None = None,
     ) -> BusMessage:
         """Publish one event (see the module docstring for when it is delivered)."""
-        self._bind_running_loop()
+        self.bind_running_loop()
         with self._lock:
             self._counter += 1
             self.published += 1

@@ -65,7 +65,14 @@ from selfplay_core.status import (
     top_priorities,
 )
 from selfplay_core.values import ConfigPriority
-from selfplay_shell.bus import BusMessage, EventSink, EventSource, Subscription, get_event_bus
+from selfplay_shell.bus import (
+    BusMessage,
+    EventBus,
+    EventSink,
+    EventSource,
+    Subscription,
+    get_event_bus,
+)
 
 __all__ = [
     "DataAccessor",
@@ -422,10 +429,10 @@ class SelfplayScheduler:
         if self._tasks:
             return
         loop = asyncio.get_running_loop()
-        for sub in self._subscriptions:
-            bind = getattr(sub, "_bus", None)
-            if bind is not None and hasattr(bind, "_bind_running_loop"):
-                bind._bind_running_loop()
+        for sub in self._subscriptions:  # deliver bus messages on this loop from now on
+            bus = getattr(sub, "bus", None)
+            if isinstance(bus, EventBus):
+                bus.bind_running_loop()
         timers: list[tuple[float, str, Callable[[], Awaitable[object]]]] = [
             (self.tick_interval, "tick", self._tick_async)
         ]
