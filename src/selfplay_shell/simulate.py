@@ -368,7 +368,7 @@ class SyntheticCluster:
                     out.append(
                         (RegressionDetected(config_key=c.key, severity=severity), "evaluation")
                     )
-            threshold = 400 if c.key.board in ("square19", "hexagonal") else 1500
+            threshold = 80 if c.key.board in ("square19", "hexagonal") else 250
             if not c.training_until and c.games_since_training >= threshold:
                 c.games_since_training = 0
                 minutes = 20.0 * _BOARD_COST[c.key.board]
