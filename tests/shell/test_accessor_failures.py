@@ -474,3 +474,46 @@ async def test_event_from_a_degraded_snapshot_carries_none_for_failed_sources(ro
     assert snap.current_elos is not None  # the snapshot itself keeps the last good values
     kept = snap.event_fields(include_last_good=True)
     assert kept["current_elos"] == snap.current_elos
+
+
+def test_every_counting_plan_gives_the_same_counts(tmp_path: Path) -> None:
+    from selfplay_shell.sources.games import _NO_WINNER_SQL, completed_by_group
+
+    rows = [
+        (
+            f"g{i}",
+            ("hex8", "square8", "hex")[i % 3],
+            2 + i % 3,
+            None if i % 7 == 0 else 1,
+            "2025-12-29T10:00:00",
+            "completed",
+        )
+        for i in range(500)
+    ]
+    layouts = {
+        "scan": (),
+        "v15": (
+            "CREATE INDEX idx_games_board_players ON games (board_type, num_players)",
+            "CREATE INDEX idx_games_winner ON games (winner)",
+        ),
+        "covering": ("CREATE INDEX idx_cover ON games (board_type, num_players, winner)",),
+        "partial": (  # a partial index sees only some rows: never used for the grouping
+            "CREATE INDEX idx_part ON games (board_type, num_players) WHERE winner = 1",
+            "CREATE INDEX idx_games_winner ON games (winner)",
+        ),
+    }
+    results = {}
+    for name, statements in layouts.items():
+        db = write_games_db(tmp_path / f"{name}.db", rows)
+        with sqlite3.connect(db) as conn:
+            for statement in statements:
+                conn.execute(statement)
+        conn.close()
+        ro = sqlite3.connect(f"file:{db}?mode=ro", uri=True, isolation_level=None)
+        results[name] = completed_by_group(ro)
+        if name == "v15":
+            plan = str(ro.execute("EXPLAIN QUERY PLAN " + _NO_WINNER_SQL).fetchall())
+            assert "idx_games_winner" in plan
+        ro.close()
+    assert results["scan"] == results["v15"] == results["covering"] == results["partial"]
+    assert sum(results["scan"].values()) == sum(1 for r in rows if r[3] is not None)

@@ -41,7 +41,18 @@ def _context(root: Path) -> ReadContext:
     return ReadContext(Anchors(root, root), config, time.time(), time.monotonic() + 10.0)
 
 
-def _write(path: Path, rows: list[tuple[str, int, int | None]]) -> None:
+# The index layouts that select each counting plan (none, v15's, one covering index).
+INDEX_SETS = {
+    "none": (),
+    "v15": (
+        "CREATE INDEX idx_games_board_players ON games (board_type, num_players)",
+        "CREATE INDEX idx_games_winner ON games (winner)",
+    ),
+    "covering": ("CREATE INDEX idx_cover ON games (num_players, winner, board_type)",),
+}
+
+
+def _write(path: Path, rows: list[tuple[str, int, int | None]], indexes: str = "none") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA synchronous = OFF")
@@ -53,6 +64,8 @@ def _write(path: Path, rows: list[tuple[str, int, int | None]]) -> None:
             "INSERT INTO games VALUES (?, ?, ?, ?)",
             [(f"{path.name}-{i}", b, n, w) for i, (b, n, w) in enumerate(rows)],
         )
+        for statement in INDEX_SETS[indexes]:
+            conn.execute(statement)
     conn.close()
 
 
@@ -63,14 +76,17 @@ def _write(path: Path, rows: list[tuple[str, int, int | None]]) -> None:
     links=st.lists(
         st.sampled_from(("data/games/hex8_2.db", "data/games/hex8_extra.db")), max_size=2
     ),
+    plans=st.lists(
+        st.sampled_from(sorted(INDEX_SETS)), min_size=len(FILE_NAMES), max_size=len(FILE_NAMES)
+    ),
 )
 def test_game_counts_equal_completed_rows_of_each_distinct_file(
-    files: dict[str, list[tuple[str, int, int | None]]], links: list[str]
+    files: dict[str, list[tuple[str, int, int | None]]], links: list[str], plans: list[str]
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for name, rows in files.items():
-            _write(root / name, rows)
+        for name, rows in files.items():  # each file's indexes pick one of the counting plans
+            _write(root / name, rows, plans[FILE_NAMES.index(name)])
         target = root / sorted(files)[0]
         for link in dict.fromkeys(links):  # a symlink and a hard link to an existing file
             (root / link).parent.mkdir(parents=True, exist_ok=True)

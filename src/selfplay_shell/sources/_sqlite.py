@@ -31,7 +31,9 @@ def open_readonly(
     busy_s = max(0.0, min(busy_timeout_s, remaining))
     uri = f"file:{quote(str(path))}?mode=ro"
     try:
-        conn = sqlite3.connect(uri, uri=True, timeout=busy_s, check_same_thread=False)
+        conn = sqlite3.connect(
+            uri, uri=True, timeout=busy_s, check_same_thread=False, isolation_level=None
+        )
     except sqlite3.Error as exc:
         raise SourceFailure(_kind(exc, path), str(exc), str(path)) from exc
     try:

@@ -31,6 +31,11 @@ _COUNT_SQL = (
     "SELECT board_type, num_players, COUNT(*) FROM games{hint} "
     "WHERE winner IS NOT NULL GROUP BY board_type, num_players"
 )
+_ALL_SQL = "SELECT board_type, num_players, COUNT(*) FROM games GROUP BY board_type, num_players"
+_NO_WINNER_SQL = (
+    "SELECT board_type, num_players, COUNT(*) FROM games "
+    "WHERE winner IS NULL GROUP BY board_type, num_players"
+)
 # A file unchanged for this long before a read can be trusted not to change within the same
 # mtime tick afterwards (the "racy" guard: coarse-mtime filesystems tick once a second).
 _RACY_NS = 2_000_000_000
@@ -121,12 +126,9 @@ def count_database(db: GameDatabase, ctx: ReadContext) -> dict[ConfigKey, int]:
         db.path, deadline=ctx.deadline, busy_timeout_s=ctx.config.sqlite_busy_timeout_seconds
     ) as conn:
         require_columns(conn, "games", _REQUIRED, location)
-        # Every row's winner must be read: a sequential scan beats walking an index that does
-        # not hold winner (random table lookups), unless some index covers all three columns.
-        hint = "" if _has_covering_index(conn) else " NOT INDEXED"
-        rows = conn.execute(_COUNT_SQL.format(hint=hint)).fetchall()
-    for board, players, n in rows:
-        if not board or not players or not isinstance(n, int) or n <= 0:
+        rows = completed_by_group(conn)
+    for (board, players), n in rows.items():
+        if not board or not players or n <= 0:
             continue
         key = parse_canonical(f"{fold_board(str(board), ctx.config.board_aliases)}_{players}p")
         if key is not None:
@@ -134,13 +136,50 @@ def count_database(db: GameDatabase, ctx: ReadContext) -> dict[ConfigKey, int]:
     return counts
 
 
-def _has_covering_index(conn: sqlite3.Connection) -> bool:
+def completed_by_group(conn: sqlite3.Connection) -> dict[tuple[object, object], int]:
+    """Rows with a winner per (board_type, num_players): the reference's query, planned well.
+
+    Three equivalent plans, chosen from the indexes the file has (sources.md §4.5 lists them):
+    - an index holding all three columns answers the query alone;
+    - an index led by (board_type, num_players) plus one led by winner: all rows per group from
+      the first (index only, no sort) minus the rows without a winner found through the second
+      (few, in practice) — both in one read transaction, so they see the same data;
+    - otherwise one sequential scan (walking an index without winner means random lookups).
+    """
+    indexes = _index_columns(conn)
+    if any(set(_REQUIRED) <= set(columns) for columns in indexes):
+        return _grouped(conn.execute(_COUNT_SQL.format(hint="")).fetchall())
+    by_group = any(columns[:2] == ("board_type", "num_players") for columns in indexes)
+    by_winner = any(columns[:1] == ("winner",) for columns in indexes)
+    if not (by_group and by_winner):
+        return _grouped(conn.execute(_COUNT_SQL.format(hint=" NOT INDEXED")).fetchall())
+    conn.execute("BEGIN")
+    try:
+        every = _grouped(conn.execute(_ALL_SQL).fetchall())
+        without = _grouped(conn.execute(_NO_WINNER_SQL).fetchall())
+    finally:
+        conn.execute("COMMIT")
+    return {group: n - without.get(group, 0) for group, n in every.items()}
+
+
+def _grouped(rows: list[tuple[object, object, object]]) -> dict[tuple[object, object], int]:
+    return {(board, players): n for board, players, n in rows if isinstance(n, int)}
+
+
+def _index_columns(conn: sqlite3.Connection) -> list[tuple[str, ...]]:
+    """The columns of each full (non-partial) index on games, in index order."""
+    found: list[tuple[str, ...]] = []
     for row in conn.execute("PRAGMA index_list(games)").fetchall():
+        if len(row) > 4 and row[4]:  # a partial index does not see every row
+            continue
         name = str(row[1]).replace('"', '""')
-        columns = {info[2] for info in conn.execute(f'PRAGMA index_info("{name}")').fetchall()}
-        if set(_REQUIRED) <= columns:
-            return True
-    return False
+        info = sorted(conn.execute(f'PRAGMA index_info("{name}")').fetchall())
+        found.append(tuple(str(column[2]) for column in info))
+    return found
+
+
+def _has_covering_index(conn: sqlite3.Connection) -> bool:
+    return any(set(_REQUIRED) <= set(columns) for columns in _index_columns(conn))
 
 
 @attrs.frozen
