@@ -133,8 +133,9 @@ class HealthStatus(enum.StrEnum):
 @attrs.frozen
 class HealthReport:
     """`health_check()`: the level, every reason for it (unhealthy ones first), and the
-    reference's details plus ours. `healthy` is true unless the level is unhealthy: a degraded
-    scheduler still decides (on its last good data)."""
+    reference's details plus ours (read-only: tuples and mappings; `as_dict()` for JSON).
+    `healthy` is true unless the level is unhealthy: a degraded scheduler still decides (on
+    its last good data)."""
 
     status: HealthStatus
     reasons: tuple[str, ...]
@@ -153,13 +154,22 @@ class HealthReport:
         return "; ".join(self.reasons)
 
     def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (lists and dicts)."""
         return {
             "healthy": self.healthy,
             "status": str(self.status),
             "message": self.message,
             "reasons": list(self.reasons),
-            "details": dict(self.details),
+            "details": {key: _plain(value) for key, value in self.details.items()},
         }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    return value
 
 
 # --- metrics -----------------------------------------------------------------------------------
@@ -276,7 +286,7 @@ def scheduler_status(
         # ours
         "health": str(report.status),
         "health_reasons": list(report.reasons),
-        "eligible_nodes": report.details["eligible_nodes"],
+        "eligible_nodes": list(report.details["eligible_nodes"]),
         "unhealthy_nodes": sorted(state.unhealthy_nodes),
         "cluster_health_factor": state.cluster_health_factor,
         "backpressure_active": state.cluster.backpressure_active,
@@ -400,11 +410,11 @@ def health_check(
         "games_allocated_total": state.allocations.games_total,
         "games_in_last_hour": _games_in_window(state, now, policy),
         # ours
-        "eligible_nodes": eligible,
-        "excluded_nodes": excluded,
-        "failing_sources": dict(facts.failing_sources),
-        "partial_sources": dict(facts.partial_sources),
-        "stale_parts": stale_parts,
+        "eligible_nodes": tuple(eligible),
+        "excluded_nodes": tuple(excluded),
+        "failing_sources": facts.failing_sources,
+        "partial_sources": facts.partial_sources,
+        "stale_parts": tuple(stale_parts),
         "spawn_rate_multiplier": multiplier,
         "cluster_health_factor": health_factor,
         "stale_after_seconds": limit,

@@ -11,9 +11,11 @@ the state; a decision is computed and recorded in the same critical section, so 
 to the same decision. Events the reducer emits are queued inside the lock and published to the
 bus, in order, after it is released. Reads never take the lock: the state is immutable.
 
-Time comes from the injected `clock`; ids are `"<id_prefix>-<n>"` from a counter, so a
-simulation driven by a fake clock replays identically. `async with scheduler:` runs the timers
-(priority refresh, node refresh, ticks) and stops them cleanly.
+Time comes from the injected `clock`; ids are `"<id_prefix>-<n>"` from a counter (starting
+after `id_counter`), so a simulation driven by a fake clock replays identically; a process that
+resumes from a saved state passes a new `id_prefix` or the last counter, so its ids stay
+unique. `async with scheduler:` runs the timers (priority refresh, node refresh, ticks) and
+stops them cleanly.
 """
 
 from __future__ import annotations
@@ -187,6 +189,7 @@ class SelfplayScheduler:
         bus: EventSink | None = None,
         source: str = SCHEDULER_SOURCE,
         id_prefix: str | None = None,
+        id_counter: int = 0,
         refresh_interval: float | None = None,
         node_refresh_interval: float | None = None,
         tick_interval: float | None = None,
@@ -216,7 +219,7 @@ class SelfplayScheduler:
         # The single writer: everything below is changed only under `_lock`.
         self._lock = threading.Lock()
         self._state = state if state is not None else SchedulerState.initial(policy)
-        self._counter = 0
+        self._counter = id_counter  # ids continue from here: "<id_prefix>-<id_counter + 1>"
         self._last_allocation: BatchAllocation | None = None
         self._outbox: deque[Envelope] = deque()
         self._publish_lock = threading.RLock()

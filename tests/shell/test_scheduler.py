@@ -257,6 +257,15 @@ def test_publish_rejects_what_does_not_decode_and_counts_unknown_types() -> None
     assert s.get_status()["events_rejected"] == 1
 
 
+def test_ids_are_deterministic_from_prefix_and_counter() -> None:
+    s, _, log = scheduler(id_prefix="sim-7", id_counter=41)
+    s.tick()
+    s.publish("selfplay_complete", {"config_key": "hex8_2p"})
+    s.boost_config_allocation("hex8_2p")
+    assert [e.id for e in log] == ["sim-7-42", "sim-7-43", "sim-7-44"]
+    assert {e.source for e in log} == {"selfplay_scheduler", ""}
+
+
 def test_the_same_id_is_applied_once() -> None:
     s, _, log = scheduler()
     s.publish("selfplay_complete", {"config_key": "hex8_2p"}, id="x-1")

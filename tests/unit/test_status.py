@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 import pytest
@@ -145,10 +146,10 @@ def test_no_eligible_node_names_each_node_and_why() -> None:
     (reason,) = [r for r in report.reasons if r.startswith("No eligible nodes")]
     assert "node-a: unhealthy" in reason
     assert "node-b: overload backoff until 1092.0" in reason
-    assert report.details["eligible_nodes"] == []
+    assert report.details["eligible_nodes"] == ()
     # once the 90 s memory backoff has run out node-b is eligible again
     later = health_check(state, 1093.0, POLICY, SUBSCRIBED)
-    assert later.details["eligible_nodes"] == ["node-b"]
+    assert later.details["eligible_nodes"] == ("node-b",)
 
 
 def test_failing_and_partial_sources_degrade_with_their_reasons() -> None:
@@ -180,7 +181,9 @@ def test_one_stale_part_degrades_while_priority_data_is_fresh() -> None:
     report = health_check(state, 1400.0, POLICY, SUBSCRIBED)
     assert report.status is HealthStatus.DEGRADED
     assert report.reasons == ("Stale data: nodes last refreshed 400 s ago",)
-    assert report.details["stale_parts"] == ["nodes"]
+    assert report.details["stale_parts"] == ("nodes",)
+    assert report.as_dict()["details"]["stale_parts"] == ["nodes"]
+    json.dumps(report.as_dict())
 
 
 def test_backpressure_throttle_pause_and_event_flag_degrade() -> None:
