@@ -456,3 +456,56 @@ async def test_a_failing_refresh_is_reported_and_the_timers_keep_running() -> No
     assert "Priority data stale (never refreshed)" in report.reasons
     assert sum(e.type == "tick" for e in log) >= 3
     assert _timer_tasks() == []
+
+
+_DETERMINISM_SCRIPT = """
+import json
+from selfplay_core import NodeCapability, SourcesRefreshed
+from selfplay_core.codec import encode_value
+from selfplay_core.configs import ALL_CONFIGS
+from selfplay_shell import EventBus, SelfplayScheduler
+
+t = [1000.0]
+def clock():
+    t[0] += 1.5
+    return t[0]
+
+s = SelfplayScheduler(clock=clock)
+s.subscribe_to_events(EventBus())
+nodes = tuple(NodeCapability(f"n{i}", g) for i, g in enumerate(["H100", "A100", "RTX_4090", "x"]))
+s.apply_event(SourcesRefreshed(nodes=nodes, game_counts={k: 90 * k.index for k in ALL_CONFIGS}))
+for host in ("n2", "n0"):
+    s.publish("node_overloaded", {"host": host, "resource_type": "gpu"})
+s.publish("node_unhealthy", {"node_id": "n3"})
+s.publish("training_blocked_by_quality", {"config_key": "square8_3p", "reason": "q"})
+batch = s.decide_batch(games_per_config=400)
+out = {
+    "status": s.get_status(),
+    "health": s.health_check().as_dict(),
+    "metrics": s.get_metrics(),
+    "top": s.get_top_priorities(12),
+    "batch": encode_value(batch),
+}
+print(json.dumps(out, sort_keys=False))
+"""
+
+
+def test_outputs_do_not_depend_on_the_hash_seed() -> None:
+    import os
+    import subprocess
+    import sys
+
+    outputs = set()
+    for seed in ("0", "1", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-c", _DETERMINISM_SCRIPT],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        outputs.add(done.stdout)
+    assert len(outputs) == 1
+    assert '"overloaded_nodes": ["n0", "n2"]' in outputs.pop()
