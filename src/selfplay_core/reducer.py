@@ -88,6 +88,7 @@ __all__ = ["SCHEDULER_SOURCE", "Transition", "reduce"]
 SCHEDULER_SOURCE: Final = "selfplay_scheduler"
 
 _REFERENCE_POLICY: Final = SchedulerPolicy()
+_MAX_COUNT: Final = int(MAX_MAGNITUDE)
 
 
 @attrs.frozen
@@ -894,7 +895,7 @@ def _target_samples_set(
         f.cascade_multiplier,
         f.improvement_boost,
         f.priority_override,
-        e.target,
+        min(e.target, _MAX_COUNT),
         samples_per_game(key, p),
     )
     return _config_out(s, _put(s.configs, key, _with(cs, facts=facts)), s.next_expiry_at)
