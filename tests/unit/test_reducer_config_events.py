@@ -544,3 +544,15 @@ def test_unknown_config_fields_untouched_by_config_events() -> None:
     )
     untouched = [k for k in ALL_CONFIGS if k != HEX8_2P]
     assert all(state.configs[k] == ConfigState() for k in untouched)
+
+
+def test_velocity_change_from_zero_momentum_does_not_divide_by_zero() -> None:
+    """The reference's change_percent divides by the old momentum: 0 raised after the state was
+    written and the target update was never emitted. Ours uses the same floor as the test."""
+    state = with_config(fresh(), HEX8_2P, momentum_multiplier=0.0)
+    t = step(state, EloVelocityChanged(config_key=HEX8_2P, velocity=1.0, trend="decelerating"))
+    rate, target = t.emitted
+    assert isinstance(rate, SelfplayRateChanged)
+    assert (rate.old_rate, rate.new_rate) == (0.0, 0.6)
+    assert rate.change_percent == pytest.approx(6000.0)
+    assert isinstance(target, SelfplayTargetUpdated)
