@@ -1,0 +1,181 @@
+"""The state value: its persistent id window, invariants, and what decisions read from it."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from selfplay_core.cluster import NodeCapability
+from selfplay_core.configs import ALL_CONFIGS, ConfigKey
+from selfplay_core.state import (
+    ClusterFacts,
+    ConfigState,
+    Ledger,
+    RecentIds,
+    SchedulerState,
+    check_invariants,
+    cluster_state,
+    priority_inputs,
+    priority_inputs_for,
+)
+from selfplay_core.values import PriorityInputs
+
+HEX8_2P = ConfigKey.parse("hex8_2p")
+
+
+# --- the id window --------------------------------------------------------------------------
+
+
+def test_window_keeps_the_last_size_ids_and_compacts() -> None:
+    window = RecentIds.of((), 3)
+    for i in range(10):
+        window = window.add(f"i{i}")
+    assert window.ids == ("i7", "i8", "i9")
+    assert "i9" in window
+    assert "i6" not in window
+    assert len(window) == 3
+
+
+def test_an_older_window_is_unchanged_by_later_adds_and_branches_safely() -> None:
+    base = RecentIds.of((), 5).add("a").add("b")
+    newer = base.add("c")
+    branch = base.add("x")  # base is no longer the newest: this copies
+    assert base.ids == ("a", "b")
+    assert "c" not in base
+    assert "x" not in base
+    assert newer.ids == ("a", "b", "c")
+    assert "x" not in newer
+    assert branch.ids == ("a", "b", "x")
+    assert "c" not in branch
+    assert branch.add("y").ids == ("a", "b", "x", "y")
+
+
+@given(st.lists(st.text(min_size=1, max_size=3), max_size=40), st.integers(1, 6))
+def test_window_matches_a_plain_list_model(ids: list[str], size: int) -> None:
+    window = RecentIds.of((), size)
+    model: list[str] = []
+    for id_ in ids:
+        window = window.add(id_)
+        model = ([*model, id_])[-size:]
+        assert window.ids == tuple(model)
+        assert all(seen in window for seen in model)
+        assert window == RecentIds.of(model, size)
+
+
+def test_ledger_equality_is_by_content() -> None:
+    one = Ledger.of((), 4).record("a", 1, 10.0, 0.0)
+    other = Ledger.of(("a",), 4, applied=1, last_at=10.0)
+    assert one == other
+    assert one != other.record("b", 2, 11.0, 0.0)
+    assert one.resized(1).ids == ("a",)
+
+
+# --- the state ------------------------------------------------------------------------------
+
+
+def test_initial_state() -> None:
+    state = SchedulerState.initial()
+    assert tuple(state.configs) == ALL_CONFIGS
+    assert all(cs == ConfigState() for cs in state.configs.values())
+    assert (state.nodes, state.unhealthy_nodes, dict(state.overloaded_until)) == (
+        (),
+        frozenset(),
+        {},
+    )
+    assert (state.cluster_health_factor, state.training_queue_depth) == (1.0, 0)
+    assert (state.applied, state.last_at, state.next_expiry_at) == (0, 0.0, 0.0)
+    assert (dict(state.unknown_events), dict(state.last_refresh)) == ({}, {})
+    assert state.recent_ids.size == 10_000
+    assert check_invariants(state) == ()
+
+
+def test_invariants_name_what_is_wrong() -> None:
+    state = SchedulerState.initial()
+    hex8_3p = ConfigKey.parse("hex8_3p")
+    configs = dict(state.configs)
+    configs[HEX8_2P] = attrs.evolve(configs[HEX8_2P], exploration_boost=1.5)
+    configs[hex8_3p] = attrs.evolve(configs[hex8_3p], curriculum_weight=float("nan"))
+    broken = attrs.evolve(
+        state,
+        configs=configs,
+        cluster=ClusterFacts(overloaded_until={"b": 5.0, "a": 20.0}, health_factor=1.5),
+        ledger=state.ledger.record("x", 1, 10.0, 0.0),
+    )
+    problems = check_invariants(broken)
+    joined = "\n".join(problems)
+    assert "hex8_3p.curriculum_weight: not finite" in joined
+    assert "hex8_2p.exploration_boost: 1.5 above 1.0 without an expiry" in joined
+    assert "cluster.overloaded_until: not in node-id order" in joined
+    assert "cluster.overloaded_until.b: 5.0 is not after 10.0" in joined
+    assert "cluster.health_factor: 1.5 outside [0, 1]" in joined
+    assert "next_expiry_at" in joined
+
+
+# --- what decisions read --------------------------------------------------------------------
+
+
+def test_priority_inputs_carry_every_field() -> None:
+    state = SchedulerState.initial()
+    cs = attrs.evolve(
+        state.configs[HEX8_2P],
+        staleness_hours=5.0,
+        elo_velocity=40.0,
+        training_pending=True,
+        curriculum_weight=1.2,
+        quality_penalty=-0.05,
+        momentum_multiplier=1.1,
+        facts=attrs.evolve(
+            state.configs[HEX8_2P].facts,
+            current_elo=1700.0,
+            game_count=321,
+            quality_score=0.6,
+            cascade_multiplier=1.5,
+            improvement_boost=0.1,
+            priority_override=1,
+        ),
+    )
+    configs = dict(state.configs)
+    configs[HEX8_2P] = cs
+    velocities = {HEX8_2P: 6.0}
+    state = attrs.evolve(
+        state,
+        configs=configs,
+        books=attrs.evolve(state.books, elo=attrs.evolve(state.elo, velocity_per_hour=velocities)),
+    )
+    inputs = priority_inputs(state, 0.0)
+    assert tuple(inputs) == ALL_CONFIGS
+    assert inputs[HEX8_2P] == PriorityInputs(
+        config_key=HEX8_2P,
+        current_elo=1700.0,
+        elo_velocity=40.0,
+        elo_velocity_per_hour=6.0,
+        staleness_hours=5.0,
+        curriculum_weight=1.2,
+        quality_score=0.6,
+        quality_penalty=-0.05,
+        games_count=321,
+        training_pending=True,
+        exploration_boost=1.0,
+        improvement_boost=0.1,
+        momentum_multiplier=1.1,
+        cascade_multiplier=1.5,
+        priority_override=1,
+    )
+    assert priority_inputs_for(state, HEX8_2P, 0.0) == inputs[HEX8_2P]
+
+
+def test_cluster_state_is_what_allocation_reads() -> None:
+    cluster = ClusterFacts(
+        nodes=(NodeCapability("a"), NodeCapability("b")),
+        unhealthy_nodes=frozenset({"b"}),
+        overloaded_until={"a": 100.0},
+        health_factor=0.5,
+    )
+    view = cluster_state(attrs.evolve(SchedulerState.initial(), cluster=cluster))
+    assert [n.node_id for n in view.nodes] == ["a", "b"]
+    assert view.unhealthy_nodes == frozenset({"b"})
+    assert view.is_under_backoff("a", 99.0)
+    assert not view.is_under_backoff("a", 100.0)
+    assert view.health_factor == pytest.approx(0.5)
