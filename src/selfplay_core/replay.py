@@ -832,6 +832,38 @@ def _float(value: object, path: str) -> float:
     return float(value)  # type: ignore[arg-type]
 
 
+def _decode_reported(raw: object) -> Mapping[str, tuple[Any, ...]]:
+    # What sources last reported, field → one JSON scalar per config (or None). Decoded by
+    # hand: the values are not only numbers (the feedback flags are booleans).
+    path = "state.books.sources.reported"
+    if not isinstance(raw, Mapping):
+        raise _Bad(path, "expected an object")
+    out: dict[str, tuple[Any, ...]] = {}
+    for field, values in raw.items():
+        if not isinstance(values, list) or len(values) != len(ALL_CONFIGS):
+            raise _Bad(f"{path}.{field}", f"expected a list of {len(ALL_CONFIGS)} values")
+        for index, value in enumerate(values):
+            number = type(value) in (int, float)
+            if not (value is None or type(value) is bool or number):
+                raise _Bad(f"{path}.{field}.{index}", f"expected a number, got {value!r}")
+            if number and not math.isfinite(value):
+                raise _Bad(f"{path}.{field}.{index}", f"not finite: {value!r}")
+        out[str(field)] = tuple(values)
+    return MappingProxyType(dict(sorted(out.items())))
+
+
+def _decode_books(raw: object) -> Books:
+    if not isinstance(raw, Mapping):
+        raise _Bad("state.books", "expected an object")
+    sources = raw.get("sources")
+    if not isinstance(sources, Mapping):
+        raise _Bad("state.books.sources", "expected an object")
+    reported = _decode_reported(_field(sources, "reported", "state.books.sources."))
+    rest = dict(raw, sources=dict(sources, reported={}))
+    books: Books = _decoded(rest, Books, "state.books")
+    return attrs.evolve(books, sources=attrs.evolve(books.sources, reported=reported))
+
+
 def _decode_state(raw: object) -> SchedulerState:
     if not isinstance(raw, Mapping):
         raise _Bad("state", "expected an object")
@@ -848,7 +880,7 @@ def _decode_state(raw: object) -> SchedulerState:
     if tuple(configs) != ALL_CONFIGS:
         raise _Bad("state.configs", "must hold the 12 canonical configs in canonical order")
     cluster = _decoded(_field(raw, "cluster", "state."), ClusterFacts, "state.cluster")
-    books = _decoded(_field(raw, "books", "state."), Books, "state.books")
+    books = _decode_books(_field(raw, "books", "state."))
     ledger_raw = _field(raw, "ledger", "state.")
     if not isinstance(ledger_raw, Mapping):
         raise _Bad("state.ledger", "expected an object")

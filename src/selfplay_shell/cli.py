@@ -82,6 +82,8 @@ class _Output:
             # piped or captured: wide enough that tables do not wrap, no wrapping of text
             self.out = Console(highlight=False, width=180, soft_wrap=True)
         self.err = Console(stderr=True, highlight=False)
+        if not self.err.is_terminal:
+            self.err = Console(stderr=True, highlight=False, width=180, soft_wrap=True)
         self.quiet = quiet
 
     def print(self, *things: Any) -> None:

@@ -46,6 +46,7 @@ from selfplay_core.replay import (
     starvation_figures,
     summarize,
 )
+from selfplay_core.signals import FeedbackSignal
 from selfplay_core.state import SchedulerState
 from selfplay_core.testing.events import envelopes, events
 
@@ -63,6 +64,10 @@ def _refresh(counts: dict[ConfigKey, int]) -> SourcesRefreshed:
         game_counts=counts,
         current_elos={key: 1400.0 + 40 * key.index for key in ALL_CONFIGS},
         staleness_hours={key: 0.5 * key.index for key in ALL_CONFIGS},
+        # booleans in what the source book remembers: snapshots must carry them
+        feedback={
+            key: FeedbackSignal(1.0 + key.index / 20, key.index % 3 == 0) for key in ALL_CONFIGS
+        },
     )
 
 
@@ -339,6 +344,10 @@ def test_replay_from_a_snapshot_continues_exactly(cut: int) -> None:
 @pytest.mark.parametrize(
     ("mutate", "path"),
     [
+        (
+            lambda d: d["state"]["books"]["sources"]["reported"].update(x=[1]),
+            "state.books.sources.reported.x",
+        ),
         (lambda d: d.update(format="other"), "format"),
         (lambda d: d.update(version=2), "version"),
         (lambda d: d.update(position=-1), "position"),
