@@ -107,7 +107,7 @@ _Out: TypeAlias = tuple[
     float,
     tuple[Event, ...],
 ]
-_Handler: TypeAlias = Callable[[SchedulerState, Any, float, SchedulerPolicy], _Out]
+_Handler: TypeAlias = Callable[[SchedulerState, Any, float, SchedulerPolicy], _Out | None]
 
 
 def reduce(
@@ -128,16 +128,21 @@ def reduce(
     now = envelope.at
     if now < ledger.last_at:
         now = ledger.last_at  # a late envelope does not move time backwards
+    lapsed: tuple[Event, ...] = ()
     next_expiry = ledger.next_expiry_at
     if next_expiry and now >= next_expiry:
         state, lapsed = _lapse(state, now)
-        out = handler(state, event, now, policy)
-        emitted = lapsed + out[4]
-    else:
-        out = handler(state, event, now, policy)
-        emitted = out[4]
+    out = handler(state, event, now, policy)
+    if out is None:  # only the bookkeeping changes
+        new_ledger = ledger.record(
+            envelope_id, ledger.applied + 1, now, state.ledger.next_expiry_at
+        )
+        return Transition(
+            SchedulerState(state.configs, state.cluster, state.books, new_ledger), lapsed
+        )
     new_ledger = ledger.record(envelope_id, ledger.applied + 1, now, out[3])
-    return Transition(SchedulerState(out[0], out[1], out[2], new_ledger), emitted)
+    new_state = SchedulerState(out[0], out[1], out[2], new_ledger)
+    return Transition(new_state, lapsed + out[4] if lapsed else out[4])
 
 
 def _seen_only(
@@ -277,6 +282,16 @@ def _sooner(next_expiry: float, expires: float) -> float:
     return next_expiry
 
 
+def _one_config(
+    s: SchedulerState, key: ConfigKey, cs: ConfigState, emitted: tuple[Event, ...] = ()
+) -> _Out:
+    """Config `key` replaced by `cs` (its boost expiry unchanged)."""
+    configs = s.configs
+    changed = configs.copy() if type(configs) is MappingProxyType else dict(configs)
+    changed[key] = cs
+    return (MappingProxyType(changed), s.cluster, s.books, s.next_expiry_at, emitted)
+
+
 def _config_out(
     state: SchedulerState,
     configs: Mapping[ConfigKey, ConfigState],
@@ -303,10 +318,6 @@ def _put_boosted(
         else:
             next_expiry = _sooner(next_expiry, after)
     return (configs, s.cluster, s.books, next_expiry, emitted)
-
-
-def _unchanged(state: SchedulerState) -> _Out:
-    return (state.configs, state.cluster, state.books, state.next_expiry_at, ())
 
 
 def _cluster_out(state: SchedulerState, cluster: ClusterFacts, next_expiry: float) -> _Out:
@@ -373,7 +384,7 @@ def _lapse(state: SchedulerState, now: float) -> tuple[SchedulerState, tuple[Eve
 # --- config events (§3.1–§3.15, §3.21, §3.25) -----------------------------------------------
 
 
-def _selfplay_complete(s: SchedulerState, e: SelfplayComplete, now: float, p: Any) -> _Out:
+def _selfplay_complete(s: SchedulerState, e: SelfplayComplete, now: float, p: Any) -> _Out | None:
     key = e.config_key
     cs = s.configs[key]
     new = ConfigState(
@@ -388,10 +399,10 @@ def _selfplay_complete(s: SchedulerState, e: SelfplayComplete, now: float, p: An
         cs.search_budget,
         cs.facts,
     )
-    return _config_out(s, _put(s.configs, key, new), s.next_expiry_at)
+    return _one_config(s, key, new)
 
 
-def _training_completed(s: SchedulerState, e: TrainingCompleted, now: float, p: Any) -> _Out:
+def _training_completed(s: SchedulerState, e: TrainingCompleted, now: float, p: Any) -> _Out | None:
     key = e.config_key
     cs = s.configs[key]
     new = ConfigState(
@@ -406,10 +417,12 @@ def _training_completed(s: SchedulerState, e: TrainingCompleted, now: float, p: 
         cs.search_budget,
         cs.facts,
     )
-    return _config_out(s, _put(s.configs, key, new), s.next_expiry_at)
+    return _one_config(s, key, new)
 
 
-def _model_promoted(s: SchedulerState, e: ModelPromoted, now: float, p: SchedulerPolicy) -> _Out:
+def _model_promoted(
+    s: SchedulerState, e: ModelPromoted, now: float, p: SchedulerPolicy
+) -> _Out | None:
     # [BUG] §8.6 fixed: only an explicit `success: false` is a failure.
     ep = p.events
     key = e.config_key
@@ -424,7 +437,7 @@ def _model_promoted(s: SchedulerState, e: ModelPromoted, now: float, p: Schedule
 
 def _target_updated(
     s: SchedulerState, e: SelfplayTargetUpdated, now: float, p: SchedulerPolicy
-) -> _Out:
+) -> _Out | None:
     ep = p.events
     key = e.config_key
     cs = s.configs[key]
@@ -454,13 +467,13 @@ def _life(ep: EventPolicy) -> float:
 
 def _quality_degraded(
     s: SchedulerState, e: QualityDegraded, now: float, p: SchedulerPolicy
-) -> _Out:
+) -> _Out | None:
     key = e.config_key
     cs = s.configs[key]
     score, threshold = e.quality_score, e.threshold
     if score < threshold:
         if threshold == 0.0:
-            return _unchanged(s)  # the reference divides by zero here and changes nothing
+            return None  # the reference divides by zero here and changes nothing
         penalty = -p.events.quality_degraded_penalty_scale * (threshold - score) / threshold
     else:
         penalty = 0.0
@@ -469,9 +482,9 @@ def _quality_degraded(
 
 def _curriculum_rebalanced(
     s: SchedulerState, e: CurriculumRebalanced, now: float, p: SchedulerPolicy
-) -> _Out:
+) -> _Out | None:
     if e.source == SCHEDULER_SOURCE:
-        return _unchanged(s)  # the loop guard: our own regression emission
+        return None  # only the bookkeeping changes  # the loop guard: our own regression emission
     changed: dict[ConfigKey, ConfigState] | None = None
     key = e.config_key
     # [BUG] §8.5 fixed: without `weight`, use `new_weight` (emit_curriculum_updated's field);
@@ -486,19 +499,19 @@ def _curriculum_rebalanced(
         for cfg, w in e.weights.items():
             changed[cfg] = _with(changed[cfg], cw=_weight(w))
     if changed is None:
-        return _unchanged(s)
+        return None  # only the bookkeeping changes
     return _config_out(s, MappingProxyType(changed), s.next_expiry_at)
 
 
-def _rate_changed(s: SchedulerState, e: SelfplayRateChanged, now: float, p: Any) -> _Out:
+def _rate_changed(s: SchedulerState, e: SelfplayRateChanged, now: float, p: Any) -> _Out | None:
     key = e.config_key
     new = _with(s.configs[key], mm=_weight(e.new_rate))
-    return _config_out(s, _put(s.configs, key, new), s.next_expiry_at)
+    return _one_config(s, key, new)
 
 
 def _training_blocked(
     s: SchedulerState, e: TrainingBlockedByQuality, now: float, p: SchedulerPolicy
-) -> _Out:
+) -> _Out | None:
     ep = p.events
     key = e.config_key
     cs = s.configs[key]
@@ -518,7 +531,7 @@ def _training_blocked(
 
 def _opponent_mastered(
     s: SchedulerState, e: OpponentMastered, now: float, p: SchedulerPolicy
-) -> _Out:
+) -> _Out | None:
     ep = p.events
     key = e.config_key
     cs = s.configs[key]
@@ -540,7 +553,7 @@ def _opponent_mastered(
 
 def _early_stopped(
     s: SchedulerState, e: TrainingEarlyStopped, now: float, p: SchedulerPolicy
-) -> _Out:
+) -> _Out | None:
     ep = p.events
     key = e.config_key
     cs = s.configs[key]
@@ -601,7 +614,7 @@ def _rate_change(
 
 def _velocity_changed(
     s: SchedulerState, e: EloVelocityChanged, now: float, p: SchedulerPolicy
-) -> _Out:
+) -> _Out | None:
     ep = p.events
     key = e.config_key
     cs = s.configs[key]
@@ -627,7 +640,7 @@ def _velocity_changed(
 
 def _exploration_boost(
     s: SchedulerState, e: ExplorationBoost, now: float, p: SchedulerPolicy
-) -> _Out:
+) -> _Out | None:
     # [BUG] §8.3 fixed: the boost gets its expiry and the intended emissions happen.
     ep = p.events
     key = e.config_key
@@ -661,24 +674,24 @@ def _exploration_boost(
 
 def _curriculum_advanced(
     s: SchedulerState, e: CurriculumAdvanced, now: float, p: SchedulerPolicy
-) -> _Out:
+) -> _Out | None:
     ep = p.events
     if e.consecutive_promotions < ep.advanced_min_consecutive_promotions:
-        return _unchanged(s)
+        return None  # only the bookkeeping changes
     key = e.config_key
     cs = s.configs[key]
     cw = max(ep.advanced_curriculum_floor, cs.curriculum_weight * ep.advanced_curriculum_factor)
-    return _config_out(s, _put(s.configs, key, _with(cs, cw=cw)), s.next_expiry_at)
+    return _one_config(s, key, _with(cs, cw=cw))
 
 
 def _adaptive_params(
     s: SchedulerState, e: AdaptiveParamsChanged, now: float, p: SchedulerPolicy
-) -> _Out:
+) -> _Out | None:
     # Only the temperature branch has an effect; the learning-rate branch writes a multiplier
     # nobody reads ([DEAD] §3.14), so it is not kept.
     old, new = e.old_value, e.new_value
     if e.param_type != "temperature" or not old or not new or not new > old:
-        return _unchanged(s)
+        return None  # only the bookkeeping changes
     ep = p.events
     key = e.config_key
     cs = s.configs[key]
@@ -689,7 +702,7 @@ def _adaptive_params(
 
 def _low_quality(
     s: SchedulerState, e: LowQualityDataWarning, now: float, p: SchedulerPolicy
-) -> _Out:
+) -> _Out | None:
     """Global, as in the reference (§3.15): every config is throttled and penalised."""
     ep = p.events
     q = e.quality_score if e.quality_score is not None else 0.0
@@ -721,7 +734,9 @@ def _low_quality(
     return _config_out(s, frozen, next_expiry, emitted)
 
 
-def _regression(s: SchedulerState, e: RegressionDetected, now: float, p: SchedulerPolicy) -> _Out:
+def _regression(
+    s: SchedulerState, e: RegressionDetected, now: float, p: SchedulerPolicy
+) -> _Out | None:
     # [BUG] §8.4 fixed: the severity's value raises the boost to at least 1 + value (capped)
     # instead of setting it to 0.1–0.3, which cut the config's priority by 70–90 %.
     ep = p.events
@@ -743,9 +758,9 @@ def _regression(s: SchedulerState, e: RegressionDetected, now: float, p: Schedul
     return _put_boosted(s, key, cs, _with(cs, eb=eb, xa=xa), emitted)
 
 
-def _elo_updated(s: SchedulerState, e: EloUpdated, now: float, p: SchedulerPolicy) -> _Out:
+def _elo_updated(s: SchedulerState, e: EloUpdated, now: float, p: SchedulerPolicy) -> _Out | None:
     if e.new_elo <= 0:
-        return _unchanged(s)
+        return None  # only the bookkeeping changes
     ep = p.events
     key = e.config_key
     elo = s.elo
@@ -778,7 +793,7 @@ def _elo_updated(s: SchedulerState, e: EloUpdated, now: float, p: SchedulerPolic
 # --- node and cluster events (§3.16–§3.20, §3.22–§3.24) --------------------------------------
 
 
-def _node_down(s: SchedulerState, e: Any, now: float, p: SchedulerPolicy) -> _Out:
+def _node_down(s: SchedulerState, e: Any, now: float, p: SchedulerPolicy) -> _Out | None:
     """NODE_UNHEALTHY, P2P_NODE_DEAD, HOST_OFFLINE, NODE_TERMINATED: unhealthy, load to 1.0."""
     node_id: str = e.node_id
     cluster = s.cluster
@@ -793,53 +808,55 @@ def _node_down(s: SchedulerState, e: Any, now: float, p: SchedulerPolicy) -> _Ou
     if node_id not in unhealthy:
         unhealthy = unhealthy | {node_id}
     if nodes is cluster.nodes and unhealthy is cluster.unhealthy_nodes:
-        return _unchanged(s)
+        return None  # only the bookkeeping changes
     new = _cluster_with(cluster, nodes=nodes, unhealthy=unhealthy)
     return _cluster_out(s, new, s.next_expiry_at)
 
 
-def _node_up(s: SchedulerState, e: Any, now: float, p: SchedulerPolicy) -> _Out:
+def _node_up(s: SchedulerState, e: Any, now: float, p: SchedulerPolicy) -> _Out | None:
     """NODE_RECOVERED, NODE_ACTIVATED: no longer unhealthy (its load waits for a refresh)."""
     cluster = s.cluster
     if e.node_id not in cluster.unhealthy_nodes:
-        return _unchanged(s)
+        return None  # only the bookkeeping changes
     new = _cluster_with(cluster, unhealthy=cluster.unhealthy_nodes - {e.node_id})
     return _cluster_out(s, new, s.next_expiry_at)
 
 
 def _cluster_unhealthy(
     s: SchedulerState, e: P2PClusterUnhealthy, now: float, p: SchedulerPolicy
-) -> _Out:
+) -> _Out | None:
     # [BUG] §8.7 fixed: the codec maps the counts publishers really send onto these fields.
     healthy = e.healthy_nodes or 0
     total = e.total_nodes or 0
     factor = cluster_health_factor(healthy, total, p.allocation)
     if factor == s.cluster.health_factor:
-        return _unchanged(s)
+        return None  # only the bookkeeping changes
     return _cluster_out(s, _cluster_with(s.cluster, health=factor), s.next_expiry_at)
 
 
 def _cluster_healthy(
     s: SchedulerState, e: P2PClusterHealthy, now: float, p: SchedulerPolicy
-) -> _Out:
+) -> _Out | None:
     cluster = s.cluster
     if cluster.health_factor == 1.0 and not cluster.unhealthy_nodes:
-        return _unchanged(s)
+        return None  # only the bookkeeping changes
     new = _cluster_with(cluster, health=1.0, unhealthy=frozenset())
     return _cluster_out(s, new, s.next_expiry_at)
 
 
 def _backpressure_flag(active: bool) -> _Handler:
-    def handle(s: SchedulerState, e: Any, now: float, p: SchedulerPolicy) -> _Out:
+    def handle(s: SchedulerState, e: Any, now: float, p: SchedulerPolicy) -> _Out | None:
         if s.cluster.backpressure_active is active:
-            return _unchanged(s)
+            return None  # only the bookkeeping changes
         new = _cluster_with(s.cluster, backpressure_active=active)
         return _cluster_out(s, new, s.next_expiry_at)
 
     return handle
 
 
-def _node_overloaded(s: SchedulerState, e: NodeOverloaded, now: float, p: SchedulerPolicy) -> _Out:
+def _node_overloaded(
+    s: SchedulerState, e: NodeOverloaded, now: float, p: SchedulerPolicy
+) -> _Out | None:
     # Every entry is already after `now`: expired ones lapsed before the handler ran.
     until = now + p.events.overload_backoff_seconds(e.resource_type)
     node_id = e.node_id
@@ -847,7 +864,7 @@ def _node_overloaded(s: SchedulerState, e: NodeOverloaded, now: float, p: Schedu
     overloaded = _thaw(before)
     if until <= now:  # a zero backoff: nothing to wait for
         if node_id not in overloaded:
-            return _unchanged(s)
+            return None  # only the bookkeeping changes
         del overloaded[node_id]
         next_expiry = _recompute_next_expiry(s.configs, overloaded)
     else:
@@ -866,13 +883,13 @@ def _node_overloaded(s: SchedulerState, e: NodeOverloaded, now: float, p: Schedu
 # --- the scheduler's own events -------------------------------------------------------------
 
 
-def _tick(s: SchedulerState, e: Tick, now: float, p: SchedulerPolicy) -> _Out:
-    return _unchanged(s)  # expiry already happened in `reduce`
+def _tick(s: SchedulerState, e: Tick, now: float, p: SchedulerPolicy) -> _Out | None:
+    return None  # only the bookkeeping changes  # expiry already happened in `reduce`
 
 
 def _allocation_decided(
     s: SchedulerState, e: AllocationDecided, now: float, p: SchedulerPolicy
-) -> _Out:
+) -> _Out | None:
     book = s.allocations
     games = int(e.result.total_games)
     cutoff = now - p.events.allocation_history_seconds
@@ -884,7 +901,7 @@ def _allocation_decided(
 
 def _target_samples_set(
     s: SchedulerState, e: TargetTrainingSamplesSet, now: float, p: SchedulerPolicy
-) -> _Out:
+) -> _Out | None:
     key = e.config_key
     cs = s.configs[key]
     f = cs.facts
@@ -898,10 +915,12 @@ def _target_samples_set(
         min(e.target, _MAX_COUNT),
         samples_per_game(key, p),
     )
-    return _config_out(s, _put(s.configs, key, _with(cs, facts=facts)), s.next_expiry_at)
+    return _one_config(s, key, _with(cs, facts=facts))
 
 
-def _config_boosted(s: SchedulerState, e: ConfigBoosted, now: float, p: SchedulerPolicy) -> _Out:
+def _config_boosted(
+    s: SchedulerState, e: ConfigBoosted, now: float, p: SchedulerPolicy
+) -> _Out | None:
     """The facade's `boost_config_allocation` (allocation.md §8.4)."""
     ep = p.events
     key = e.config_key
@@ -1005,7 +1024,7 @@ _FACT_CONVERTERS: Final[Mapping[str, Callable[[Any], Any]]] = MappingProxyType(
 
 def _sources_refreshed(
     s: SchedulerState, e: SourcesRefreshed, now: float, p: SchedulerPolicy
-) -> _Out:
+) -> _Out | None:
     """Facts are overwritten; shared fields only with news; a part equal to the same source's
     previous report is skipped whole (the common case, and the cheap one)."""
     ep = p.events

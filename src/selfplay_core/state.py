@@ -53,6 +53,7 @@ __all__ = [
 MAX_MAGNITUDE: Final = 1e9
 
 _EMPTY: Final[Mapping[Any, Any]] = MappingProxyType({})
+_new_object: Final = object.__new__
 
 
 # --- per config --------------------------------------------------------------------------
@@ -331,7 +332,14 @@ class Ledger:
         log.ids.append(id_)
         log.index[id_] = end
         log.top = end + 1
-        return Ledger(log, end + 1, self.size, applied, last_at, next_expiry_at)
+        new = _new_object(Ledger)  # skips __init__: this is the hot path of `reduce`
+        new._log = log
+        new._end = end + 1
+        new.size = self.size
+        new.applied = applied
+        new.last_at = last_at
+        new.next_expiry_at = next_expiry_at
+        return new
 
     def with_next_expiry(self, next_expiry_at: float) -> Ledger:
         return Ledger(self._log, self._end, self.size, self.applied, self.last_at, next_expiry_at)
