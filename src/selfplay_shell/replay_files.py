@@ -19,7 +19,7 @@ from returns.result import Failure
 from selfplay_core.policy import PolicyError, SchedulerPolicy
 from selfplay_core.replay import Item, Snapshot, decode_snapshot, encode_snapshot
 from selfplay_core.state import SchedulerState
-from selfplay_shell.eventlog import LogError, ManifestError, read_log
+from selfplay_shell.eventlog import LogError, ManifestError, read_log, resolve_segments
 
 __all__ = [
     "SNAPSHOT_SUFFIX",
@@ -156,14 +156,22 @@ def log_items(
 
 
 def count_lines(path: str | os.PathLike[str]) -> int | None:
-    """Lines in a plain (uncompressed, unrotated) log, counted fast; None when unknown."""
-    file = Path(path)
-    if file.suffix == ".gz" or not file.is_file():
+    """Lines in a log (every segment of a rotated one), counted fast; None when unknown
+    (gzip'd segments, a missing or unreadable log)."""
+    try:
+        segments = resolve_segments(path)
+    except (OSError, ManifestError):
         return None
     count = 0
-    last = b"\n"
-    with file.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            count += chunk.count(b"\n")
-            last = chunk[-1:]
-    return count + (0 if last == b"\n" else 1)
+    for file, _ in segments:
+        if file.suffix == ".gz":
+            return None
+        if not file.is_file():
+            continue
+        last = b"\n"
+        with file.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                count += chunk.count(b"\n")
+                last = chunk[-1:]
+        count += 0 if last == b"\n" else 1
+    return count

@@ -1,0 +1,131 @@
+"""The file side of replay: TOML policies, snapshot files, rotated logs, line counts."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from selfplay_core.configs import ALL_CONFIGS
+from selfplay_core.events import SelfplayComplete, Tick, make_envelope
+from selfplay_core.policy import SchedulerPolicy
+from selfplay_core.replay import Snapshot, replay_report
+from selfplay_core.state import SchedulerState
+from selfplay_shell.cli import PROGRESS_MIN_LINES, _Output
+from selfplay_shell.eventlog import EventLog
+from selfplay_shell.replay_files import (
+    ReplayInputError,
+    StrictStop,
+    count_lines,
+    load_policy,
+    log_items,
+    read_snapshot,
+    sidecar_snapshot,
+    starting_point,
+    write_snapshot,
+)
+
+
+def test_a_policy_file_changes_only_what_it_names(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text("[starvation]\nemergency_multiplier = 2.5\n", encoding="utf-8")
+    policy = load_policy(path)
+    assert policy.starvation.emergency_multiplier == 2.5
+    reference = SchedulerPolicy()
+    assert policy.starvation.critical_multiplier == reference.starvation.critical_multiplier
+    assert policy.weights == reference.weights
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        (None, "does not exist"),
+        ("x = [", "not valid TOML"),
+        ("[weights]\nstaleness = -1.0\n", "weights.staleness"),
+    ],
+)
+def test_policy_errors_say_what_is_wrong(tmp_path: Path, content: str | None, needle: str) -> None:
+    path = tmp_path / "p.toml"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(ReplayInputError, match=needle):
+        load_policy(path)
+
+
+def test_snapshot_files_round_trip(tmp_path: Path) -> None:
+    policy = SchedulerPolicy.from_mapping({"weights": {"voi": 0.3}})
+    snapshot = Snapshot(SchedulerState.initial(policy), policy, 17, "e-16")
+    path = tmp_path / "s.json"
+    write_snapshot(path, snapshot)
+    assert read_snapshot(path) == snapshot
+    assert not list(tmp_path.glob(".*.tmp"))  # written atomically, nothing left behind
+    path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ReplayInputError, match="cannot be read"):
+        read_snapshot(path)
+
+
+def test_starting_point_prefers_the_given_snapshot_then_the_sidecar(tmp_path: Path) -> None:
+    log = tmp_path / "log.jsonl"
+    log.write_text("", encoding="utf-8")
+    start, origin = starting_point(log, None)
+    assert origin == "reference policy"
+    assert start.position == 0
+    policy = SchedulerPolicy.from_mapping({"weights": {"voi": 0.3}})
+    write_snapshot(sidecar_snapshot(log), Snapshot(SchedulerState.initial(policy), policy, 0))
+    start, origin = starting_point(log, None)
+    assert start.policy == policy
+    assert origin.startswith("snapshot")
+    other = tmp_path / "other.json"
+    write_snapshot(other, Snapshot(SchedulerState.initial(), SchedulerPolicy(), 3))
+    start, origin = starting_point(log, other)
+    assert start.position == 3
+    assert str(other) in origin
+
+
+def _rotated_log(path: Path, count: int) -> None:
+    with EventLog(path, fsync="never", max_segment_bytes=2_000) as log:
+        for i in range(count):
+            event = SelfplayComplete(config_key=ALL_CONFIGS[i % 12]) if i % 2 else Tick(at=i)
+            log.append(make_envelope(event, id=f"e{i}", at=float(i), source="t"))
+
+
+def test_a_rotated_log_replays_and_counts_across_segments(tmp_path: Path) -> None:
+    path = tmp_path / "rotated.jsonl"
+    _rotated_log(path, 120)
+    assert len(list(tmp_path.glob("rotated*.jsonl"))) > 2  # really rotated
+    assert count_lines(path) == 120
+    report = replay_report(SchedulerState.initial(), log_items(path))
+    assert report.items == report.applied == 120
+    tail = replay_report(SchedulerState.initial(), log_items(path, start=100), start_position=100)
+    assert tail.items == 20
+    assert tail.final_position == 120
+
+
+def test_strict_stops_at_the_first_bad_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    _rotated_log(tmp_path / "good.jsonl", 5)
+    lines = (tmp_path / "good.jsonl").read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join([*lines[:3], b"{oops\n", *lines[3:]]))
+    relaxed = replay_report(SchedulerState.initial(), log_items(path))
+    assert (relaxed.items, relaxed.rejected) == (6, 1)
+    with pytest.raises(StrictStop) as stop:
+        replay_report(SchedulerState.initial(), log_items(path, strict=True))
+    assert stop.value.position == 3
+    with pytest.raises(ReplayInputError, match="no event log"):
+        log_items(tmp_path / "missing.jsonl")
+    assert count_lines(tmp_path / "missing.jsonl") is None
+
+
+def test_the_progress_bar_runs_on_a_terminal_for_long_logs() -> None:
+    out = _Output()
+    sink = io.StringIO()
+    out.err = Console(file=sink, force_terminal=True, width=100)
+    with out.progress(PROGRESS_MIN_LINES - 1, "short") as none:
+        assert none is None
+    with out.progress(PROGRESS_MIN_LINES, "replaying") as advance:
+        assert advance is not None
+        for _ in range(PROGRESS_MIN_LINES):
+            advance(None)
+    assert "replaying" in sink.getvalue()
