@@ -443,7 +443,7 @@ def _target_updated(
     cs = s.configs[key]
     budget = cs.search_budget
     if e.search_budget > 0 and e.reason == "velocity_feedback":
-        budget = _bounded(e.search_budget)
+        budget = float(_bounded(e.search_budget))
     eb, xa, tp = cs.exploration_boost, cs.exploration_boost_expires_at, cs.training_pending
     if e.exploration_boost != 1.0:
         eb, xa = _boost(cs, e.exploration_boost, now, ep.boost_lifetime_seconds, ep)
@@ -1071,7 +1071,7 @@ def _sources_refreshed(
     # "velocity_feedback" budget stays until the Elo moves to another tier.
     if "current_elos" in rows:
         budgets = tuple(
-            None if elo is None else adaptive_budget(_bounded(elo), p)
+            None if elo is None else float(adaptive_budget(_bounded(elo), p))
             for elo in rows["current_elos"]
         )
         shared("search_budget", budgets, "sb", _identity)

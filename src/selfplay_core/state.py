@@ -94,7 +94,7 @@ class ConfigState:
     curriculum_weight: float = 1.0
     quality_penalty: float = 0.0
     momentum_multiplier: float = 1.0
-    search_budget: float = 400
+    search_budget: float = 400.0
     facts: ConfigFacts = _DEFAULT_FACTS
 
     @property
@@ -340,6 +340,38 @@ class Ledger:
         new.last_at = last_at
         new.next_expiry_at = next_expiry_at
         return new
+
+    def __to_data__(self) -> dict[str, Any]:
+        """Plain data for snapshots (the codec's protocol for hand-written values)."""
+        return {
+            "size": self.size,
+            "ids": list(self.ids),
+            "applied": self.applied,
+            "last_at": self.last_at,
+            "next_expiry_at": self.next_expiry_at,
+        }
+
+    @classmethod
+    def __from_data__(cls, data: object) -> Ledger:
+        """The inverse of `__to_data__`; TypeError/ValueError name the field on bad data."""
+        if not isinstance(data, Mapping):
+            raise TypeError(f"ledger: expected an object, got {type(data).__name__}")
+        missing = {"size", "ids", "applied", "last_at", "next_expiry_at"} - set(data)
+        if missing:
+            raise ValueError(f"ledger.{sorted(missing)[0]}: missing")
+        size, ids, applied = data["size"], data["ids"], data["applied"]
+        if type(size) is not int or size < 1:
+            raise ValueError(f"ledger.size: expected an integer >= 1, got {size!r}")
+        if not isinstance(ids, list | tuple) or not all(type(i) is str for i in ids):
+            raise TypeError("ledger.ids: expected a list of strings")
+        if type(applied) is not int or applied < 0:
+            raise ValueError(f"ledger.applied: expected an integer >= 0, got {applied!r}")
+        times = {name: data[name] for name in ("last_at", "next_expiry_at")}
+        for name, value in times.items():
+            number = type(value) in (int, float)
+            if not number or not math.isfinite(value) or value < 0:
+                raise ValueError(f"ledger.{name}: expected a finite time >= 0, got {value!r}")
+        return cls.of(ids, size, applied, float(times["last_at"]), float(times["next_expiry_at"]))
 
     def with_next_expiry(self, next_expiry_at: float) -> Ledger:
         return Ledger(self._log, self._end, self.size, self.applied, self.last_at, next_expiry_at)
