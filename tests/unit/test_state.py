@@ -179,3 +179,15 @@ def test_cluster_state_is_what_allocation_reads() -> None:
     assert view.is_under_backoff("a", 99.0)
     assert not view.is_under_backoff("a", 100.0)
     assert view.health_factor == pytest.approx(0.5)
+
+
+def test_ledger_snapshot_protocol_round_trips_and_names_bad_fields() -> None:
+    ledger = Ledger.of(("a", "b"), 5, applied=2, last_at=10.0, next_expiry_at=25.0)
+    assert Ledger.__from_data__(ledger.__to_data__()) == ledger
+    bad = {**ledger.__to_data__(), "size": 0}
+    with pytest.raises(ValueError, match=r"ledger\.size"):
+        Ledger.__from_data__(bad)
+    with pytest.raises(ValueError, match=r"ledger\.last_at"):
+        Ledger.__from_data__({**ledger.__to_data__(), "last_at": float("nan")})
+    with pytest.raises(TypeError, match=r"ledger\.ids"):
+        Ledger.__from_data__({**ledger.__to_data__(), "ids": [1]})
