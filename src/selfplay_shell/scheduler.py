@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Final, Protocol
 
 from returns.io import IOResult
-from returns.result import Failure, Result
+from returns.result import Failure, Result, Success
 from returns.unsafe import unsafe_perform_io
 
 from selfplay_core.allocation_values import AllocationRequest, BatchAllocation
@@ -40,6 +40,7 @@ from selfplay_core.configs import ConfigKey, ConfigKeyError
 from selfplay_core.decide import decide, priorities
 from selfplay_core.events import (
     REFERENCE_EVENTS,
+    SCHEDULER_EVENTS,
     AllocationDecided,
     ConfigBoosted,
     Envelope,
@@ -294,8 +295,9 @@ class SelfplayScheduler:
         source: str = "",
     ) -> Result[Envelope, DecodeError]:
         """Apply one event given as the reference publishes it (type string and payload dict),
-        stamped with this scheduler's clock. A payload that does not decode is counted in
-        `events_rejected` and returned as the `DecodeError`; nothing is applied."""
+        stamped with this scheduler's clock. A payload that does not decode, or one of the
+        scheduler's own types (tick, sources_refreshed, allocation_decided, …: use `apply`), is
+        counted in `events_rejected` and returned as the `DecodeError`; nothing is applied."""
         with self._lock:
             raw = {
                 "id": id or self._next_id(),
@@ -303,9 +305,22 @@ class SelfplayScheduler:
                 "schema_version": 1,
                 "at": self.now(),
                 "source": source,
-                "payload": dict(payload) if payload is not None else {},
+                # anything but a mapping is left for the decoder to reject, naming the problem
+                "payload": dict(payload) if isinstance(payload, Mapping) else payload,
             }
             result = decode(raw)
+            if isinstance(result, Success) and type(result.unwrap().event) in SCHEDULER_EVENTS:
+                # Time, refreshes, decisions and facade calls are ours to make (`apply`), not
+                # something a publisher can inject: a foreign "allocation_decided" would be
+                # counted as a decision this scheduler never made.
+                result = Failure(
+                    DecodeError(
+                        result.unwrap().type,
+                        "type",
+                        "invalid",
+                        "a scheduler-own event type is not accepted from publishers; use apply()",
+                    )
+                )
             if isinstance(result, Failure):
                 self.events_rejected += 1
                 _log.warning("rejected %s event: %s", event_type, result.failure())

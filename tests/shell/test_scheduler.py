@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from returns.result import Failure, Success
 
 from selfplay_core import (
@@ -22,6 +24,7 @@ from selfplay_core import (
 )
 from selfplay_core.configs import ALL_CONFIGS
 from selfplay_core.decide import decide
+from selfplay_core.testing.events import envelope_like
 from selfplay_shell import (
     BusMessage,
     EventBus,
@@ -264,6 +267,21 @@ def test_ids_are_deterministic_from_prefix_and_counter() -> None:
     s.boost_config_allocation("hex8_2p")
     assert [e.id for e in log] == ["sim-7-42", "sim-7-43", "sim-7-44"]
     assert {e.source for e in log} == {"selfplay_scheduler", ""}
+
+
+def test_scheduler_own_types_are_not_accepted_from_publishers() -> None:
+    s, _, log = scheduler()
+    for event_type, payload in [
+        ("tick", {"at": 5.0}),
+        ("sources_refreshed", {"game_counts": {"hex8_2p": 10**6}}),
+        ("config_boosted", {"config_key": "hex8_2p", "multiplier": 2.0}),
+    ]:
+        result = s.publish(event_type, payload)
+        assert isinstance(result, Failure)
+        assert result.failure().path == "type"
+    assert s.events_rejected == 3
+    assert log == []
+    assert s.state == SchedulerState.initial()
 
 
 def test_the_same_id_is_applied_once() -> None:
@@ -509,3 +527,56 @@ def test_outputs_do_not_depend_on_the_hash_seed() -> None:
         outputs.add(done.stdout)
     assert len(outputs) == 1
     assert '"overloaded_nodes": ["n0", "n2"]' in outputs.pop()
+
+
+_STEP = st.one_of(
+    envelope_like().map(lambda raw: ("publish", raw)),
+    st.tuples(st.just("decide"), st.integers(0, 900), st.none() | st.integers(0, 20_000)),
+    st.tuples(st.just("boost"), st.sampled_from([*map(str, ALL_CONFIGS), "bogus"]), st.floats()),
+    st.tuples(
+        st.just("target"), st.sampled_from(list(map(str, ALL_CONFIGS))), st.integers(-5, 10**6)
+    ),
+    st.tuples(st.just("advance"), st.floats(0, 2000)),
+    st.just(("tick",)),
+    st.just(("nodes",)),
+)
+
+
+@settings(max_examples=60)
+@given(st.lists(_STEP, max_size=25))
+def test_any_publisher_input_keeps_the_log_a_faithful_history(steps: list[tuple[Any, ...]]) -> None:
+    """Whatever publishers send (junk included) and whatever the facade is asked, nothing
+    raises, every rejection is counted, and the log replays to the same state and decisions."""
+    s, clock, log = scheduler()
+    rejected = 0
+    for step in steps:
+        kind = step[0]
+        if kind == "publish":
+            raw = step[1]
+            event_type = raw.get("type")
+            result = s.publish(
+                event_type if isinstance(event_type, str) else "", raw.get("payload")
+            )
+            rejected += isinstance(result, Failure)
+        elif kind == "decide":
+            s.decide_batch(step[1], target_games=step[2])
+        elif kind == "boost":
+            s.boost_config_allocation(step[1], step[2])
+        elif kind == "target":
+            s.set_target_training_samples(step[1], step[2])
+        elif kind == "advance":
+            clock.advance(step[1])
+        elif kind == "tick":
+            s.tick()
+        else:
+            s.apply_event(SourcesRefreshed(nodes=NODES))
+        s.health_check()
+        s.get_status()
+    assert s.events_rejected == rejected
+    state = SchedulerState.initial()
+    for envelope in log:
+        if isinstance(envelope.event, AllocationDecided):
+            assert decide(state, envelope.event.request) == envelope.event.result
+        state = reduce(state, envelope).state
+    assert state == s.state
+    assert list(state.recent_ids) == [e.id for e in log]  # each logged envelope seen once
