@@ -83,12 +83,63 @@ def _bus_from_threads() -> float:
     return asyncio.run(run())
 
 
+def _loop_lag_under_thread_load(tmp: str, *, shared: bool = True) -> dict[str, float]:
+    """The loop's worst heartbeat lag while 4 threads apply events flat out directly (contending
+    for the writer lock with the loop, which applies bus messages and decides), logged with the
+    default fsync policy. With `shared=False` each thread feeds a private scheduler instead, so
+    the lag is the GIL's alone: the comparison says how much the writer lock adds."""
+
+    async def run() -> dict[str, float]:
+        with EventLog(Path(tmp) / "lag.jsonl") as log:
+            scheduler = _scheduler(log)
+            bus = EventBus()
+            scheduler.subscribe_to_events(bus)
+            bus.bind()
+            chunks = [PAYLOADS[i::4] for i in range(4)]
+            lags: list[float] = []
+            stop = False
+
+            async def heartbeat() -> None:
+                while not stop:
+                    start = time.perf_counter()
+                    await asyncio.sleep(0.001)
+                    lags.append(time.perf_counter() - start - 0.001)
+
+            def produce(chunk: list[tuple[str, dict[str, Any]]]) -> None:
+                target = scheduler if shared else _scheduler()
+                for event_type, payload in chunk:
+                    target.publish(event_type, payload)
+
+            beat = asyncio.get_running_loop().create_task(heartbeat())
+            threads = [threading.Thread(target=produce, args=(chunk,)) for chunk in chunks]
+            for thread in threads:
+                thread.start()
+            while any(thread.is_alive() for thread in threads):
+                bus.publish("selfplay_complete", {"config_key": "hex8_2p"})
+                scheduler.decide_batch()
+                await asyncio.sleep(0.005)
+            stop = True
+            await beat
+            lags.sort()
+            prefix = "loop_lag" if shared else "loop_lag_gil_only"
+            return {
+                f"{prefix}_max_ms": round(lags[-1] * 1e3, 2),
+                f"{prefix}_p99_ms": round(lags[int(len(lags) * 0.99)] * 1e3, 2),
+            }
+
+    return asyncio.run(run())
+
+
 def run() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         logged = 0.0
         for i in range(3):
             with EventLog(Path(tmp) / f"events-{i}.jsonl", fsync="never") as log:
                 logged = max(logged, N_EVENTS / _timed(_scheduler(log)))
+        lag = {
+            **_loop_lag_under_thread_load(tmp),
+            **_loop_lag_under_thread_load(tmp, shared=False),
+        }
     busy = _scheduler()
     for event_type, payload in PAYLOADS[:2000]:
         busy.publish(event_type, payload)
@@ -104,6 +155,7 @@ def run() -> dict[str, Any]:
         "top_priorities_us": round(
             median_seconds(lambda: busy.get_top_priorities(5), repeat=200) * 1e6, 1
         ),
+        **lag,
     }
 
 
