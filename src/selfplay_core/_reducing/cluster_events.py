@@ -1,0 +1,117 @@
+"""Node and cluster events (events.md §3.16–§3.20, §3.22–§3.24)."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+from selfplay_core._reducing.common import (
+    Handler,
+    Out,
+    cluster_out,
+    next_expiry_of,
+    replace_cluster,
+    sooner,
+    thaw,
+)
+from selfplay_core.cluster import cluster_health_factor
+from selfplay_core.events import (
+    NodeOverloaded,
+    P2PClusterHealthy,
+    P2PClusterUnhealthy,
+)
+from selfplay_core.policy import SchedulerPolicy
+from selfplay_core.state import (
+    SchedulerState,
+)
+
+# --- node and cluster events (§3.16–§3.20, §3.22–§3.24) --------------------------------------
+
+
+def node_down(s: SchedulerState, e: Any, now: float, p: SchedulerPolicy) -> Out | None:
+    """NODE_UNHEALTHY, P2P_NODE_DEAD, HOST_OFFLINE, NODE_TERMINATED: unhealthy, load to 1.0."""
+    node_id: str = e.node_id
+    cluster = s.cluster
+    nodes = cluster.nodes
+    load = p.events.unhealthy_node_load
+    for i, node in enumerate(nodes):
+        if node.node_id == node_id:
+            if node.current_load != load:
+                nodes = (*nodes[:i], attrs.evolve(node, current_load=load), *nodes[i + 1 :])
+            break
+    unhealthy = cluster.unhealthy_nodes
+    if node_id not in unhealthy:
+        unhealthy = unhealthy | {node_id}
+    if nodes is cluster.nodes and unhealthy is cluster.unhealthy_nodes:
+        return None  # only the bookkeeping changes
+    new = replace_cluster(cluster, nodes=nodes, unhealthy=unhealthy)
+    return cluster_out(s, new, s.next_expiry_at)
+
+
+def node_up(s: SchedulerState, e: Any, now: float, p: SchedulerPolicy) -> Out | None:
+    """NODE_RECOVERED, NODE_ACTIVATED: no longer unhealthy (its load waits for a refresh)."""
+    cluster = s.cluster
+    if e.node_id not in cluster.unhealthy_nodes:
+        return None  # only the bookkeeping changes
+    new = replace_cluster(cluster, unhealthy=cluster.unhealthy_nodes - {e.node_id})
+    return cluster_out(s, new, s.next_expiry_at)
+
+
+def cluster_unhealthy(
+    s: SchedulerState, e: P2PClusterUnhealthy, now: float, p: SchedulerPolicy
+) -> Out | None:
+    # [BUG] §8.7 fixed: the codec maps the counts publishers really send onto these fields.
+    healthy = e.healthy_nodes or 0
+    total = e.total_nodes or 0
+    factor = cluster_health_factor(healthy, total, p.allocation)
+    if factor == s.cluster.health_factor:
+        return None  # only the bookkeeping changes
+    return cluster_out(s, replace_cluster(s.cluster, health=factor), s.next_expiry_at)
+
+
+def cluster_healthy(
+    s: SchedulerState, e: P2PClusterHealthy, now: float, p: SchedulerPolicy
+) -> Out | None:
+    cluster = s.cluster
+    if cluster.health_factor == 1.0 and not cluster.unhealthy_nodes:
+        return None  # only the bookkeeping changes
+    new = replace_cluster(cluster, health=1.0, unhealthy=frozenset())
+    return cluster_out(s, new, s.next_expiry_at)
+
+
+def backpressure_flag(active: bool) -> Handler:
+    def handle(s: SchedulerState, e: Any, now: float, p: SchedulerPolicy) -> Out | None:
+        if s.cluster.backpressure_active is active:
+            return None  # only the bookkeeping changes
+        new = replace_cluster(s.cluster, backpressure_active=active)
+        return cluster_out(s, new, s.next_expiry_at)
+
+    return handle
+
+
+def node_overloaded(
+    s: SchedulerState, e: NodeOverloaded, now: float, p: SchedulerPolicy
+) -> Out | None:
+    # Every entry is already after `now`: expired ones lapsed before the handler ran.
+    until = now + p.events.overload_backoff_seconds(e.resource_type)
+    node_id = e.node_id
+    before = s.cluster.overloaded_until
+    overloaded = thaw(before)
+    if until <= now:  # a zero backoff: nothing to wait for
+        if node_id not in overloaded:
+            return None  # only the bookkeeping changes
+        del overloaded[node_id]
+        next_expiry = next_expiry_of(s.configs, overloaded)
+    else:
+        previous = overloaded.get(node_id)
+        overloaded[node_id] = until  # overwrites any earlier entry, even a longer one
+        if previous is None:
+            overloaded = dict(sorted(overloaded.items()))  # keep node-id order
+        if previous is not None and previous == s.next_expiry_at:
+            next_expiry = next_expiry_of(s.configs, overloaded)
+        else:
+            next_expiry = sooner(s.next_expiry_at, until)
+    cluster = replace_cluster(s.cluster, overloaded=MappingProxyType(overloaded))
+    return cluster_out(s, cluster, next_expiry)
