@@ -9,7 +9,7 @@ per-node job target of allocation.md §10. Deviations from the reference: docs/d
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
@@ -66,9 +66,11 @@ class _Counts:
 
 
 def _reference_counts(
-    unique: Mapping[ConfigKey, ConfigPriority], g: int, max_configs: int, policy: SchedulerPolicy
+    unique: Mapping[ConfigKey, ConfigPriority],
+    eligible: Sequence[ConfigPriority],
+    g: int,
+    policy: SchedulerPolicy,
 ) -> _Counts:
-    eligible, _ = select_configs(unique, max_configs)
     base = {p.config_key: reference_games(p.score, g, policy) for p in eligible}
     priorities = list(unique.values())
     floored = enforce_starvation_floor(base, priorities, g, policy)
@@ -85,14 +87,14 @@ def _reference_counts(
 
 def _budget_counts(
     unique: Mapping[ConfigKey, ConfigPriority],
+    eligible: Sequence[ConfigPriority],
     g: int,
     budget: int,
-    max_configs: int,
     policy: SchedulerPolicy,
 ) -> _Counts:
-    """Floors and 4p minimums are reserved first, the rest is shared by weight 0.5 + s; when the
-    reservations alone exceed the budget they are scaled down to it and reported unmet."""
-    eligible, _ = select_configs(unique, max_configs)
+    """Floors and 4p minimums are reserved first, the rest is shared by weight 0.5 + s (as
+    `allocate_to_configs` with `reserved`); when the reservations alone exceed the budget they
+    are scaled down to it and reported unmet."""
     floors = starvation_floors(unique, g, policy)
     in_batch = {p.config_key for p in eligible} | set(floors)
     minimum = four_player_minimum(g, policy)
@@ -101,14 +103,13 @@ def _budget_counts(
     reserved = {k: n for k, n in reserved.items() if n > 0}
     unmet: dict[tuple[ConfigKey, str], str] = {}
     if sum(reserved.values()) <= budget:
-        counts = allocate_to_configs(
-            unique.values(),
-            g,
-            policy,
-            max_configs=max_configs,
-            target_games=budget,
-            reserved=reserved,
-        )
+        pool = budget - sum(reserved.values())
+        if eligible:
+            weights = [(p.config_key, 0.5 + p.score) for p in eligible]
+        else:
+            weights = [(k, float(n)) for k, n in reserved.items()]
+        shares = largest_remainder(pool, weights)
+        counts = {k: reserved.get(k, 0) + shares.get(k, 0) for k in set(reserved) | set(shares)}
     else:
         counts = largest_remainder(budget, [(k, float(n)) for k, n in reserved.items()])
         why = f"the budget {budget} is below the floors and minimums ({sum(reserved.values())})"
@@ -136,6 +137,7 @@ def _scaled(value: int, factor: float) -> int:
 
 def _decide(
     unique: Mapping[ConfigKey, ConfigPriority],
+    eligible: Sequence[ConfigPriority],
     request: AllocationRequest,
     factor: float,
     policy: SchedulerPolicy,
@@ -144,18 +146,17 @@ def _decide(
     budget); the final count never exceeds the unthrottled one."""
     g_full = request.games_per_config
     g_eff = _scaled(g_full, factor)
-    n = request.max_configs
     if request.target_games is None:
-        full = _reference_counts(unique, g_full, n, policy)
-        eff = full if g_eff == g_full else _reference_counts(unique, g_eff, n, policy)
+        full = _reference_counts(unique, eligible, g_full, policy)
+        eff = full if g_eff == g_full else _reference_counts(unique, eligible, g_eff, policy)
         final = {k: min(c, full.counts.get(k, 0)) for k, c in eff.counts.items()}
     else:
         budget_eff = _scaled(request.target_games, factor)
-        full = _budget_counts(unique, g_full, request.target_games, n, policy)
+        full = _budget_counts(unique, eligible, g_full, request.target_games, policy)
         if factor >= 1.0:
             eff, final = full, dict(full.counts)
         else:
-            eff = _budget_counts(unique, g_eff, budget_eff, n, policy)
+            eff = _budget_counts(unique, eligible, g_eff, budget_eff, policy)
             weights = [(k, float(c)) for k, c in full.counts.items()]
             final = largest_remainder(budget_eff, weights)
     final = {k: final[k] for k in canonical(final) if final[k] > 0}
@@ -212,7 +213,8 @@ def allocate(
     if bp is not None and bp.should_pause(policy.allocation.backpressure):
         return _paused(request, multiplier, health)
     factor = multiplier * health
-    full, eff, final, unmet = _decide(unique, request, factor, policy)
+    eligible, skipped = select_configs(unique, request.max_configs)
+    full, eff, final, unmet = _decide(unique, eligible, request, factor, policy)
     placement = place(
         final,
         cluster,
@@ -220,7 +222,6 @@ def allocate(
         now=request.now,
         order=_placement_order(final, unique, policy),
     )
-    _, skipped = select_configs(unique, request.max_configs)
     return BatchAllocation(
         games_by_config=final,
         placements=placement.placements,
