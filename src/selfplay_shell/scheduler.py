@@ -128,9 +128,14 @@ _SOURCE_REFRESH_PARTS: Final = (*PRIORITY_PARTS, "training_queue_depth", "backpr
 _REFERENCE_TYPES: Final[tuple[str, ...]] = tuple(cls.TAG for cls in REFERENCE_EVENTS)
 
 
-def _config_key(key: ConfigKey | str) -> ConfigKey | None:
+def _config_key(key: object) -> ConfigKey | None:
+    """A known config, or None for anything else (the facade never raises for a bad key)."""
+    if isinstance(key, ConfigKey):
+        return key
+    if not isinstance(key, str):
+        return None
     try:
-        return ConfigKey.parse(key) if isinstance(key, str) else key
+        return ConfigKey.parse(key)
     except ConfigKeyError:
         return None
 
