@@ -293,6 +293,7 @@ def scheduler_status(
         "training_queue_depth": state.training_queue_depth,
         "last_refresh": dict(state.last_refresh),
         "failing_sources": dict(facts.failing_sources),
+        "partial_sources": dict(facts.partial_sources),
         "events_applied": state.applied,
         "events_rejected": facts.events_rejected,
         "unknown_events": dict(state.unknown_events),
