@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 from types import MappingProxyType
 from typing import Any
 
@@ -50,6 +49,7 @@ from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.state import (
     Books,
     ConfigState,
+    EloSeries,
     EloTracking,
     SchedulerState,
 )
@@ -435,23 +435,20 @@ def elo_updated(s: SchedulerState, e: EloUpdated, now: float, p: SchedulerPolicy
     ep = p.events
     key = e.config_key
     elo = s.elo
-    history = elo.history.get(key, ())
-    cutoff = now - ep.elo_history_window_seconds
-    if history and history[0][0] < cutoff:
-        history = history[bisect.bisect_left(history, (cutoff,)) :]
-    history = (*history, (now, bounded(e.new_elo)))
+    previous = elo.history.get(key)
+    base = previous if previous is not None else EloSeries.of()
+    history = base.appended(now, bounded(e.new_elo), now - ep.elo_history_window_seconds)
     histories = thaw(elo.history)
-    known = key in histories
     histories[key] = history
-    if not known:  # keep canonical config order
+    if previous is None:  # a new key: keep canonical config order
         histories = dict(sorted(histories.items()))
     velocities = elo.velocity_per_hour
-    first_t, first_elo = history[0]
+    first_t, first_elo = history.first
     span_hours = (now - first_t) / 3600.0
     if len(history) >= 2 and span_hours > ep.elo_velocity_min_span_hours:
         changed = thaw(velocities)
         known = key in changed
-        changed[key] = bounded((history[-1][1] - first_elo) / span_hours)
+        changed[key] = bounded((history.last[1] - first_elo) / span_hours)
         if not known:
             changed = dict(sorted(changed.items()))
         velocities = MappingProxyType(changed)
