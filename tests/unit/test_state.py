@@ -191,3 +191,30 @@ def test_ledger_snapshot_protocol_round_trips_and_names_bad_fields() -> None:
         Ledger.__from_data__({**ledger.__to_data__(), "last_at": float("nan")})
     with pytest.raises(TypeError, match=r"ledger\.ids"):
         Ledger.__from_data__({**ledger.__to_data__(), "ids": [1]})
+
+
+@given(
+    st.lists(st.tuples(st.floats(0, 5000), st.floats(1, 3000)), max_size=30),
+    st.floats(1, 2000),
+)
+def test_elo_series_matches_a_windowed_list(
+    steps: list[tuple[float, float]], window: float
+) -> None:
+    from selfplay_core.state import EloSeries
+
+    series = EloSeries.of()
+    branch_point = series
+    model: list[tuple[float, float]] = []
+    at = 0.0
+    for i, (gap, elo) in enumerate(steps):
+        at += gap
+        series = series.appended(at, elo, at - window)
+        model = [p for p in model if p[0] >= at - window] + [(at, elo)]
+        assert series.points == tuple(model)
+        assert (series.first, series.last) == (model[0], model[-1])
+        if i == len(steps) // 2:
+            branch_point = series
+    assert EloSeries.__from_data__(series.__to_data__()) == series
+    before = branch_point.points
+    branch_point.appended(at + 1, 1.0, 0.0)  # a branch copies; the original is unchanged
+    assert branch_point.points == before
