@@ -337,10 +337,7 @@ def exploration_boost(
             curriculum_weight=cs.curriculum_weight,
         ),
     )
-    configs = put_config(s.configs, key, replace_config(cs, eb=eb, xa=xa))
-    # The overwritten expiry may be earlier than the one the cache knew: recompute.
-    next_expiry = next_expiry_of(configs, s.cluster.overloaded_until)
-    return config_out(s, configs, next_expiry, emitted)
+    return put_boosted_config(s, key, cs, replace_config(cs, eb=eb, xa=xa), emitted)
 
 
 def curriculum_advanced(
