@@ -17,6 +17,7 @@ from selfplay_core.allocation_configs import (
     NOT_STARVED,
     Transfer,
     allocate_to_configs,
+    batch_games_per_config,
     batch_order,
     enforce_4p_minimums,
     enforce_starvation_floor,
@@ -138,13 +139,13 @@ def _scaled(value: int, factor: float) -> int:
 def _decide(
     unique: Mapping[ConfigKey, ConfigPriority],
     eligible: Sequence[ConfigPriority],
+    g_full: int,
     request: AllocationRequest,
     factor: float,
     policy: SchedulerPolicy,
 ) -> tuple[_Counts, _Counts, dict[ConfigKey, int], dict[tuple[ConfigKey, str], str]]:
     """(unthrottled, throttled, final counts, unmet). Backpressure and health scale G (and the
     budget); the final count never exceeds the unthrottled one."""
-    g_full = request.games_per_config
     g_eff = _scaled(g_full, factor)
     if request.target_games is None:
         full = _reference_counts(unique, eligible, g_full, policy)
@@ -182,7 +183,8 @@ def _placement_order(
         if k in unique and starvation_level(unique[k].games_count, policy) != NOT_STARVED
     ]
     starved.sort(key=lambda k: (unique[k].games_count, k.index))
-    rest = [k for k in batch_order(counts, unique) if k not in set(starved)]
+    first = set(starved)
+    rest = [k for k in batch_order(counts, unique) if k not in first]
     return starved + rest
 
 
@@ -214,7 +216,10 @@ def allocate(
         return _paused(request, multiplier, health)
     factor = multiplier * health
     eligible, skipped = select_configs(unique, request.max_configs)
-    full, eff, final, unmet = _decide(unique, eligible, request, factor, policy)
+    g = batch_games_per_config(
+        unique, eligible, request.games_per_config, request.target_games, policy
+    )
+    full, eff, final, unmet = _decide(unique, eligible, g, request, factor, policy)
     placement = place(
         final,
         cluster,
@@ -227,7 +232,18 @@ def allocate(
         placements=placement.placements,
         unplaced=placement.unplaced,
         explanation=_explain(
-            unique, request, multiplier, health, full, eff, final, unmet, placement, skipped, policy
+            unique,
+            request,
+            g,
+            multiplier,
+            health,
+            full,
+            eff,
+            final,
+            unmet,
+            placement,
+            skipped,
+            policy,
         ),
         nodes=placement.nodes,
     )
@@ -236,6 +252,7 @@ def allocate(
 def _explain(
     unique: Mapping[ConfigKey, ConfigPriority],
     request: AllocationRequest,
+    g: int,
     multiplier: float,
     health: float,
     full: _Counts,
@@ -287,7 +304,7 @@ def _explain(
             if required and placed < required:
                 reason = unmet.get((key, kind)) or placement.unplaced_reasons.get(key, "")
                 constraints.append(UnmetConstraint(key, kind, required, placed, reason))
-    g_eff = _scaled(request.games_per_config, factor)
+    g_eff = _scaled(g, factor)
     budget_eff = None if request.target_games is None else _scaled(request.target_games, factor)
     mode = REFERENCE_MODE if request.target_games is None else BUDGET_MODE
     total = sum(final.values())

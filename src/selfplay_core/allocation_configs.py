@@ -91,6 +91,26 @@ def starvation_floors(
     return floors
 
 
+def batch_games_per_config(
+    priorities: Mapping[ConfigKey, ConfigPriority],
+    eligible: Sequence[ConfigPriority],
+    games_per_config: int,
+    target_games: int | None,
+    policy: SchedulerPolicy = _DEFAULT_POLICY,
+) -> int:
+    """G, the unit of floors (2G, 1.5G) and 4p minimums (1.5G): `games_per_config` in reference
+    mode; in budget mode the batch's even share ⌊N / k⌋ (k = configs in the batch: eligible or
+    starved), capped at `games_per_config`, so floors and minimums scale with the budget."""
+    if target_games is None:
+        return games_per_config
+    in_batch = {p.config_key for p in eligible} | {
+        k for k, p in priorities.items() if starvation_level(p.games_count, policy) != NOT_STARVED
+    }
+    if not in_batch:
+        return games_per_config
+    return min(games_per_config, target_games // len(in_batch))
+
+
 def reference_games(score: float, games_per_config: int, policy: SchedulerPolicy) -> int:
     """§3.4: max(MIN, ⌊G·(0.5 + s)⌋)."""
     return max(

@@ -16,7 +16,7 @@ from selfplay_core.allocation_policy import AllocationPolicy
 from selfplay_core.allocation_values import NodeAllocation, Placement, canonical
 from selfplay_core.cluster import ClusterState
 from selfplay_core.configs import ConfigKey
-from selfplay_core.node_capacity import exclusion_reason, gpu_row
+from selfplay_core.node_capacity import gpu_row
 from selfplay_core.policy import SchedulerPolicy
 
 _DEFAULT_POLICY = SchedulerPolicy()
@@ -29,7 +29,18 @@ class _Nodes:
         self.excluded: dict[str, str] = {}
         tables: dict[str, tuple[float, int]] = {}  # gpu_type → (weight, CAP), looked up once
         eligible: list[tuple[float, float, str, bool, int]] = []
+        unhealthy, overloaded = cluster.unhealthy_nodes, cluster.overloaded_until
+        threshold, short = policy.capacity_threshold, policy.ephemeral_short_factor
         for node in cluster.nodes:
+            # the same rules, in the same order, as `node_capacity.exclusion_reason`
+            node_id = node.node_id
+            if node_id in unhealthy:
+                self.excluded[node_id] = "unhealthy"
+                continue
+            until = overloaded.get(node_id)
+            if until is not None and until > now:
+                self.excluded[node_id] = f"overload backoff until {until!r}"
+                continue
             table = tables.get(node.gpu_type)
             if table is None:
                 row = gpu_row(node.gpu_type, policy)
@@ -40,13 +51,14 @@ class _Nodes:
                     policy.default_games_per_node if cap is None else cap,
                 )
             capacity = max(0.0, 1.0 - node.current_load) * table[0]
-            eph = node.is_ephemeral
-            batch = math.floor(table[1] * policy.ephemeral_short_factor) if eph else table[1]
-            reason = exclusion_reason(node, cluster, now, policy, capacity=capacity, cap=batch)
-            if reason is not None:
-                self.excluded[node.node_id] = reason
+            if not capacity > threshold:
+                self.excluded[node_id] = f"available capacity {capacity!r} ≤ {threshold!r}"
                 continue
-            eligible.append((-capacity, node.data_lag_seconds, node.node_id, eph, table[1]))
+            eph = node.is_ephemeral
+            if (math.floor(table[1] * short) if eph else table[1]) <= 0:
+                self.excluded[node_id] = "games cap is 0"
+                continue
+            eligible.append((-capacity, node.data_lag_seconds, node_id, eph, table[1]))
         # reference sort: most available capacity first, then least data lag; then node id
         eligible.sort()
         self.ids = [e[2] for e in eligible]
@@ -89,11 +101,22 @@ def _place_demand(
     chunk = policy.min_games_per_allocation
     need = min(chunk, whole)
     room, large_room = nodes.room, nodes.large_room
+    if whole < chunk and not placed:
+        # the whole config is one small entry, on the first node with room for it
+        for i in range(len(room)):
+            if room[i] >= amount and (not large or large_room[i] >= amount):
+                nodes.put(i, demand, large, amount)
+                placed[i] = amount
+                return 0, ""
+        if not room:
+            return amount, "no eligible node"
+        return amount, f"node caps exhausted: no eligible node has room for {need} more games"
     if large:
         candidates = [
             i
             for i in range(len(room))
-            if min(room[i], large_room[i]) >= (1 if i in placed else need)
+            if room[i] >= (1 if i in placed else need)
+            and large_room[i] >= (1 if i in placed else need)
         ]
     elif placed:
         candidates = [i for i in range(len(room)) if room[i] >= (1 if i in placed else need)]
@@ -104,12 +127,6 @@ def _place_demand(
             return amount, "no eligible node"
         return amount, f"node caps exhausted: no eligible node has room for {need} more games"
     remaining = amount
-    if whole < chunk and not placed:
-        # the whole config is one small entry, on the first node with room for it
-        i = candidates[0]
-        nodes.put(i, demand, large, amount)
-        placed[i] = amount
-        return 0, ""
     capacity = nodes.capacity
     cap_sum = math.fsum([capacity[i] for i in candidates])
     eph_factor = policy.ephemeral_long_factor if large else policy.ephemeral_short_factor

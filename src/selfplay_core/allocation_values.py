@@ -121,16 +121,38 @@ class ConfigDecision:
     score: float | None
     games_count: int | None
     starvation: str
-    base_games: int = attrs.field(validator=count)
-    floor_games: int = attrs.field(validator=count)
-    minimum_games: int = attrs.field(validator=count)
-    donated: int = attrs.field(validator=count)
-    received: int = attrs.field(validator=count)
-    unthrottled_games: int = attrs.field(validator=count)
-    games: int = attrs.field(validator=count)
-    placed: int = attrs.field(validator=count)
-    unplaced: int = attrs.field(validator=count)
+    base_games: int
+    floor_games: int
+    minimum_games: int
+    donated: int
+    received: int
+    unthrottled_games: int
+    games: int
+    placed: int
+    unplaced: int
     note: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        # one check for the nine counts (cheaper than nine validators; same messages)
+        for name in _DECISION_COUNTS:
+            value = getattr(self, name)
+            if type(value) is not int:
+                raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
+            if value < 0:
+                raise ValueError(f"{name}: must not be negative, got {value!r}")
+
+
+_DECISION_COUNTS = (
+    "base_games",
+    "floor_games",
+    "minimum_games",
+    "donated",
+    "received",
+    "unthrottled_games",
+    "games",
+    "placed",
+    "unplaced",
+)
 
 
 @attrs.frozen

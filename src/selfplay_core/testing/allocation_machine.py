@@ -26,6 +26,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 
 from selfplay_core.allocation import allocate
 from selfplay_core.allocation_configs import (
+    batch_games_per_config,
     floor_games,
     select_configs,
     starvation_level,
@@ -161,7 +162,10 @@ class AllocationMachine(RuleBasedStateMachine):
         unique = unique_priorities(prios)
         eligible, _ = select_configs(unique, request.max_configs)
         factor = effective_factor(cluster, self.policy)
-        g = request.games_per_config if factor >= 1 else int(request.games_per_config * factor)
+        g = batch_games_per_config(
+            unique, eligible, request.games_per_config, request.target_games, self.policy
+        )
+        g = g if factor >= 1 else int(g * factor)
         floored = {
             k
             for k, p in unique.items()

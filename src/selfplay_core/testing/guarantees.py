@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from selfplay_core.allocation_configs import (
+    batch_games_per_config,
     donor_keep,
     floor_games,
     four_player_minimum,
+    select_configs,
     starvation_level,
     unique_priorities,
 )
@@ -81,7 +83,11 @@ def check_batch(
         assert large.get(node_id, 0) <= large_board_cap(node, a), node_id
     # floors and 4p minimums: met by the placed games, or reported with the shortfall
     factor = effective_factor(cluster, policy)
-    g = request.games_per_config if factor >= 1 else int(request.games_per_config * factor)
+    eligible, _ = select_configs(unique, request.max_configs)
+    g = batch_games_per_config(
+        unique, eligible, request.games_per_config, request.target_games, policy
+    )
+    g = g if factor >= 1 else int(g * factor)
     unmet = {(u.config_key, u.kind): u for u in batch.explanation.unmet}
     for key, p in unique.items():
         floor = floor_games(starvation_level(p.games_count, policy), g, policy)
