@@ -83,7 +83,9 @@ class AllocationRequest:
     """`allocate_selfplay_batch(games_per_config, max_configs, *, target_games)` at time `now`.
 
     Without `target_games` each eligible config gets max(MIN, ⌊G·(0.5 + score)⌋) as the reference
-    does; with it, exactly `target_games` games are shared out (budget mode)."""
+    does (G = `games_per_config`); with it, exactly `target_games` games are shared out (budget
+    mode), and G, the unit of floors and 4p minimums, is min(`games_per_config`, ⌊N / k⌋) for
+    the k configs in the batch."""
 
     games_per_config: int = attrs.field(default=500, validator=count)
     max_configs: int = attrs.field(default=12, validator=count)

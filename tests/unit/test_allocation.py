@@ -210,6 +210,21 @@ def test_budget_mode_reserves_floors_and_minimums_then_shares_the_rest() -> None
     assert batch.total_games == batch.placed_games == 4000
 
 
+def test_budget_mode_floors_and_minimums_scale_with_the_budget() -> None:
+    """N = 1000 over 12 configs: G = ⌊1000/12⌋ = 83, so the 4p minimum is ⌊1.5·83⌋ = 124 (not
+    750, which would hand the whole budget to the four 4p configs)."""
+    prios = [P(str(k), 0.1 + 0.07 * i) for i, k in enumerate(ALL_CONFIGS)]
+    nodes = [NodeCapability(f"n{i}", gpu_type="H100") for i in range(4)]
+    batch = allocate(prios, ClusterState(nodes), AllocationRequest(target_games=1000))
+    assert batch.explanation.effective_games_per_config == 83
+    assert batch.total_games == 1000
+    assert len(batch.games_by_config) == 12
+    for key, games in batch.games_by_config.items():
+        if key.players == 4:
+            assert games >= 124
+    assert batch.explanation.unmet == ()
+
+
 def test_budget_below_the_floors_is_scaled_and_reported() -> None:
     prios = [P("hex8_2p", 0.0, 0), P("hex8_3p", 0.0, 500)]
     batch = allocate(
