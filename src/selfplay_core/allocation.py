@@ -43,7 +43,12 @@ from selfplay_core.allocation_values import (
 )
 from selfplay_core.cluster import Backpressure, ClusterState, NodeCapability
 from selfplay_core.configs import ConfigKey
-from selfplay_core.job_targets import NodeResources, compute_hardware_limit, target_jobs_for_node
+from selfplay_core.job_targets import (
+    HostTarget,
+    NodeResources,
+    compute_hardware_limit,
+    target_jobs_for_node,
+)
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.values import ConfigPriority
 
@@ -381,6 +386,7 @@ __all__ = [
     "BatchAllocation",
     "ClusterState",
     "ConfigDecision",
+    "HostTarget",
     "NodeAllocation",
     "NodeCapability",
     "NodeResources",
