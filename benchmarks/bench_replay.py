@@ -1,0 +1,205 @@
+"""Replay speed and memory: read + decode (engineer L's stage) + reduce + decision checks.
+
+- the log: `bench_eventlog.write_log`'s mix (small reference events, ticks, a data refresh now
+  and then) on a 24-node cluster, with a real recorded decision every `DECISION_EVERY`
+  envelopes (decided from the state folded so far, so every one replays identical);
+- throughput of a full replay (`replay_report` over `read_log`), against the target of
+  100,000 envelopes/s, beside read+decode alone, read+decode+reduce without checks, and plain
+  `json.loads` of every line of the same file (the ratio the issue asks for);
+- the cost of one decision check (decide again, encode both, compare);
+- a realistic scheduler log from `simulate` (24 nodes, 24 h), where refreshes and decisions
+  are a large share of the envelopes;
+- max resident memory of a subprocess replaying 100k vs 1M envelopes (flat in log length).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks._timing import throughput
+from benchmarks.bench_eventlog import _plain_json, _read_decode, write_log
+from selfplay_core.allocation_values import AllocationRequest
+from selfplay_core.cluster import NodeCapability
+from selfplay_core.codec import decode, encode
+from selfplay_core.decide import decide
+from selfplay_core.events import AllocationDecided, SourcesRefreshed, make_envelope
+from selfplay_core.policy import SchedulerPolicy
+from selfplay_core.reducer import reduce
+from selfplay_core.replay import replay_report
+from selfplay_core.state import SchedulerState
+from selfplay_shell.eventlog import read_log
+from selfplay_shell.eventlog.jsonline import dumps_line, parse_line
+from selfplay_shell.eventlog.lines import iter_raw_lines, opened
+
+SMALL = 100_000
+LARGE = 1_000_000
+DECISION_EVERY = 1_000
+TARGET = 100_000
+
+_NODES = tuple(
+    NodeCapability(f"gpu-node-{i}", ("H100", "A100", "RTX_4090")[i % 3], 80.0) for i in range(24)
+)
+
+
+def write_replay_log(path: Path, count: int) -> dict[str, int]:
+    """`write_log`'s mix of `count` envelopes, after a node refresh, with a recorded decision
+    inserted every `DECISION_EVERY` envelopes; returns counts of what was written."""
+    base = path.with_suffix(".base.jsonl")
+    write_log(base, count)
+    policy = SchedulerPolicy()
+    state = SchedulerState.initial(policy)
+    decisions = 0
+    with opened(base) as stream, path.open("wb") as out:
+        nodes = make_envelope(SourcesRefreshed(nodes=_NODES), id="nodes-0", at=1.7e9, source="b")
+        state = reduce(state, nodes, policy).state
+        batch = [dumps_line(encode(nodes))]
+        for n, (_, data, _, _) in enumerate(iter_raw_lines(stream), start=1):
+            envelope = decode(parse_line(data.decode("utf-8"))).unwrap()
+            state = reduce(state, envelope, policy).state
+            batch.append(data if data.endswith(b"\n") else data + b"\n")
+            if n % DECISION_EVERY == 0:
+                at = envelope.at
+                request = AllocationRequest(games_per_config=100, now=at)
+                event = AllocationDecided(request, decide(state, request, policy))
+                decided = make_envelope(event, id=f"decision-{n}", at=at, source="b")
+                state = reduce(state, decided, policy).state
+                batch.append(dumps_line(encode(decided)))
+                decisions += 1
+            if len(batch) >= 10_000:
+                out.write(b"".join(batch))
+                batch.clear()
+        out.write(b"".join(batch))
+    base.unlink()
+    return {"envelopes": count + 1 + decisions, "decisions": decisions}
+
+
+def _replay(path: Path) -> int:
+    report = replay_report(SchedulerState.initial(), (r.result for r in read_log(path)))
+    assert report.decisions_identical == report.decisions_checked
+    return report.items
+
+
+def _replay_unchecked(path: Path) -> int:
+    from selfplay_core.replay import replay, summarize
+
+    state = SchedulerState.initial()
+    steps = replay(state, (r.result for r in read_log(path)), check=False)
+    return summarize(steps).items
+
+
+def _read_reduce(path: Path) -> int:
+    state = SchedulerState.initial()
+    count = 0
+    for record in read_log(path):
+        state = reduce(state, record.result.unwrap()).state
+        count += 1
+    return count
+
+
+_RSS_CHILD = """
+import resource, sys
+from selfplay_core.replay import replay_report
+from selfplay_core.state import SchedulerState
+from selfplay_shell.eventlog import read_log
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+report = replay_report(SchedulerState.initial(), (r.result for r in read_log(sys.argv[1])))
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(report.items, report.decisions_checked, before, after)
+"""
+
+
+def _replay_rss_kib(path: Path) -> dict[str, int]:
+    done = subprocess.run(
+        [sys.executable, "-c", _RSS_CHILD, str(path)], check=True, capture_output=True, text=True
+    )
+    items, checked, before, after = (int(part) for part in done.stdout.split())
+    return {
+        "records": items,
+        "decisions_checked": checked,
+        "max_rss_after_imports_kib": before,
+        "max_rss_kib": after,
+    }
+
+
+def _simulated(directory: Path) -> dict[str, Any]:
+    from selfplay_shell.simulate import SimulationConfig, simulate
+
+    path = directory / "simulated.jsonl"
+    started = time.perf_counter()
+    result = simulate(SimulationConfig(), SchedulerPolicy(), path)
+    seconds = time.perf_counter() - started
+    rate = throughput(lambda: _replay(path), repeat=2)
+    return {
+        "nodes": result.nodes,
+        "hours": result.hours,
+        "envelopes": result.envelopes,
+        "decisions": result.decisions,
+        "file_bytes": path.stat().st_size,
+        "simulate_seconds": round(seconds, 2),
+        "replay_envelopes_per_s": round(rate),
+        "replay_seconds": round(result.envelopes / rate, 3),
+    }
+
+
+def run() -> dict[str, Any]:
+    directory = Path(tempfile.mkdtemp(prefix="bench_replay_"))
+    try:
+        small = directory / "small.jsonl"
+        written = write_replay_log(small, SMALL)
+        size = small.stat().st_size
+        n = written["envelopes"]
+
+        full = throughput(lambda: _replay(small), repeat=3)
+        unchecked = throughput(lambda: _replay_unchecked(small), repeat=3)
+        read_reduce = throughput(lambda: _read_reduce(small), repeat=3)
+        read_decode = throughput(lambda: _read_decode(small), repeat=3)
+        plain = throughput(lambda: _plain_json(small), repeat=3)
+        check_seconds = n / full - n / unchecked
+        simulated = _simulated(directory)
+
+        large = directory / "large.jsonl"
+        started = time.perf_counter()
+        write_replay_log(large, LARGE)
+        generate_seconds = time.perf_counter() - started
+        rss_small = _replay_rss_kib(small)
+        rss_large = _replay_rss_kib(large)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+    return {
+        "envelopes": n,
+        "decisions": written["decisions"],
+        "file_bytes": size,
+        "replay_envelopes_per_s": round(full),
+        "target_envelopes_per_s": TARGET,
+        "meets_target": full >= TARGET,
+        "stages_per_s": {
+            "plain_json_loads": round(plain),
+            "read_decode": round(read_decode),
+            "read_decode_reduce": round(read_reduce),
+            "replay_without_checks": round(unchecked),
+            "replay_with_checks": round(full),
+        },
+        "ratio_replay_time_to_plain_json_time": round(plain / full, 2),
+        "decision_check_ms": round(1000 * check_seconds / max(1, written["decisions"]), 3),
+        "simulated_log": simulated,
+        "memory": {
+            "100k": rss_small,
+            "1M": rss_large,
+            "ratio_max_rss_1M_to_100k": round(
+                rss_large["max_rss_kib"] / rss_small["max_rss_kib"], 3
+            ),
+            "generate_1M_seconds": round(generate_seconds, 1),
+        },
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))
