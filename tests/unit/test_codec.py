@@ -477,14 +477,23 @@ def test_snapshot_protocol_for_hand_written_values() -> None:
     assert decode_value([1], _Window).failure().problem == "wrong_type"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="state.Ledger is hand-written; it needs __to_data__/__from_data__ (owner R)",
-)
 def test_scheduler_state_snapshot_round_trips() -> None:
+    from selfplay_core.reducer import reduce
     from selfplay_core.state import SchedulerState
 
     state = SchedulerState.initial()
-    data = encode_value(state)
-    text = json.dumps(data, allow_nan=False)
+    assert decode_value(json.loads(json.dumps(encode_value(state))), SchedulerState) == Success(
+        state
+    )
+    steps = [
+        ev.EloUpdated(HEX8_2P, new_elo=1500.0),
+        ev.NodeUnhealthy(node_id="gpu-1"),
+        ev.ExplorationBoost(SQ8_3P, boost_factor=1.6),
+        ev.EloUpdated(HEX8_2P, new_elo=1512.5),
+        ev.UnknownEvent("mystery", {"a": 1}),
+    ]
+    for i, event in enumerate(steps):
+        envelope = ev.make_envelope(event, id=f"s{i}", at=1000.0 + 1800.0 * i, source="t")
+        state = reduce(state, envelope).state
+    text = json.dumps(encode_value(state), allow_nan=False)
     assert decode_value(json.loads(text), SchedulerState) == Success(state)
