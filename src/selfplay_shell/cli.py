@@ -503,18 +503,28 @@ def _cmd_explain(args: argparse.Namespace, out: _Output) -> int:
     fresh = args.policy is not None and start.position == 0
     state0 = SchedulerState.initial(policy) if fresh else start.state
     items = log_items(args.log, start=start.position)
+    total = _lines(args.log, start.position)
     if args.decision is not None:
-        found = _find_decision(state0, items, policy, start.position, args.decision)
+        with out.progress(total, "replaying") as bar:
+            found = _find_decision(state0, items, policy, start.position, args.decision, bar)
         if found is None:
             raise ReplayInputError(f"the log has fewer than {args.decision} decisions")
         check, replayed = found
-        data = explain_data(check.state, check.request, policy, check.recorded, replayed=replayed)
+        if args.policy:
+            # under another policy: what that policy would have decided here
+            data = explain_data(check.state, check.request, policy, replayed)
+            data["source"] = "the decision as this policy would have made it"
+        else:
+            data = explain_data(
+                check.state, check.request, policy, check.recorded, replayed=replayed
+            )
+            data["source"] = "recorded decision"
         data["decision"] = check.number
         data["envelope_id"] = check.envelope_id
-        data["source"] = "recorded decision"
     else:
         at = _parse_at(args.at, _first_at(args.log))
-        state, request = _state_at(state0, items, policy, start.position, at)
+        with out.progress(total, "replaying") as bar:
+            state, request = _state_at(state0, items, policy, start.position, at, bar)
         result = decide(state, request, policy)
         data = explain_data(state, request, policy, result)
         data["decision"] = None
@@ -528,9 +538,16 @@ def _cmd_explain(args: argparse.Namespace, out: _Output) -> int:
 
 
 def _find_decision(
-    state0: SchedulerState, items: Iterator[Any], policy: SchedulerPolicy, start: int, number: int
+    state0: SchedulerState,
+    items: Iterator[Any],
+    policy: SchedulerPolicy,
+    start: int,
+    number: int,
+    on_step: Callable[[object], None] | None = None,
 ) -> tuple[DecisionCheck, BatchAllocation] | None:
     for step in replay(state0, items, policy, start_position=start):
+        if on_step is not None:
+            on_step(step)
         check = step.check
         if check is not None and check.number == number:
             return check, check.replayed
@@ -538,13 +555,20 @@ def _find_decision(
 
 
 def _state_at(
-    state0: SchedulerState, items: Iterator[Any], policy: SchedulerPolicy, start: int, at: float
+    state0: SchedulerState,
+    items: Iterator[Any],
+    policy: SchedulerPolicy,
+    start: int,
+    at: float,
+    on_step: Callable[[object], None] | None = None,
 ) -> tuple[SchedulerState, AllocationRequest]:
     """The state after every envelope up to `at`, and the last recorded request's shape at
     `at` (the facade's default request when there was none)."""
     state = state0
     request = AllocationRequest(now=at)
     for step in replay(state0, items, policy, check=False, start_position=start):
+        if on_step is not None:
+            on_step(step)
         envelope = step.envelope
         if envelope is not None and envelope.at > at:
             break
