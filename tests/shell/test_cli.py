@@ -352,3 +352,47 @@ def test_validate_a_clean_and_a_broken_log(golden: Path) -> None:
     warnings_only = run_json("validate", str(BAD / "out_of_order_timestamps.jsonl"), code=0)
     assert warnings_only["warnings"] >= 1
     assert warnings_only["errors"] == 0
+
+
+# --- the broken-log corpus, in process ---------------------------------------------------------
+
+CORPUS = sorted(p for p in BAD.iterdir() if p.name.endswith((".jsonl", ".jsonl.gz")))
+
+
+def _expected(log: Path) -> dict[str, Any]:
+    name = log.name.removesuffix(".gz").removesuffix(".jsonl")
+    data: dict[str, Any] = json.loads((BAD / f"{name}.expected.json").read_text("utf-8"))
+    return data
+
+
+@pytest.mark.parametrize("log", CORPUS, ids=lambda p: p.name)
+def test_every_broken_log_replays_reports_and_validates(
+    log: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from selfplay_shell.cli import main
+
+    expected = _expected(log)
+    records = expected["records"]
+    errors = [r for r in records if not r["ok"]]
+    assert main(["replay", str(log), "--json"]) == 0  # bad lines are reported, not fatal
+    report = json.loads(capsys.readouterr().out)
+    assert report["rejected"] == len(errors)
+    # an entry may stand for a run of good lines: {"lines": [first, last]}
+    count = sum(r["lines"][1] - r["lines"][0] + 1 if "lines" in r else 1 for r in records)
+    assert report["items"] == count
+    for error in errors[: len(report["rejections"])]:
+        assert any(f":{error['line']}" in text for text in report["rejections"])
+    strict = main(["replay", str(log), "--strict", "--json"])
+    stopped = json.loads(capsys.readouterr().out)
+    if expected["strict_stops_at_line"] is None:
+        assert strict == 0
+        assert stopped["strict_stop"] is None
+    else:
+        assert strict == 1
+        assert stopped["strict_stop"] is not None
+    assert main(["validate", str(log), "--json"]) == (1 if errors else 0)
+    validated = json.loads(capsys.readouterr().out)
+    assert validated["errors"] == len(errors)
+    assert main(["status", str(log), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["status"]["events_rejected"] == len(errors)
