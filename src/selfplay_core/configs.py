@@ -20,7 +20,7 @@ class ConfigKeyError(ValueError):
     """A string that is not ``<board>_<N>p`` with a known board and N in 2..4."""
 
 
-@attrs.frozen(order=False)
+@attrs.frozen(order=False, cache_hash=True)
 class ConfigKey:
     """One self-play configuration: a board and a player count."""
 
