@@ -30,7 +30,7 @@ from selfplay_core.allocation_configs import (
     starvation_level,
     unique_priorities,
 )
-from selfplay_core.allocation_nodes import allocate_to_nodes, place
+from selfplay_core.allocation_nodes import RawPlacement, allocate_to_nodes, place_raw
 from selfplay_core.allocation_values import (
     AllocationExplanation,
     AllocationRequest,
@@ -102,31 +102,37 @@ def _budget_counts(
     `allocate_to_configs` with `reserved`); when the reservations alone exceed the budget they
     are scaled down to it and reported unmet."""
     floors = starvation_floors(unique, g, policy)
-    in_batch = {p.config_key for p in eligible} | set(floors)
+    keys = canonical({p.config_key for p in eligible} | set(floors))
     minimum = four_player_minimum(g, policy)
-    minimums = {k: minimum for k in canonical(in_batch) if k.players == 4 and minimum > 0}
-    reserved = {k: max(floors.get(k, 0), minimums.get(k, 0)) for k in canonical(in_batch)}
-    reserved = {k: n for k, n in reserved.items() if n > 0}
+    minimums: dict[ConfigKey, int] = {}
+    reserved: dict[ConfigKey, int] = {}
+    for k in keys:
+        m = minimum if k.players == 4 and minimum > 0 else 0
+        if m:
+            minimums[k] = m
+        r = max(floors.get(k, 0), m)
+        if r:
+            reserved[k] = r
     unmet: dict[tuple[ConfigKey, str], str] = {}
-    if sum(reserved.values()) <= budget:
-        pool = budget - sum(reserved.values())
+    held = sum(reserved.values())
+    if held <= budget:
         if eligible:
             weights = [(p.config_key, 0.5 + p.score) for p in eligible]
         else:
             weights = [(k, float(n)) for k, n in reserved.items()]
-        shares = largest_remainder(pool, weights)
-        counts = {k: reserved.get(k, 0) + shares.get(k, 0) for k in set(reserved) | set(shares)}
+        shares = largest_remainder(budget - held, weights)
+        counts = {k: reserved.get(k, 0) + shares.get(k, 0) for k in keys}
     else:
         counts = largest_remainder(budget, [(k, float(n)) for k, n in reserved.items()])
-        why = f"the budget {budget} is below the floors and minimums ({sum(reserved.values())})"
+        why = f"the budget {budget} is below the floors and minimums ({held})"
         for k, floor in floors.items():
             if counts.get(k, 0) < floor:
                 unmet[(k, "starvation_floor")] = why
         for k, m in minimums.items():
             if counts.get(k, 0) < m:
                 unmet[(k, "4p_minimum")] = why
-    counts = {k: counts[k] for k in canonical(counts) if counts[k] > 0}
-    base = {k: counts.get(k, 0) - min(counts.get(k, 0), reserved.get(k, 0)) for k in counts}
+    counts = {k: n for k, n in counts.items() if n > 0}
+    base = {k: n - min(n, reserved.get(k, 0)) for k, n in counts.items()}
     return _Counts(base, floors, minimums, counts, (), unmet)
 
 
@@ -165,7 +171,8 @@ def _decide(
             eff = _budget_counts(unique, eligible, g_eff, budget_eff, policy)
             weights = [(k, float(c)) for k, c in full.counts.items()]
             final = largest_remainder(budget_eff, weights)
-    final = {k: final[k] for k in canonical(final) if final[k] > 0}
+    # order is irrelevant from here: every consumer sorts (values freeze in canonical order)
+    final = {k: n for k, n in final.items() if n > 0}
     unmet = dict(eff.unmet)
     for k, floor in eff.floors.items():
         if final.get(k, 0) < floor and (k, "starvation_floor") not in unmet:
@@ -225,7 +232,7 @@ def allocate(
         unique, eligible, request.games_per_config, request.target_games, policy
     )
     full, eff, final, unmet = _decide(unique, eligible, g, request, factor, policy)
-    placement = place(
+    placement = place_raw(
         final,
         cluster,
         policy.allocation,
@@ -264,7 +271,7 @@ def _explain(
     eff: _Counts,
     final: Mapping[ConfigKey, int],
     unmet: Mapping[tuple[ConfigKey, str], str],
-    placement: Placement,
+    placement: RawPlacement,
     skipped: Mapping[ConfigKey, str],
     policy: SchedulerPolicy,
 ) -> AllocationExplanation:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
+import attrs
+
 from selfplay_core.allocation_policy import AllocationPolicy
 from selfplay_core.allocation_values import NodeAllocation, Placement, canonical
 from selfplay_core.cluster import ClusterState
@@ -224,14 +226,25 @@ def place_demands(
     return placed, left, reasons
 
 
-def place(
+@attrs.frozen
+class RawPlacement:
+    """`Placement`'s content as plain dicts (internal: `allocate` freezes it once, in the batch)."""
+
+    placements: dict[ConfigKey, dict[str, int]]
+    unplaced: dict[ConfigKey, int]
+    unplaced_reasons: dict[ConfigKey, str]
+    nodes: tuple[NodeAllocation, ...]
+    excluded_nodes: dict[str, str]
+
+
+def place_raw(
     games_by_config: Mapping[ConfigKey, int],
     cluster: ClusterState,
     policy: AllocationPolicy,
     *,
     now: float = 0.0,
     order: Iterable[ConfigKey] | None = None,
-) -> Placement:
+) -> RawPlacement:
     """Place every config's games (in `order`, default canonical) on the cluster's nodes."""
     nodes = _Nodes(cluster, now, policy)
     sequence = [k for k in _order(games_by_config, order) if games_by_config[k] > 0]
@@ -250,12 +263,27 @@ def place(
         for i in sorted(range(len(ids)), key=ids.__getitem__)
         if nodes.games[i]
     )
-    return Placement(
+    return RawPlacement(
         {sequence[j]: {ids[i]: g for i, g in per.items()} for j, per in enumerate(placed) if per},
         {sequence[j]: n for j, n in enumerate(left) if n > 0},
         {sequence[j]: reasons[j] for j, n in enumerate(left) if n > 0},
         node_allocs,
         nodes.excluded,
+    )
+
+
+def place(
+    games_by_config: Mapping[ConfigKey, int],
+    cluster: ClusterState,
+    policy: AllocationPolicy,
+    *,
+    now: float = 0.0,
+    order: Iterable[ConfigKey] | None = None,
+) -> Placement:
+    """Place every config's games (in `order`, default canonical) on the cluster's nodes."""
+    raw = place_raw(games_by_config, cluster, policy, now=now, order=order)
+    return Placement(
+        raw.placements, raw.unplaced, raw.unplaced_reasons, raw.nodes, raw.excluded_nodes
     )
 
 
