@@ -306,11 +306,6 @@ def test_snapshot_round_trips_through_json() -> None:
     assert back == snapshot
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ConfigState.search_budget is typed float but the reducer stores adaptive_budget's "
-    "int: 800 is decoded as 800.0, equal but encoded differently (reported to state's owner)",
-)
 def test_snapshot_text_is_stable_through_a_round_trip() -> None:
     log = record(SCRIPT)
     report = _report(log)
