@@ -646,7 +646,8 @@ def counterfactual(
     state replayed under it, and let that decision (not the recorded one) enter the state, so
     later decisions follow from the counterfactual ones. The world (game counts, Elo, nodes)
     is what the log observed: this answers "what would the scheduler have decided", not how
-    the cluster would have evolved."""
+    the cluster would have evolved. Memory grows with the number of decisions (one small
+    `DecisionDelta` each), not with the number of envelopes."""
     deltas: list[DecisionDelta] = []
     recorded_seq: list[tuple[float, Mapping[ConfigKey, int]]] = []
     other_seq: list[tuple[float, Mapping[ConfigKey, int]]] = []

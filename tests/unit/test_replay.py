@@ -38,6 +38,7 @@ from selfplay_core.replay import (
     Outcome,
     Rejected,
     Snapshot,
+    counterfactual,
     decode_snapshot,
     encode_snapshot,
     first_difference,
@@ -267,9 +268,15 @@ def test_decisions_recorded_after_any_events_replay_identical(
         if not isinstance(event, AllocationDecided):
             full.append(event)
     full.extend(DECIDE for m in marks if m == len(script))
-    report = _report(record(full))
+    log = record(full)
+    report = _report(log)
     assert report.decisions_checked == len(marks)
     assert report.decisions_identical == len(marks), report.first_difference
+    # and the counterfactual under the same policy changes nothing
+    same = counterfactual(SchedulerState.initial(), log, SchedulerPolicy())
+    assert same.decisions_differing == 0
+    assert same.recorded_games == same.counterfactual_games
+    assert same.recorded_starvation == same.counterfactual_starvation
 
 
 # --- first difference --------------------------------------------------------------------------
@@ -403,8 +410,6 @@ def test_starvation_figures_of_nothing() -> None:
 
 
 def test_counterfactual_under_the_same_policy_changes_nothing() -> None:
-    from selfplay_core.replay import counterfactual
-
     log = record(SCRIPT)
     result = counterfactual(SchedulerState.initial(), log, SchedulerPolicy())
     assert len(result.decisions) == 4
@@ -419,8 +424,6 @@ def test_counterfactual_under_the_same_policy_changes_nothing() -> None:
 
 
 def test_counterfactual_totals_add_up_per_decision() -> None:
-    from selfplay_core.replay import counterfactual
-
     log = record(SCRIPT)
     other = SchedulerPolicy.from_mapping(
         {"starvation": {"emergency_multiplier": 1.0, "critical_multiplier": 1.0}}
@@ -450,8 +453,6 @@ def test_counterfactual_totals_add_up_per_decision() -> None:
 
 
 def test_counterfactual_decisions_enter_the_state() -> None:
-    from selfplay_core.replay import counterfactual
-
     log = record(SCRIPT)
     other = SchedulerPolicy.from_mapping({"starvation": {"emergency_multiplier": 1.0}})
     result = counterfactual(SchedulerState.initial(), log, other)
