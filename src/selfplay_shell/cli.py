@@ -314,7 +314,7 @@ def _cmd_replay(args: argparse.Namespace, out: _Output) -> int:
         data = report.as_dict()
         data["started_from"] = origin
         data["start_position"] = start.position
-        data["policy"] = args.policy or "recorded"
+        data["policy"] = args.policy or f"as recorded ({origin})"
         data["strict_stop"] = None if stopped is None else str(stopped.problem)
         if cf is not None:
             data["counterfactual"] = cf.as_dict()
