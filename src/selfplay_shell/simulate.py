@@ -285,8 +285,9 @@ class SyntheticCluster:
                     out.append((NodeRecovered(node_id=node.node_id), "health_monitor"))
                 continue
             if node.ephemeral and terminate < 0.04 * hours:
-                # a spot node is taken back; it comes back as a fresh join later
-                node.healthy = False
+                # a spot node is taken back: it leaves the cluster (and the node reports) and
+                # comes back later as a fresh join
+                node.joined = False
                 node.queue.clear()
                 node.down_until = now + rng.uniform(1800.0, 7200.0)
                 self.node_failures += 1
