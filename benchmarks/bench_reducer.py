@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -41,55 +42,68 @@ from selfplay_core.events import (
 from selfplay_core.reducer import reduce
 from selfplay_core.state import SchedulerState
 
-N_ENVELOPES = 20_000
+N_ENVELOPES = 24_000  # 20 virtual minutes
+TICK_EVERY = 100  # the shell's tick: every 5 s (EventPolicy.tick_interval_seconds)
+SOURCE_REFRESH_EVERY = 300  # the shell's source refresh: every 15 s
+NODE_REFRESH_EVERY = 1200  # the shell's node refresh: every 60 s
 NODES = tuple(NodeCapability(f"gpu-{i:02d}", "H100", 80.0) for i in range(24))
 
 
 def _refresh(i: int) -> SourcesRefreshed:
+    """The shell's 15 s source refresh: every source answers, nodes are not part of it."""
     return SourcesRefreshed(
         current_elos={key: 1500.0 + 10 * ((i + key.index) % 40) for key in ALL_CONFIGS},
         elo_velocities={key: float((i + key.index) % 7) for key in ALL_CONFIGS},
         game_counts={key: 1000 * (key.index + 1) + i for key in ALL_CONFIGS},
         staleness_hours=dict.fromkeys(ALL_CONFIGS, 24.0),
         curriculum_weights=dict.fromkeys(ALL_CONFIGS, 1.0),
-        nodes=NODES,
         training_queue_depth=i % 15,
     )
 
 
 def _event(i: int) -> Event:
-    slot = i % 100
+    """Envelope `i` of the mix (one every 50 ms of virtual time). The timers come at their
+    real periods; the other events are spread over a 100-slot pattern (`i * 37 % 100`)."""
+    if i % TICK_EVERY == 0:
+        return Tick(at=i * 0.05)
+    if i % SOURCE_REFRESH_EVERY == 150:
+        return _refresh(i)
+    if i % NODE_REFRESH_EVERY == 650:
+        return SourcesRefreshed(nodes=NODES)
+    slot = i * 37 % 100
     key = ALL_CONFIGS[i % 12]
     node = NODES[(i * 7) % len(NODES)].node_id
-    if slot == 0:
-        return _refresh(i)
-    if slot < 12:
-        return Tick(at=i * 0.05)
-    if slot < 20:
+    if slot < 11:
         return NodeUnhealthy(node_id=node)
-    if slot < 28:
+    if slot < 22:
         return NodeRecovered(node_id=node)
-    if slot < 36:
-        return NodeOverloaded(node_id=node, resource_type="memory" if slot % 2 else "gpu")
-    if slot < 52:
+    if slot < 24:
+        return NodeOverloaded(node_id=node, resource_type="memory" if i % 2 else "gpu")
+    if slot < 44:
         return EloUpdated(config_key=key, new_elo=1500.0 + (i % 300))
-    if slot < 62:
+    if slot < 58 or (slot == 99 and (i // 100) % 8):  # EXPLORATION_BOOST is rare
         return SelfplayComplete(config_key=key)
-    if slot < 68:
+    if slot < 66:
         return TrainingCompleted(config_key=key)
     if slot < 76:
         return EloVelocityChanged(
             config_key=key, velocity=float(i % 9) - 3.0, trend=("accelerating", "stable")[i % 2]
         )
-    if slot < 84:
+    if slot < 86:
         return SelfplayTargetUpdated(
             config_key=key, priority=("high", "normal", "low")[i % 3], exploration_boost=1.0
         )
-    if slot < 90:
+    if slot < 92:
         return ModelPromoted(config_key=key, success=(None, False)[i % 2])
-    if slot < 95:
+    if slot < 99:
         return QualityDegraded(config_key=key, quality_score=0.4)
     return ExplorationBoost(config_key=key, boost_factor=1.5)
+
+
+def mix_share(envelopes: list[Envelope]) -> dict[str, float]:
+    """Share of each event class in the mix, in percent (reported with the figures)."""
+    counts = Counter(type(envelope.event).__name__ for envelope in envelopes)
+    return {name: round(100 * n / len(envelopes), 2) for name, n in sorted(counts.items())}
 
 
 def realistic_envelopes(n: int = N_ENVELOPES) -> list[Envelope]:

@@ -23,6 +23,7 @@ from typing import Any, Final
 
 import attrs
 
+from selfplay_core._reducing.build import scheduler_state
 from selfplay_core._reducing.cluster_events import (
     backpressure_flag,
     cluster_healthy,
@@ -131,17 +132,18 @@ def reduce(
     ledger = state.ledger
     envelope_id = envelope.id
     if envelope_id in ledger:
-        return Transition(state, ())
+        return _transition(state, ())
     size = policy.events.dedup_window
     if ledger.size != size:
         ledger = ledger.resized(size)
     event = envelope.event
     handler = _HANDLERS.get(type(event))
     if handler is None:
-        return Transition(_seen_only(state, ledger, envelope_id, event), ())
+        return _transition(_seen_only(state, ledger, envelope_id, event), ())
     now = envelope.at
-    if now < ledger.last_at:
-        now = ledger.last_at  # a late envelope does not move time backwards
+    last_at = ledger.last_at
+    if now < last_at:
+        now = last_at  # a late envelope does not move time backwards
     lapsed: tuple[Event, ...] = ()
     next_expiry = ledger.next_expiry_at
     if next_expiry and now >= next_expiry:
@@ -151,12 +153,25 @@ def reduce(
         new_ledger = ledger.record(
             envelope_id, ledger.applied + 1, now, state.ledger.next_expiry_at
         )
-        return Transition(
-            SchedulerState(state.configs, state.cluster, state.books, new_ledger), lapsed
+        return _transition(
+            scheduler_state(state.configs, state.cluster, state.books, new_ledger), lapsed
         )
     new_ledger = ledger.record(envelope_id, ledger.applied + 1, now, out[3])
-    new_state = SchedulerState(out[0], out[1], out[2], new_ledger)
-    return Transition(new_state, lapsed + out[4] if lapsed else out[4])
+    new_state = scheduler_state(out[0], out[1], out[2], new_ledger)
+    return _transition(new_state, lapsed + out[4] if lapsed else out[4])
+
+
+_new: Final = object.__new__
+_SET_STATE: Final = Transition.__dict__["state"].__set__
+_SET_EMITTED: Final = Transition.__dict__["emitted"].__set__
+
+
+def _transition(state: SchedulerState, emitted: tuple[Event, ...]) -> Transition:
+    """`Transition(state, emitted)` without the `__init__` (the hot path's last step)."""
+    new = _new(Transition)
+    _SET_STATE(new, state)
+    _SET_EMITTED(new, emitted)
+    return new
 
 
 def _seen_only(

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Final, TypeAlias, TypeVar
 
+from selfplay_core._reducing.build import cluster_facts, config_state
 from selfplay_core.configs import ConfigKey
 from selfplay_core.event_policy import EventPolicy
 from selfplay_core.events import (
@@ -57,7 +58,7 @@ def replace_config(
     facts: Any = _KEEP,
 ) -> ConfigState:
     """`cs` with some fields replaced (a fast, explicit `attrs.evolve`)."""
-    return ConfigState(
+    return config_state(
         cs.staleness_hours if sh is _KEEP else sh,
         cs.elo_velocity if ev is _KEEP else ev,
         cs.training_pending if tp is _KEEP else tp,
@@ -82,6 +83,13 @@ def thaw(mapping: Mapping[_K, _V]) -> dict[_K, _V]:
     return dict(mapping)
 
 
+def with_boost(cs: ConfigState, eb: float, xa: float) -> ConfigState:
+    """`cs` with boost `eb` expiring at `xa`; `cs` itself when that is what it holds."""
+    if same(cs.exploration_boost, eb) and same(cs.exploration_boost_expires_at, xa):
+        return cs
+    return replace_config(cs, eb=eb, xa=xa)
+
+
 def put_config(
     configs: Mapping[ConfigKey, ConfigState], key: ConfigKey, cs: ConfigState
 ) -> Mapping[ConfigKey, ConfigState]:
@@ -102,7 +110,7 @@ def replace_cluster(
     queue_depth: Any = _KEEP,
 ) -> ClusterFacts:
     """`c` with some fields replaced (a fast, explicit `attrs.evolve`)."""
-    return ClusterFacts(
+    return cluster_facts(
         c.nodes if nodes is _KEEP else nodes,
         c.unhealthy_nodes if unhealthy is _KEEP else unhealthy,
         c.overloaded_until if overloaded is _KEEP else overloaded,
@@ -111,6 +119,16 @@ def replace_cluster(
         c.backpressure_active if backpressure_active is _KEEP else backpressure_active,
         c.training_queue_depth if queue_depth is _KEEP else queue_depth,
     )
+
+
+def same(old: object, new: object) -> bool:
+    """`new` would store exactly what `old` is: same type and value, and for a zero the same
+    sign (so skipping the write changes nothing, not even how the state encodes)."""
+    if old is new:
+        return True
+    if type(old) is not type(new) or old != new:
+        return False
+    return bool(old) or str(old) == str(new)
 
 
 def bounded(value: float) -> float:
@@ -183,8 +201,10 @@ def put_boosted_config(
     old: ConfigState,
     new: ConfigState,
     emitted: tuple[Event, ...] = (),
-) -> Out:
+) -> Out | None:
     """`new` in place of `old`, keeping the expiry cache exact when the boost's expiry moved."""
+    if new is old:  # nothing changed (see `replace_boost`)
+        return None if not emitted else (s.configs, s.cluster, s.books, s.next_expiry_at, emitted)
     configs = put_config(s.configs, key, new)
     before, after = old.exploration_boost_expires_at, new.exploration_boost_expires_at
     next_expiry = s.next_expiry_at

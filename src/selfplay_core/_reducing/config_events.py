@@ -5,6 +5,8 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any
 
+from selfplay_core._reducing.build import books as build_books
+from selfplay_core._reducing.build import config_state, elo_tracking
 from selfplay_core._reducing.common import (
     SCHEDULER_SOURCE,
     Out,
@@ -19,7 +21,9 @@ from selfplay_core._reducing.common import (
     put_boosted_config,
     put_config,
     replace_config,
+    same,
     thaw,
+    with_boost,
 )
 from selfplay_core.configs import ConfigKey
 from selfplay_core.event_policy import EventPolicy
@@ -47,10 +51,8 @@ from selfplay_core.events import (
 )
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.state import (
-    Books,
     ConfigState,
     EloSeries,
-    EloTracking,
     SchedulerState,
 )
 
@@ -60,7 +62,9 @@ from selfplay_core.state import (
 def selfplay_complete(s: SchedulerState, e: SelfplayComplete, now: float, p: Any) -> Out | None:
     key = e.config_key
     cs = s.configs[key]
-    new = ConfigState(
+    if same(cs.staleness_hours, 0.0):
+        return None  # already fresh: only the bookkeeping changes
+    new = config_state(
         0.0,
         cs.elo_velocity,
         cs.training_pending,
@@ -78,7 +82,9 @@ def selfplay_complete(s: SchedulerState, e: SelfplayComplete, now: float, p: Any
 def training_completed(s: SchedulerState, e: TrainingCompleted, now: float, p: Any) -> Out | None:
     key = e.config_key
     cs = s.configs[key]
-    new = ConfigState(
+    if cs.training_pending is False:
+        return None  # nothing pending: only the bookkeeping changes
+    new = config_state(
         cs.staleness_hours,
         cs.elo_velocity,
         False,
@@ -105,7 +111,7 @@ def model_promoted(
     else:
         target = ep.promotion_success_boost
     eb, xa = boost_of(cs, target, now, ep.boost_lifetime_seconds, ep)
-    return put_boosted_config(s, key, cs, replace_config(cs, eb=eb, xa=xa))
+    return put_boosted_config(s, key, cs, with_boost(cs, eb, xa))
 
 
 def target_updated(
@@ -130,7 +136,10 @@ def target_updated(
                 eb, xa = boost_from(eb, xa, floor, now, boost_lifetime(ep), ep)
         elif priority.lower() == "low":
             eb = max(ep.min_exploration_boost, min(ep.target_low_boost_cap, eb))
-    new = replace_config(cs, tp=tp, eb=eb, xa=xa, sb=budget)
+    if tp is cs.training_pending and same(budget, cs.search_budget):
+        new = with_boost(cs, eb, xa)
+    else:
+        new = replace_config(cs, tp=tp, eb=eb, xa=xa, sb=budget)
     return put_boosted_config(s, key, cs, new)
 
 
@@ -146,9 +155,10 @@ def quality_degraded(
         penalty = -p.events.quality_degraded_penalty_scale * (threshold - score) / threshold
     else:
         penalty = 0.0
-    return config_out(
-        s, put_config(s.configs, key, replace_config(cs, qp=bounded(penalty))), s.next_expiry_at
-    )
+    qp = bounded(penalty)
+    if same(cs.quality_penalty, qp):
+        return None  # the same penalty: only the bookkeeping changes
+    return config_out(s, put_config(s.configs, key, replace_config(cs, qp=qp)), s.next_expiry_at)
 
 
 def curriculum_rebalanced(
@@ -449,7 +459,7 @@ def elo_updated(s: SchedulerState, e: EloUpdated, now: float, p: SchedulerPolicy
         if not known:
             changed = dict(sorted(changed.items()))
         velocities = MappingProxyType(changed)
-    new_elo = EloTracking(MappingProxyType(histories), velocities)
+    new_elo = elo_tracking(MappingProxyType(histories), velocities)
     books = s.books
-    new_books = Books(new_elo, books.sources, books.allocations, books.unknown_events)
+    new_books = build_books(new_elo, books.sources, books.allocations, books.unknown_events)
     return (s.configs, s.cluster, new_books, s.next_expiry_at, ())
