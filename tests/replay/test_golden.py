@@ -22,7 +22,7 @@ import pytest
 
 from selfplay_core.events import AllocationDecided, Envelope
 from selfplay_core.policy import SchedulerPolicy
-from selfplay_core.replay import replay, replay_report
+from selfplay_core.replay import Snapshot, decode_snapshot, encode_snapshot, replay, replay_report
 from selfplay_shell.eventlog import read_log
 from selfplay_shell.replay_files import (
     load_policy,
@@ -202,3 +202,18 @@ def _regenerate() -> None:  # pragma: no cover - a maintenance entry point
 
 if __name__ == "__main__":  # pragma: no cover
     _regenerate()
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+def test_the_state_after_a_golden_log_snapshots_exactly(name: str) -> None:
+    # a real state (nodes, Elo history, boosts, source book) survives a snapshot as text
+    log = _golden(name)
+    start, _ = starting_point(log, None)
+    report = replay_report(start.state, log_items(log), start.policy)
+    assert report.final_state is not None
+    assert report.final_state.elo.history  # the log trained models
+    snapshot = Snapshot(report.final_state, start.policy, report.final_position, "last")
+    text = json.dumps(encode_snapshot(snapshot))
+    back = decode_snapshot(json.loads(text)).unwrap()
+    assert back == snapshot
+    assert json.dumps(encode_snapshot(back)) == text
