@@ -149,6 +149,32 @@ class Step:
     rejection: Rejected | None = None
 
 
+# A trusted constructor for the fold's hot loop (one Step per envelope): every value comes from
+# the fold itself, so the slots are set directly instead of through the frozen __init__.
+_SET_STEP: Final = tuple(getattr(Step, f.name).__set__ for f in attrs.fields(Step))
+
+
+def _step(
+    position: int,
+    envelope: Envelope | None,
+    outcome: str,
+    state: SchedulerState,
+    emitted: tuple[Event, ...] = (),
+    check: DecisionCheck | None = None,
+    rejection: Rejected | None = None,
+) -> Step:
+    step: Step = object.__new__(Step)
+    s0, s1, s2, s3, s4, s5, s6 = _SET_STEP
+    s0(step, position)
+    s1(step, envelope)
+    s2(step, outcome)
+    s3(step, state)
+    s4(step, emitted)
+    s5(step, check)
+    s6(step, rejection)
+    return step
+
+
 @attrs.frozen
 class ReplayReport:
     """What a replay found. `items` = every item seen (envelopes and rejected lines);
@@ -315,6 +341,7 @@ def replay(
     decide_again = decide if decider is None else decider
     state = state0
     position = start_position - 1
+    applied_kind, unknown_kind, ignored_kind = Outcome.APPLIED, Outcome.UNKNOWN, Outcome.IGNORED
     for item in items:
         position += 1
         if type(item) is Envelope:
@@ -323,17 +350,13 @@ def replay(
             envelope = item.unwrap()
         else:
             rejection = _as_rejection(item, position)
-            yield Step(position, None, Outcome.REJECTED, state, (), None, rejection)
+            yield _step(position, None, Outcome.REJECTED, state, (), None, rejection)
             continue
         before = state
-        ledger = before.ledger
-        if envelope.id in ledger:
-            yield Step(position, envelope, Outcome.DUPLICATE, state)
-            continue
         event = envelope.event
         decision = None
         applied_envelope = envelope
-        if check and type(event) is AllocationDecided:
+        if check and type(event) is AllocationDecided and envelope.id not in before.ledger:
             decision = _check(before, envelope, event, position, policy, decide_again)
             if substitute:
                 applied_envelope = attrs.evolve(
@@ -341,13 +364,16 @@ def replay(
                 )
         transition = reduce(before, applied_envelope, policy)
         state = transition.state
-        if state.ledger.applied != ledger.applied:
-            outcome = Outcome.APPLIED
+        if state is before:  # the reducer saw this id already: nothing changed
+            yield _step(position, envelope, Outcome.DUPLICATE, state)
+            continue
+        if state.ledger.applied != before.ledger.applied:
+            outcome = applied_kind
         elif type(event) is UnknownEvent:
-            outcome = Outcome.UNKNOWN
+            outcome = unknown_kind
         else:
-            outcome = Outcome.IGNORED
-        yield Step(position, envelope, outcome, state, transition.emitted, decision)
+            outcome = ignored_kind
+        yield _step(position, envelope, outcome, state, transition.emitted, decision)
 
 
 def _check(
