@@ -395,6 +395,8 @@ class IntervalPolicy:
     priority_update_seconds: float = _nonneg(15.0)
     dynamic_weights_seconds: float = _nonneg(60.0)
     node_capabilities_seconds: float = _nonneg(60.0)
+    # Health calls priority data stale after this long without a refresh (SS 3831).
+    health_stale_seconds: float = _nonneg(300.0)
 
 
 @attrs.frozen

@@ -94,9 +94,15 @@ def _ranking(
 
 @attrs.frozen
 class HealthLimits:
-    """When data counts as stale: the reference's 300 s (SS 3831)."""
+    """When data counts as stale; by default the policy's `intervals.health_stale_seconds`."""
 
     stale_after_seconds: float = attrs.field(default=300.0, validator=non_negative)
+
+
+def _limits(policy: SchedulerPolicy, limits: HealthLimits | None) -> HealthLimits:
+    if limits is not None:
+        return limits
+    return HealthLimits(policy.intervals.health_stale_seconds)
 
 
 def _names(value: Iterable[str]) -> frozenset[str]:
@@ -256,7 +262,7 @@ def scheduler_status(
     policy: SchedulerPolicy = _REFERENCE_POLICY,
     facts: ShellFacts = ShellFacts(),
     last_allocation: BatchAllocation | None = None,
-    limits: HealthLimits = HealthLimits(),
+    limits: HealthLimits | None = None,
 ) -> dict[str, Any]:
     """`get_status()` (allocation.md §9): the reference's keys (`subscribed`,
     `last_priority_update`, `node_count`, `overloaded_nodes`, `config_priorities`), then ours.
@@ -330,10 +336,10 @@ def health_check(
     now: float,
     policy: SchedulerPolicy = _REFERENCE_POLICY,
     facts: ShellFacts = ShellFacts(),
-    limits: HealthLimits = HealthLimits(),
+    limits: HealthLimits | None = None,
 ) -> HealthReport:
     """`health_check()` with three levels and every reason (see the module docstring)."""
-    limit = limits.stale_after_seconds
+    limit = _limits(policy, limits).stale_after_seconds
     unhealthy: list[str] = []
     degraded: list[str] = []
 

@@ -199,13 +199,13 @@ class SelfplayScheduler:
         refresh_interval: float | None = None,
         node_refresh_interval: float | None = None,
         tick_interval: float | None = None,
-        health_limits: HealthLimits = HealthLimits(),  # noqa: B008 - frozen value
+        health_limits: HealthLimits | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.policy = policy
         self.accessor = accessor
         self.log = log
-        self.health_limits = health_limits
+        self.health_limits = health_limits or HealthLimits(policy.intervals.health_stale_seconds)
         self._clock = clock
         self._sleep = sleep
         self._source = source

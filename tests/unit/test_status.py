@@ -111,6 +111,10 @@ def test_stale_after_exactly_the_limit_not_at_it() -> None:
     # the limit is a parameter
     strict = health_check(state, 1100.0, POLICY, SUBSCRIBED, HealthLimits(60.0))
     assert strict.reasons[0] == "Priority data stale (>1 min): last refresh 100 s ago"
+    # ... and by default it comes from the policy
+    policy = SchedulerPolicy.from_mapping({"intervals": {"health_stale_seconds": 60.0}})
+    from_policy = health_check(state, 1100.0, policy, SUBSCRIBED)
+    assert from_policy.reasons == strict.reasons
 
 
 def test_not_subscribed_is_unhealthy_and_says_so_first() -> None:
