@@ -23,7 +23,7 @@ from typing import Any, Final
 
 import attrs
 
-from selfplay_core._reducing.build import scheduler_state
+from selfplay_core._reducing.build import SCHEDULER_STATE_SETTERS
 from selfplay_core._reducing.cluster_events import (
     backpressure_flag,
     cluster_healthy,
@@ -131,13 +131,20 @@ def reduce(
     """Apply one envelope. Pure: `state` is not changed, time is `envelope.at`."""
     ledger = state.ledger
     envelope_id = envelope.id
-    if envelope_id in ledger:
+    # `envelope_id in ledger`, inlined for the common case (the newest window of its log)
+    log = ledger._log
+    end = ledger._end
+    if end == log.top:
+        seq = log.index.get(envelope_id)
+        if seq is not None and seq >= end - ledger.size:
+            return _transition(state, ())
+    elif envelope_id in ledger:
         return _transition(state, ())
     size = policy.events.dedup_window
     if ledger.size != size:
         ledger = ledger.resized(size)
     event = envelope.event
-    handler = _HANDLERS.get(type(event))
+    handler = _handler_for(type(event))
     if handler is None:
         return _transition(_seen_only(state, ledger, envelope_id, event), ())
     now = envelope.at
@@ -150,18 +157,28 @@ def reduce(
         state, lapsed = lapse(state, now)
     out = handler(state, event, now, policy)
     if out is None:  # only the bookkeeping changes
-        new_ledger = ledger.record(
-            envelope_id, ledger.applied + 1, now, state.ledger.next_expiry_at
-        )
-        return _transition(
-            scheduler_state(state.configs, state.cluster, state.books, new_ledger), lapsed
-        )
-    new_ledger = ledger.record(envelope_id, ledger.applied + 1, now, out[3])
-    new_state = scheduler_state(out[0], out[1], out[2], new_ledger)
-    return _transition(new_state, lapsed + out[4] if lapsed else out[4])
+        configs, cluster, books = state.configs, state.cluster, state.books
+        next_expiry = state.ledger.next_expiry_at
+        emitted = lapsed
+    else:
+        configs, cluster, books, next_expiry, emitted = out
+        if lapsed:
+            emitted = lapsed + emitted
+    # `Transition(SchedulerState(...), emitted)`, built in place: the parts are the handler's
+    # (known valid), and this runs once per envelope.
+    new_state = _new(SchedulerState)
+    _SET_CONFIGS(new_state, configs)
+    _SET_CLUSTER(new_state, cluster)
+    _SET_BOOKS(new_state, books)
+    _SET_LEDGER(new_state, ledger.record(envelope_id, ledger.applied + 1, now, next_expiry))
+    transition = _new(Transition)
+    _SET_STATE(transition, new_state)
+    _SET_EMITTED(transition, emitted)
+    return transition
 
 
 _new: Final = object.__new__
+_SET_CONFIGS, _SET_CLUSTER, _SET_BOOKS, _SET_LEDGER = SCHEDULER_STATE_SETTERS
 _SET_STATE: Final = Transition.__dict__["state"].__set__
 _SET_EMITTED: Final = Transition.__dict__["emitted"].__set__
 
@@ -188,42 +205,42 @@ def _seen_only(
     return SchedulerState(state.configs, state.cluster, books, new_ledger)
 
 
-_HANDLERS: Final[Mapping[type[Any], Handler]] = MappingProxyType(
-    {
-        SelfplayComplete: selfplay_complete,
-        TrainingCompleted: training_completed,
-        ModelPromoted: model_promoted,
-        SelfplayTargetUpdated: target_updated,
-        QualityDegraded: quality_degraded,
-        CurriculumRebalanced: curriculum_rebalanced,
-        SelfplayRateChanged: rate_changed,
-        TrainingBlockedByQuality: training_blocked,
-        OpponentMastered: opponent_mastered,
-        TrainingEarlyStopped: early_stopped,
-        EloVelocityChanged: velocity_changed,
-        ExplorationBoost: exploration_boost,
-        CurriculumAdvanced: curriculum_advanced,
-        AdaptiveParamsChanged: adaptive_params,
-        LowQualityDataWarning: low_quality,
-        NodeUnhealthy: node_down,
-        P2PNodeDead: node_down,
-        NodeRecovered: node_up,
-        NodeActivated: node_up,
-        HostOffline: node_down,
-        NodeTerminated: node_down,
-        P2PClusterUnhealthy: cluster_unhealthy,
-        P2PClusterHealthy: cluster_healthy,
-        RegressionDetected: regression,
-        BackpressureActivated: backpressure_flag(True),
-        BackpressureReleased: backpressure_flag(False),
-        NodeOverloaded: node_overloaded,
-        EloUpdated: elo_updated,
-        Tick: tick,
-        SourcesRefreshed: sources_refreshed,
-        AllocationDecided: allocation_decided,
-        TargetTrainingSamplesSet: target_samples_set,
-        ConfigBoosted: config_boosted,
-    }
-)
+_HANDLER_TABLE: Final[dict[type[Any], Handler]] = {
+    SelfplayComplete: selfplay_complete,
+    TrainingCompleted: training_completed,
+    ModelPromoted: model_promoted,
+    SelfplayTargetUpdated: target_updated,
+    QualityDegraded: quality_degraded,
+    CurriculumRebalanced: curriculum_rebalanced,
+    SelfplayRateChanged: rate_changed,
+    TrainingBlockedByQuality: training_blocked,
+    OpponentMastered: opponent_mastered,
+    TrainingEarlyStopped: early_stopped,
+    EloVelocityChanged: velocity_changed,
+    ExplorationBoost: exploration_boost,
+    CurriculumAdvanced: curriculum_advanced,
+    AdaptiveParamsChanged: adaptive_params,
+    LowQualityDataWarning: low_quality,
+    NodeUnhealthy: node_down,
+    P2PNodeDead: node_down,
+    NodeRecovered: node_up,
+    NodeActivated: node_up,
+    HostOffline: node_down,
+    NodeTerminated: node_down,
+    P2PClusterUnhealthy: cluster_unhealthy,
+    P2PClusterHealthy: cluster_healthy,
+    RegressionDetected: regression,
+    BackpressureActivated: backpressure_flag(True),
+    BackpressureReleased: backpressure_flag(False),
+    NodeOverloaded: node_overloaded,
+    EloUpdated: elo_updated,
+    Tick: tick,
+    SourcesRefreshed: sources_refreshed,
+    AllocationDecided: allocation_decided,
+    TargetTrainingSamplesSet: target_samples_set,
+    ConfigBoosted: config_boosted,
+}
+_HANDLERS: Final[Mapping[type[Any], Handler]] = MappingProxyType(_HANDLER_TABLE)
+_handler_for: Final = _HANDLER_TABLE.get
 """Event class → handler. Emit-only types (QUALITY_PENALTY_APPLIED, SELFPLAY_ALLOCATION_UPDATED)
 and `UnknownEvent` have none: they are remembered as seen and never applied."""

@@ -17,8 +17,9 @@ from typing import Any, Final
 
 import attrs
 
+from selfplay_core.cluster import NodeCapability
 from selfplay_core.configs import ConfigKey
-from selfplay_core.events import SelfplayTargetUpdated
+from selfplay_core.events import SelfplayRateChanged, SelfplayTargetUpdated
 from selfplay_core.state import (
     Books,
     ClusterFacts,
@@ -98,7 +99,8 @@ def config_facts(
     return new
 
 
-_SS0, _SS1, _SS2, _SS3 = _slot_setters(SchedulerState)
+SCHEDULER_STATE_SETTERS: Final = _slot_setters(SchedulerState)
+_SS0, _SS1, _SS2, _SS3 = SCHEDULER_STATE_SETTERS
 
 
 def scheduler_state(
@@ -185,4 +187,36 @@ def target_updated_event(
     _TU5(new, curriculum_weight)
     _TU6(new, momentum_multiplier)
     _TU7(new, anomaly_count)
+    return new
+
+
+_RC0, _RC1, _RC2, _RC3, _RC4 = _slot_setters(SelfplayRateChanged)
+
+
+def rate_changed_event(
+    config_key: ConfigKey, new_rate: float, old_rate: float, change_percent: float, reason: str
+) -> SelfplayRateChanged:
+    """The SELFPLAY_RATE_CHANGED the reducer emits (bounded numbers from the state)."""
+    new = _new(SelfplayRateChanged)
+    _RC0(new, config_key)
+    _RC1(new, new_rate)
+    _RC2(new, old_rate)
+    _RC3(new, change_percent)
+    _RC4(new, reason)
+    return new
+
+
+_NC0, _NC1, _NC2, _NC3, _NC4, _NC5, _NC6 = _slot_setters(NodeCapability)
+
+
+def node_with_load(node: NodeCapability, load: float) -> NodeCapability:
+    """`attrs.evolve(node, current_load=load)` for a finite `load` (the policy's, validated)."""
+    new = _new(NodeCapability)
+    _NC0(new, node.node_id)
+    _NC1(new, node.gpu_type)
+    _NC2(new, node.gpu_memory_gb)
+    _NC3(new, node.is_ephemeral)
+    _NC4(new, load)
+    _NC5(new, node.current_jobs)
+    _NC6(new, node.data_lag_seconds)
     return new

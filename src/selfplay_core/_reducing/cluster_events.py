@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from operator import attrgetter
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
-import attrs
-
+from selfplay_core._reducing.build import node_with_load
 from selfplay_core._reducing.common import (
     Handler,
     Out,
@@ -16,7 +17,7 @@ from selfplay_core._reducing.common import (
     sooner,
     thaw,
 )
-from selfplay_core.cluster import cluster_health_factor
+from selfplay_core.cluster import NodeCapability, cluster_health_factor
 from selfplay_core.events import (
     NodeOverloaded,
     P2PClusterHealthy,
@@ -27,7 +28,21 @@ from selfplay_core.state import (
     SchedulerState,
 )
 
+_node_id: Final = attrgetter("node_id")
+
 # --- node and cluster events (§3.16–§3.20, §3.22–§3.24) --------------------------------------
+
+
+def _position(nodes: tuple[NodeCapability, ...], node_id: str) -> int:
+    """Index of the node `node_id` in `nodes`, or -1. `nodes` are one per id in id order (a
+    state invariant), so a binary search finds it; a miss is confirmed by a plain scan."""
+    i = bisect_left(nodes, node_id, key=_node_id)
+    if i < len(nodes) and nodes[i].node_id == node_id:
+        return i
+    for j, node in enumerate(nodes):
+        if node.node_id == node_id:
+            return j
+    return -1
 
 
 def node_down(s: SchedulerState, e: Any, now: float, p: SchedulerPolicy) -> Out | None:
@@ -36,27 +51,26 @@ def node_down(s: SchedulerState, e: Any, now: float, p: SchedulerPolicy) -> Out 
     cluster = s.cluster
     nodes = cluster.nodes
     load = p.events.unhealthy_node_load
-    for i, node in enumerate(nodes):
-        if node.node_id == node_id:
-            if node.current_load != load:
-                nodes = (*nodes[:i], attrs.evolve(node, current_load=load), *nodes[i + 1 :])
-            break
+    i = _position(nodes, node_id) if nodes else -1
+    if i >= 0 and nodes[i].current_load != load:
+        nodes = (*nodes[:i], node_with_load(nodes[i], load), *nodes[i + 1 :])
     unhealthy = cluster.unhealthy_nodes
     if node_id not in unhealthy:
         unhealthy = unhealthy | {node_id}
     if nodes is cluster.nodes and unhealthy is cluster.unhealthy_nodes:
         return None  # only the bookkeeping changes
     new = replace_cluster(cluster, nodes=nodes, unhealthy=unhealthy)
-    return cluster_out(s, new, s.next_expiry_at)
+    return (s.configs, new, s.books, s.ledger.next_expiry_at, ())
 
 
 def node_up(s: SchedulerState, e: Any, now: float, p: SchedulerPolicy) -> Out | None:
     """NODE_RECOVERED, NODE_ACTIVATED: no longer unhealthy (its load waits for a refresh)."""
     cluster = s.cluster
-    if e.node_id not in cluster.unhealthy_nodes:
+    unhealthy = cluster.unhealthy_nodes
+    if e.node_id not in unhealthy:
         return None  # only the bookkeeping changes
-    new = replace_cluster(cluster, unhealthy=cluster.unhealthy_nodes - {e.node_id})
-    return cluster_out(s, new, s.next_expiry_at)
+    new = replace_cluster(cluster, unhealthy=unhealthy - {e.node_id})
+    return (s.configs, new, s.books, s.ledger.next_expiry_at, ())
 
 
 def cluster_unhealthy(

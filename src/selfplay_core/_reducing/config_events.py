@@ -6,7 +6,12 @@ from types import MappingProxyType
 from typing import Any
 
 from selfplay_core._reducing.build import books as build_books
-from selfplay_core._reducing.build import config_state, elo_tracking
+from selfplay_core._reducing.build import (
+    config_state,
+    elo_tracking,
+    rate_changed_event,
+    target_updated_event,
+)
 from selfplay_core._reducing.common import (
     SCHEDULER_SOURCE,
     Out,
@@ -282,15 +287,8 @@ def rate_change(
     denominator = max(old, ep.rate_change_denominator_floor)
     if abs(new - old) / denominator <= ep.rate_change_emit_threshold:
         return ()
-    return (
-        SelfplayRateChanged(
-            config_key=key,
-            new_rate=new,
-            old_rate=old,
-            change_percent=bounded((new - old) / denominator * 100.0),
-            reason=reason,
-        ),
-    )
+    change = bounded((new - old) / denominator * 100.0)
+    return (rate_changed_event(key, new, old, change, reason),)
 
 
 def velocity_changed(
@@ -305,17 +303,16 @@ def velocity_changed(
     if e.velocity < 0:
         target = min(ep.velocity_negative_boost_cap, eb * ep.velocity_negative_boost_factor)
         eb, xa = boost_of(cs, target, now, boost_lifetime(ep), ep)
-    emitted = (
-        *rate_change(key, old, mm, f"elo_momentum:{e.trend}", ep),
-        SelfplayTargetUpdated(
-            config_key=key,
-            priority="normal",
-            reason=f"velocity_changed:{e.trend}",
-            momentum_multiplier=mm,
-            exploration_boost=eb,
-        ),
+    update = target_updated_event(
+        key, "normal", f"velocity_changed:{e.trend}", eb, momentum_multiplier=mm
     )
-    new = replace_config(cs, ev=bounded(e.velocity), mm=mm, eb=eb, xa=xa)
+    rate = rate_change(key, old, mm, f"elo_momentum:{e.trend}", ep)
+    emitted = (*rate, update) if rate else (update,)
+    ev = bounded(e.velocity)
+    if same(cs.elo_velocity, ev) and same(old, mm):
+        new = with_boost(cs, eb, xa)
+    else:
+        new = replace_config(cs, ev=ev, mm=mm, eb=eb, xa=xa)
     return put_boosted_config(s, key, cs, new, emitted)
 
 
@@ -441,18 +438,20 @@ def elo_updated(s: SchedulerState, e: EloUpdated, now: float, p: SchedulerPolicy
         return None  # only the bookkeeping changes
     ep = p.events
     key = e.config_key
-    elo = s.elo
-    previous = elo.history.get(key)
+    books = s.books
+    elo = books.elo
+    histories_before = elo.history
+    previous = histories_before.get(key)
     base = previous if previous is not None else EloSeries.of()
     history = base.appended(now, bounded(e.new_elo), now - ep.elo_history_window_seconds)
-    histories = thaw(elo.history)
+    histories = thaw(histories_before)
     histories[key] = history
     if previous is None:  # a new key: keep canonical config order
         histories = dict(sorted(histories.items()))
     velocities = elo.velocity_per_hour
     first_t, first_elo = history.first
     span_hours = (now - first_t) / 3600.0
-    if len(history) >= 2 and span_hours > ep.elo_velocity_min_span_hours:
+    if span_hours > ep.elo_velocity_min_span_hours and len(history) >= 2:
         changed = thaw(velocities)
         known = key in changed
         changed[key] = bounded((history.last[1] - first_elo) / span_hours)
@@ -460,6 +459,5 @@ def elo_updated(s: SchedulerState, e: EloUpdated, now: float, p: SchedulerPolicy
             changed = dict(sorted(changed.items()))
         velocities = MappingProxyType(changed)
     new_elo = elo_tracking(MappingProxyType(histories), velocities)
-    books = s.books
     new_books = build_books(new_elo, books.sources, books.allocations, books.unknown_events)
-    return (s.configs, s.cluster, new_books, s.next_expiry_at, ())
+    return (s.configs, s.cluster, new_books, s.ledger.next_expiry_at, ())
