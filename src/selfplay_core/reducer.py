@@ -136,6 +136,8 @@ def reduce(
     end = ledger._end
     if end == log.top:
         seq = log.index.get(envelope_id)
+        if seq is None:
+            seq = log.older.get(envelope_id)
         if seq is not None and seq >= end - ledger.size:
             return _transition(state, ())
     elif envelope_id in ledger:

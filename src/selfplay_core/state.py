@@ -285,15 +285,51 @@ class AllocationBook:
 
 
 class _IdLog:
-    """Append-only list of ids shared by successive `RecentIds` values (never rewritten)."""
+    """Append-only list of ids shared by successive `RecentIds`/`Ledger` values.
 
-    __slots__ = ("base", "ids", "index", "top")
+    `index` maps the ids appended to this log to their sequence numbers; `older` is the index
+    of the log this one succeeded, so a compaction copies only the list of ids, never rebuilds
+    an index. A succeeded log is never appended to again (its newest window is due for
+    compaction, so it always gets a successor), which keeps the shared `older` unchanged."""
+
+    __slots__ = ("base", "ids", "index", "older", "top")
 
     def __init__(self, base: int, ids: list[str]) -> None:
         self.base = base
         self.ids = ids
         self.index = {id_: base + i for i, id_ in enumerate(ids)}
+        self.older: dict[str, int] = {}
         self.top = base + len(ids)  # the end of the newest window
+
+    def seq(self, id_: object) -> int | None:
+        """The latest sequence number of `id_` in this log or its predecessor's index."""
+        found = self.index.get(id_)  # type: ignore[call-overload]
+        if found is None:
+            return self.older.get(id_)  # type: ignore[call-overload, no-any-return]
+        return found  # type: ignore[no-any-return]
+
+    def successor(self, size: int) -> _IdLog:
+        """A log holding this one's last `size` ids, whose older index is this one's (the window
+        of any later end only reaches ids appended since this log began)."""
+        end = self.top
+        new = _new_object(_IdLog)
+        new.base = max(end - size, self.base)
+        new.ids = self.ids[new.base - self.base :]
+        new.index = {}
+        new.older = self.index
+        new.top = end
+        return new
+
+
+def _window_log(log: _IdLog, end: int, size: int) -> _IdLog:
+    """The log a window ending at `end` appends to: its own, a successor when it is long
+    enough to compact, or a copy of the window when it is not the log's newest (a branch)."""
+    if end != log.top:
+        start = max(end - size, log.base)
+        return _IdLog(start, log.ids[start - log.base : end - log.base])
+    if end - log.base >= 2 * size:
+        return log.successor(size)
+    return log
 
 
 class RecentIds:
@@ -327,17 +363,14 @@ class RecentIds:
     def __contains__(self, id_: object) -> bool:
         log = self._log
         if self._end == log.top:
-            seq = log.index.get(id_)  # type: ignore[call-overload]
+            seq = log.seq(id_)
             return seq is not None and seq >= self._end - self.size
         return id_ in self.ids
 
     def add(self, id_: str) -> RecentIds:
         """This window with `id_` appended (and the oldest id dropped when full)."""
-        log = self._log
         end = self._end
-        if end != log.top or end - log.base >= 2 * self.size:
-            kept = self.ids
-            log = _IdLog(end - len(kept), list(kept))
+        log = _window_log(self._log, end, self.size)
         log.ids.append(id_)
         log.index[id_] = end
         log.top = end + 1
@@ -412,17 +445,16 @@ class Ledger:
         end = self._end
         log = self._log
         if end == log.top:
-            seq = log.index.get(id_)  # type: ignore[call-overload]
+            seq = log.seq(id_)
             return seq is not None and seq >= end - self.size
         return id_ in self.recent_ids.ids
 
     def record(self, id_: str, applied: int, last_at: float, next_expiry_at: float) -> Ledger:
         """This ledger with `id_` appended to the window and the counters replaced."""
-        log = self._log
         end = self._end
+        log = self._log
         if end != log.top or end - log.base >= 2 * self.size:
-            kept = self.recent_ids.ids  # a branch, or time to compact: start a new log
-            log = _IdLog(end - len(kept), list(kept))
+            log = _window_log(log, end, self.size)  # a branch, or time to compact
         log.ids.append(id_)
         log.index[id_] = end
         log.top = end + 1

@@ -7,7 +7,7 @@ from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, Final
 
-from selfplay_core._reducing.build import node_with_load
+from selfplay_core._reducing.build import cluster_facts, node_with_load
 from selfplay_core._reducing.common import (
     Handler,
     Out,
@@ -59,7 +59,15 @@ def node_down(s: SchedulerState, e: Any, now: float, p: SchedulerPolicy) -> Out 
         unhealthy = unhealthy | {node_id}
     if nodes is cluster.nodes and unhealthy is cluster.unhealthy_nodes:
         return None  # only the bookkeeping changes
-    new = replace_cluster(cluster, nodes=nodes, unhealthy=unhealthy)
+    new = cluster_facts(
+        nodes,
+        unhealthy,
+        cluster.overloaded_until,
+        cluster.health_factor,
+        cluster.backpressure,
+        cluster.backpressure_active,
+        cluster.training_queue_depth,
+    )
     return (s.configs, new, s.books, s.ledger.next_expiry_at, ())
 
 
@@ -69,7 +77,15 @@ def node_up(s: SchedulerState, e: Any, now: float, p: SchedulerPolicy) -> Out | 
     unhealthy = cluster.unhealthy_nodes
     if e.node_id not in unhealthy:
         return None  # only the bookkeeping changes
-    new = replace_cluster(cluster, unhealthy=unhealthy - {e.node_id})
+    new = cluster_facts(
+        cluster.nodes,
+        unhealthy - {e.node_id},
+        cluster.overloaded_until,
+        cluster.health_factor,
+        cluster.backpressure,
+        cluster.backpressure_active,
+        cluster.training_queue_depth,
+    )
     return (s.configs, new, s.books, s.ledger.next_expiry_at, ())
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from selfplay_core._reducing.build import books as build_books
+from selfplay_core._reducing.build import scheduler_state, target_updated_event
 from selfplay_core._reducing.common import (
     next_expiry_of,
     replace_cluster,
@@ -12,10 +14,8 @@ from selfplay_core._reducing.common import (
 )
 from selfplay_core.events import (
     Event,
-    SelfplayTargetUpdated,
 )
 from selfplay_core.state import (
-    Books,
     SchedulerState,
     SourceBook,
 )
@@ -37,12 +37,7 @@ def lapse(state: SchedulerState, now: float) -> tuple[SchedulerState, tuple[Even
             if cs.exploration_boost > 1.0:
                 configs[key] = replace_config(cs, eb=1.0, xa=0.0)
                 emitted.append(
-                    SelfplayTargetUpdated(
-                        config_key=key,
-                        priority="normal",
-                        reason="exploration_boost_expired",
-                        exploration_boost=1.0,
-                    )
+                    target_updated_event(key, "normal", "exploration_boost_expired", 1.0)
                 )
                 forgotten.append(key.index)
             else:
@@ -55,7 +50,7 @@ def lapse(state: SchedulerState, now: float) -> tuple[SchedulerState, tuple[Even
         changed = dict(reported)
         changed["feedback_boost"] = tuple(kept)
         sources = SourceBook(books.sources.last_refresh, MappingProxyType(changed))
-        books = Books(books.elo, sources, books.allocations, books.unknown_events)
+        books = build_books(books.elo, sources, books.allocations, books.unknown_events)
     cluster = state.cluster
     overloaded = cluster.overloaded_until
     if any(until <= now for until in overloaded.values()):
@@ -63,7 +58,7 @@ def lapse(state: SchedulerState, now: float) -> tuple[SchedulerState, tuple[Even
         cluster = replace_cluster(cluster, overloaded=overloaded)
     frozen_configs = MappingProxyType(configs)
     next_expiry = next_expiry_of(frozen_configs, overloaded)
-    lapsed = SchedulerState(
+    lapsed = scheduler_state(
         frozen_configs, cluster, books, state.ledger.with_next_expiry(next_expiry)
     )
     return lapsed, tuple(emitted)

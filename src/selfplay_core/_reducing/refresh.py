@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
+from selfplay_core._reducing.build import config_facts, config_state
 from selfplay_core._reducing.common import (
     Out,
     as_weight,
@@ -14,7 +15,6 @@ from selfplay_core._reducing.common import (
     bounded,
     next_expiry_of,
     replace_cluster,
-    replace_config,
     thaw,
 )
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
@@ -85,7 +85,7 @@ def _row(values: Mapping[ConfigKey, Any]) -> tuple[Any, ...]:
 
 def _facts_with(facts: ConfigFacts, changes: Mapping[str, Any]) -> ConfigFacts:
     get = changes.get
-    return ConfigFacts(
+    return config_facts(
         get("current_elo", facts.current_elo),
         get("game_count", facts.game_count),
         get("quality_score", facts.quality_score),
@@ -95,6 +95,9 @@ def _facts_with(facts: ConfigFacts, changes: Mapping[str, Any]) -> ConfigFacts:
         facts.target_training_samples,
         facts.samples_per_game_estimate,
     )
+
+
+_NO_CHANGES: Final[Mapping[str, Any]] = MappingProxyType({})
 
 
 def _identity(value: Any) -> Any:
@@ -190,12 +193,24 @@ def sources_refreshed(
         if facts is None and fields is None:
             continue
         cs = old[i]
-        changes = dict(fields) if fields is not None else {}
-        if "eb" in changes:
-            changes["eb"], changes["xa"] = boost_of(cs, changes["eb"], now, boost_lifetime(ep), ep)
-        if facts is not None:
-            changes["facts"] = _facts_with(cs.facts, facts)
-        configs[key] = replace_config(cs, **changes)
+        new_facts = cs.facts if facts is None else _facts_with(cs.facts, facts)
+        written: Mapping[str, Any] = _NO_CHANGES if fields is None else fields
+        eb, xa = cs.exploration_boost, cs.exploration_boost_expires_at
+        if "eb" in written:
+            eb, xa = boost_of(cs, written["eb"], now, boost_lifetime(ep), ep)
+        get = written.get
+        configs[key] = config_state(
+            get("sh", cs.staleness_hours),
+            get("ev", cs.elo_velocity),
+            get("tp", cs.training_pending),
+            eb,
+            xa,
+            get("cw", cs.curriculum_weight),
+            cs.quality_penalty,
+            get("mm", cs.momentum_multiplier),
+            get("sb", cs.search_budget),
+            new_facts,
+        )
 
     cluster = s.cluster
     if e.nodes is not None:
