@@ -110,6 +110,7 @@ from selfplay_core.state import (
     Books,
     Ledger,
     SchedulerState,
+    window_log,
 )
 
 __all__ = ["SCHEDULER_SOURCE", "Transition", "reduce"]
@@ -145,6 +146,8 @@ def reduce(
     size = policy.events.dedup_window
     if ledger.size != size:
         ledger = ledger.resized(size)
+        log = ledger._log
+        end = ledger._end
     event = envelope.event
     handler = _handler_for(type(event))
     if handler is None:
@@ -166,13 +169,26 @@ def reduce(
         configs, cluster, books, next_expiry, emitted = out
         if lapsed:
             emitted = lapsed + emitted
-    # `Transition(SchedulerState(...), emitted)`, built in place: the parts are the handler's
-    # (known valid), and this runs once per envelope.
+    # Built in place, once per envelope: `ledger.record(envelope_id, ledger.applied + 1, now,
+    # next_expiry)` inlined, then `Transition(SchedulerState(...), emitted)` without `__init__`
+    # (the parts are the handler's, known valid).
+    if end != log.top or end - log.base >= 2 * size:
+        log = window_log(log, end, size)  # a branch, or time to compact
+    log.ids.append(envelope_id)
+    log.index[envelope_id] = end
+    log.top = end + 1
+    new_ledger = _new(Ledger)
+    new_ledger._log = log
+    new_ledger._end = end + 1
+    new_ledger.size = size
+    new_ledger.applied = ledger.applied + 1
+    new_ledger.last_at = now
+    new_ledger.next_expiry_at = next_expiry
     new_state = _new(SchedulerState)
     _SET_CONFIGS(new_state, configs)
     _SET_CLUSTER(new_state, cluster)
     _SET_BOOKS(new_state, books)
-    _SET_LEDGER(new_state, ledger.record(envelope_id, ledger.applied + 1, now, next_expiry))
+    _SET_LEDGER(new_state, new_ledger)
     transition = _new(Transition)
     _SET_STATE(transition, new_state)
     _SET_EMITTED(transition, emitted)

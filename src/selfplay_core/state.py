@@ -321,7 +321,7 @@ class _IdLog:
         return new
 
 
-def _window_log(log: _IdLog, end: int, size: int) -> _IdLog:
+def window_log(log: _IdLog, end: int, size: int) -> _IdLog:
     """The log a window ending at `end` appends to: its own, a successor when it is long
     enough to compact, or a copy of the window when it is not the log's newest (a branch)."""
     if end != log.top:
@@ -370,7 +370,7 @@ class RecentIds:
     def add(self, id_: str) -> RecentIds:
         """This window with `id_` appended (and the oldest id dropped when full)."""
         end = self._end
-        log = _window_log(self._log, end, self.size)
+        log = window_log(self._log, end, self.size)
         log.ids.append(id_)
         log.index[id_] = end
         log.top = end + 1
@@ -454,7 +454,7 @@ class Ledger:
         end = self._end
         log = self._log
         if end != log.top or end - log.base >= 2 * self.size:
-            log = _window_log(log, end, self.size)  # a branch, or time to compact
+            log = window_log(log, end, self.size)  # a branch, or time to compact
         log.ids.append(id_)
         log.index[id_] = end
         log.top = end + 1
