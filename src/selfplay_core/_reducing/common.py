@@ -93,7 +93,7 @@ def with_boost(cs: ConfigState, eb: float, xa: float) -> ConfigState:
 def put_config(
     configs: Mapping[ConfigKey, ConfigState], key: ConfigKey, cs: ConfigState
 ) -> Mapping[ConfigKey, ConfigState]:
-    changed = thaw(configs)
+    changed = configs.copy() if type(configs) is MappingProxyType else dict(configs)
     changed[key] = cs
     return MappingProxyType(changed)
 
@@ -150,8 +150,18 @@ def as_weight(value: float) -> float:
 def boost_of(
     cs: ConfigState, new: float, now: float, duration: float, ep: EventPolicy
 ) -> tuple[float, float]:
-    """The boost `new` (clamped to the policy's bounds) and its expiry, from `cs`'s."""
-    return boost_from(cs.exploration_boost, cs.exploration_boost_expires_at, new, now, duration, ep)
+    """The boost `new` (clamped to the policy's bounds) and its expiry, from `cs`'s (the body of
+    `boost_from`, repeated: this is on the path of every boosting event)."""
+    expires = cs.exploration_boost_expires_at
+    if new < ep.min_exploration_boost:
+        new = ep.min_exploration_boost
+    elif new > ep.max_exploration_boost:
+        new = ep.max_exploration_boost
+    if new > 1.0 and (new > cs.exploration_boost or expires == 0.0):
+        until = now + duration
+        if until > expires:
+            expires = until
+    return new, expires
 
 
 def boost_from(
