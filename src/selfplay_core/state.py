@@ -217,7 +217,18 @@ class EloSeries:
         if start > 1024 and 2 * start > end:  # mostly dropped points: compact
             log = _PointLog(points[start:end])
             start, end = 0, log.top
-        return EloSeries(log, start, end)
+        new = _new_object(EloSeries)  # skips __init__: once per ELO_UPDATED
+        new._log = log
+        new._start = start
+        new._end = end
+        return new
+
+    def ends(self) -> tuple[int, float, float, float]:
+        """(number of points, first time, first Elo, last Elo): what a velocity needs, in one
+        call (this is on the path of every ELO_UPDATED)."""
+        points = self._log.points
+        first_t, first_elo = points[self._start]
+        return self._end - self._start, first_t, first_elo, points[self._end - 1][1]
 
     def __len__(self) -> int:
         return self._end - self._start

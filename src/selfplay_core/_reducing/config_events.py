@@ -444,17 +444,21 @@ def elo_updated(s: SchedulerState, e: EloUpdated, now: float, p: SchedulerPolicy
     previous = histories_before.get(key)
     base = previous if previous is not None else EloSeries.of()
     history = base.appended(now, bounded(e.new_elo), now - ep.elo_history_window_seconds)
-    histories = thaw(histories_before)
+    histories = (
+        histories_before.copy()
+        if type(histories_before) is MappingProxyType
+        else dict(histories_before)
+    )
     histories[key] = history
     if previous is None:  # a new key: keep canonical config order
         histories = dict(sorted(histories.items()))
     velocities = elo.velocity_per_hour
-    first_t, first_elo = history.first
+    n, first_t, first_elo, last_elo = history.ends()
     span_hours = (now - first_t) / 3600.0
-    if span_hours > ep.elo_velocity_min_span_hours and len(history) >= 2:
-        changed = thaw(velocities)
-        known = key in changed
-        changed[key] = bounded((history.last[1] - first_elo) / span_hours)
+    if span_hours > ep.elo_velocity_min_span_hours and n >= 2:
+        known = key in velocities
+        changed = velocities.copy() if type(velocities) is MappingProxyType else dict(velocities)
+        changed[key] = bounded((last_elo - first_elo) / span_hours)
         if not known:
             changed = dict(sorted(changed.items()))
         velocities = MappingProxyType(changed)
