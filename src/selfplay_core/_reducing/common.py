@@ -236,8 +236,3 @@ def next_expiry_of(
     times = [cs.exploration_boost_expires_at for cs in configs.values()]
     times += overloaded.values()
     return min([t for t in times if t], default=0.0)
-
-
-def boost_lifetime(ep: EventPolicy) -> float:
-    """How long a boost raised without its own duration lasts."""
-    return ep.boost_lifetime_seconds

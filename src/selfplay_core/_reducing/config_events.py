@@ -17,7 +17,6 @@ from selfplay_core._reducing.common import (
     Out,
     as_weight,
     boost_from,
-    boost_lifetime,
     boost_of,
     bounded,
     config_out,
@@ -138,13 +137,24 @@ def target_updated(
             tp = True
             floor = ep.target_high_boost_floor
             if eb < floor:
-                eb, xa = boost_from(eb, xa, floor, now, boost_lifetime(ep), ep)
+                eb, xa = boost_from(eb, xa, floor, now, ep.boost_lifetime_seconds, ep)
         elif priority.lower() == "low":
             eb = max(ep.min_exploration_boost, min(ep.target_low_boost_cap, eb))
     if tp is cs.training_pending and same(budget, cs.search_budget):
         new = with_boost(cs, eb, xa)
     else:
-        new = replace_config(cs, tp=tp, eb=eb, xa=xa, sb=budget)
+        new = config_state(
+            cs.staleness_hours,
+            cs.elo_velocity,
+            tp,
+            eb,
+            xa,
+            cs.curriculum_weight,
+            cs.quality_penalty,
+            cs.momentum_multiplier,
+            budget,
+            cs.facts,
+        )
     return put_boosted_config(s, key, cs, new)
 
 
@@ -202,7 +212,7 @@ def training_blocked(
     key = e.config_key
     cs = s.configs[key]
     target = max(ep.training_blocked_floor, cs.exploration_boost * ep.training_blocked_factor)
-    eb, xa = boost_of(cs, min(ep.training_blocked_cap, target), now, boost_lifetime(ep), ep)
+    eb, xa = boost_of(cs, min(ep.training_blocked_cap, target), now, ep.boost_lifetime_seconds, ep)
     emitted: tuple[Event, ...] = (
         SelfplayTargetUpdated(
             config_key=key,
@@ -223,7 +233,7 @@ def opponent_mastered(
     cs = s.configs[key]
     cw = max(ep.mastered_curriculum_floor, cs.curriculum_weight * ep.mastered_curriculum_factor)
     target = max(ep.mastered_boost_floor, cs.exploration_boost * ep.mastered_boost_factor)
-    eb, xa = boost_of(cs, target, now, boost_lifetime(ep), ep)
+    eb, xa = boost_of(cs, target, now, ep.boost_lifetime_seconds, ep)
     # [BUG] §8.5 fixed: the echo carries the new weight, so it no longer resets it to 1.0.
     emitted: tuple[Event, ...] = (
         CurriculumRebalanced(
@@ -251,7 +261,8 @@ def early_stopped(
     else:
         factor, cap = ep.early_stop_other_factor, ep.early_stop_other_cap
     # [NOTE] min() with the cap lowers a boost already above it, as the reference does.
-    eb, xa = boost_of(cs, min(cap, cs.exploration_boost * factor), now, boost_lifetime(ep), ep)
+    lifetime = ep.boost_lifetime_seconds
+    eb, xa = boost_of(cs, min(cap, cs.exploration_boost * factor), now, lifetime, ep)
     cw = min(ep.early_stop_curriculum_cap, cs.curriculum_weight * ep.early_stop_curriculum_factor)
     sh = max(cs.staleness_hours, ep.early_stop_staleness_floor_hours)
     emitted: tuple[Event, ...] = (
@@ -302,7 +313,7 @@ def velocity_changed(
     eb, xa = cs.exploration_boost, cs.exploration_boost_expires_at
     if e.velocity < 0:
         target = min(ep.velocity_negative_boost_cap, eb * ep.velocity_negative_boost_factor)
-        eb, xa = boost_of(cs, target, now, boost_lifetime(ep), ep)
+        eb, xa = boost_of(cs, target, now, ep.boost_lifetime_seconds, ep)
     update = target_updated_event(
         key, "normal", f"velocity_changed:{e.trend}", eb, momentum_multiplier=mm
     )
@@ -312,7 +323,18 @@ def velocity_changed(
     if same(cs.elo_velocity, ev) and same(old, mm):
         new = with_boost(cs, eb, xa)
     else:
-        new = replace_config(cs, ev=ev, mm=mm, eb=eb, xa=xa)
+        new = config_state(
+            cs.staleness_hours,
+            ev,
+            cs.training_pending,
+            eb,
+            xa,
+            cs.curriculum_weight,
+            cs.quality_penalty,
+            mm,
+            cs.search_budget,
+            cs.facts,
+        )
     return put_boosted_config(s, key, cs, new, emitted)
 
 
@@ -323,7 +345,8 @@ def exploration_boost(
     ep = p.events
     key = e.config_key
     cs = s.configs[key]
-    eb, _ = boost_of(cs, max(cs.exploration_boost, e.boost_factor), now, boost_lifetime(ep), ep)
+    lifetime = ep.boost_lifetime_seconds
+    eb, _ = boost_of(cs, max(cs.exploration_boost, e.boost_factor), now, lifetime, ep)
     xa = now + ep.exploration_boost_duration_seconds
     trigger = f"exploration_boost:{e.reason}"
     high = e.boost_factor > ep.exploration_boost_high_priority_above
@@ -371,7 +394,7 @@ def adaptive_params(
     key = e.config_key
     cs = s.configs[key]
     target = max(cs.exploration_boost, ep.adaptive_temperature_boost_floor)
-    eb, xa = boost_of(cs, target, now, boost_lifetime(ep), ep)
+    eb, xa = boost_of(cs, target, now, ep.boost_lifetime_seconds, ep)
     return put_boosted_config(s, key, cs, replace_config(cs, eb=eb, xa=xa))
 
 
@@ -387,7 +410,7 @@ def low_quality(
     throttled = 0
     for key, cs in s.configs.items():
         target = max(ep.low_quality_boost_floor, cs.exploration_boost * throttle)
-        eb, xa = boost_of(cs, target, now, boost_lifetime(ep), ep)
+        eb, xa = boost_of(cs, target, now, ep.boost_lifetime_seconds, ep)
         if abs(eb - cs.exploration_boost) > ep.low_quality_change_threshold:
             throttled += 1
         configs[key] = replace_config(cs, eb=eb, xa=xa, qp=penalty)
@@ -420,7 +443,7 @@ def regression(
     target = min(
         ep.regression_boost_cap, max(cs.exploration_boost, 1.0 + ep.regression_boost(e.severity))
     )
-    eb, xa = boost_of(cs, target, now, boost_lifetime(ep), ep)
+    eb, xa = boost_of(cs, target, now, ep.boost_lifetime_seconds, ep)
     emitted: tuple[Event, ...] = (
         CurriculumRebalanced(
             config_key=key,

@@ -10,7 +10,6 @@ from selfplay_core._reducing.build import config_facts, config_state
 from selfplay_core._reducing.common import (
     Out,
     as_weight,
-    boost_lifetime,
     boost_of,
     bounded,
     next_expiry_of,
@@ -197,7 +196,7 @@ def sources_refreshed(
         written: Mapping[str, Any] = _NO_CHANGES if fields is None else fields
         eb, xa = cs.exploration_boost, cs.exploration_boost_expires_at
         if "eb" in written:
-            eb, xa = boost_of(cs, written["eb"], now, boost_lifetime(ep), ep)
+            eb, xa = boost_of(cs, written["eb"], now, ep.boost_lifetime_seconds, ep)
         get = written.get
         configs[key] = config_state(
             get("sh", cs.staleness_hours),

@@ -6,7 +6,6 @@ from selfplay_core._reducing.common import (
     MAX_COUNT,
     Out,
     as_weight,
-    boost_lifetime,
     boost_of,
     one_config,
     put_boosted_config,
@@ -77,7 +76,7 @@ def config_boosted(
         cs,
         min(ep.config_boost_cap, cs.exploration_boost * e.multiplier),
         now,
-        boost_lifetime(ep),
+        ep.boost_lifetime_seconds,
         ep,
     )
     old = cs.momentum_multiplier
