@@ -508,7 +508,9 @@ def games_needed(games_count: int, target_samples: int, samples_per_game: float)
 
 
 def rank(
-    inputs_by_config: Mapping[ConfigKey, PriorityInputs] | Iterable[PriorityInputs],
+    inputs_by_config: Mapping[ConfigKey, PriorityInputs]
+    | Mapping[str, PriorityInputs]
+    | Iterable[PriorityInputs],
     weights: DynamicWeights,
     policy: SchedulerPolicy = REFERENCE_POLICY,
     top_n: int | None = None,
@@ -517,14 +519,16 @@ def rank(
 ) -> tuple[ConfigPriority, ...]:
     """Score every config and sort: highest score first, ties in canonical config order.
 
-    `inputs_by_config` is a mapping keyed by config (each key must be its inputs' config_key)
+    `inputs_by_config` is a mapping keyed by config (each key must be its inputs' config_key,
+    as a `ConfigKey` or its string)
     or an iterable of inputs; a config may appear once. Only `ConfigKey`s can be ranked, so an
     unknown config cannot slip in. `top_n` slices like the reference (None = all). With
     `explain=True` every result carries its `PriorityBreakdown`.
     """
     if isinstance(inputs_by_config, dict | Mapping):
         for key, inputs in inputs_by_config.items():
-            if key is not inputs.config_key and key != inputs.config_key:
+            # A key may be the ConfigKey or its string, as everywhere else in the API.
+            if key is not inputs.config_key and key != str(inputs.config_key):
                 raise ValueError(f"inputs for {inputs.config_key} filed under {key}")
         items: Iterable[PriorityInputs] = inputs_by_config.values()
     else:

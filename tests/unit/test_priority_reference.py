@@ -585,7 +585,9 @@ def test_an_unknown_config_cannot_enter_the_ranking() -> None:
     with pytest.raises(ValueError, match="filed under"):
         rank({K("hex8_3p"): good}, FRESH)
     with pytest.raises(ValueError, match="filed under"):
-        rank({"newcfg_2p": good}, FRESH)  # type: ignore[arg-type]
+        rank({"newcfg_2p": good}, FRESH)
+    # the config's own string is a fine key
+    assert rank({"hex8_2p": good}, FRESH) == rank({K("hex8_2p"): good}, FRESH)
     with pytest.raises(ValueError, match="twice"):
         rank([good, PriorityInputs("hex8_2p", games_count=5)], FRESH)
     ranked = rank([PriorityInputs(k) for k in ALL_CONFIGS], FRESH, top_n=12)  # exactly the 12 known
