@@ -280,7 +280,55 @@ class SourceBook:
     only when its value is news (docs/source-ownership.md)."""
 
     last_refresh: Mapping[str, float] = _EMPTY
-    reported: Mapping[str, tuple[float | None, ...]] = _EMPTY
+    reported: Mapping[str, tuple[float | bool | None, ...]] = _EMPTY
+
+    # `reported` holds what each source sent as it sent it: numbers (int or float) and, for
+    # the feedback flags ("feedback_pending"), booleans. No cattrs union hook keeps a bool a
+    # bool and an int an int, so the snapshot is written and read by hand, unchanged.
+    def __to_data__(self) -> dict[str, Any]:
+        """Plain data for snapshots: what the attrs layout would give, value types kept."""
+        return {
+            "last_refresh": dict(self.last_refresh),
+            "reported": {name: list(row) for name, row in self.reported.items()},
+        }
+
+    @classmethod
+    def __from_data__(cls, data: object) -> SourceBook:
+        """The inverse of `__to_data__`; TypeError/ValueError name the field on bad data."""
+        if not isinstance(data, Mapping):
+            raise TypeError(f"expected an object, got {type(data).__name__}")
+        last_raw = data.get("last_refresh", {})
+        if not isinstance(last_raw, Mapping):
+            raise TypeError("last_refresh: expected an object")
+        last_refresh: dict[str, float] = {}
+        for name, at in last_raw.items():
+            if type(at) not in (int, float):
+                raise TypeError(f"last_refresh.{name}: expected a number, got {at!r}")
+            if not math.isfinite(at):
+                raise ValueError(f"last_refresh.{name}: not finite ({at!r})")
+            last_refresh[str(name)] = float(at)
+        reported_raw = data.get("reported", {})
+        if not isinstance(reported_raw, Mapping):
+            raise TypeError("reported: expected an object")
+        reported: dict[str, tuple[float | bool | None, ...]] = {}
+        for name, row in reported_raw.items():
+            if not isinstance(row, list | tuple):
+                raise TypeError(f"reported.{name}: expected a list")
+            for i, value in enumerate(row):
+                if value is None or type(value) is bool:
+                    continue
+                if type(value) not in (int, float):
+                    raise TypeError(
+                        f"reported.{name}.{i}: expected a number, a boolean or null, "
+                        f"got {type(value).__name__}"
+                    )
+                if not math.isfinite(value):
+                    raise ValueError(f"reported.{name}.{i}: not finite ({value!r})")
+            reported[str(name)] = tuple(row)
+        return cls(
+            MappingProxyType(dict(sorted(last_refresh.items()))),
+            MappingProxyType(dict(sorted(reported.items()))),
+        )
 
 
 @attrs.frozen

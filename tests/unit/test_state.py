@@ -218,3 +218,50 @@ def test_elo_series_matches_a_windowed_list(
     before = branch_point.points
     branch_point.appended(at + 1, 1.0, 0.0)  # a branch copies; the original is unchanged
     assert branch_point.points == before
+
+
+def test_a_state_that_has_seen_feedback_round_trips_through_the_codec() -> None:
+    # The source book keeps the feedback flags as booleans and game counts as integers; a
+    # snapshot must read them back as they were (it used to fail: `reported` was typed as
+    # numbers only).
+    from selfplay_core.codec import decode_value, encode_value
+    from selfplay_core.events import SourcesRefreshed, make_envelope
+    from selfplay_core.reducer import reduce
+    from selfplay_core.signals import FeedbackSignal
+
+    refresh = SourcesRefreshed(
+        feedback={
+            HEX8_2P: FeedbackSignal(exploration_boost=1.4, training_pending=True),
+            ConfigKey.parse("square8_2p"): FeedbackSignal(),
+        },
+        game_counts=dict.fromkeys(ALL_CONFIGS, 120),
+    )
+    state = reduce(
+        SchedulerState.initial(), make_envelope(refresh, id="r1", at=100.0, source="test")
+    ).state
+    reported = state.sources.reported
+    assert reported["feedback_pending"][HEX8_2P.index] is True
+    assert reported["feedback_pending"][ConfigKey.parse("square8_2p").index] is False
+    data = encode_value(state)
+    decoded = decode_value(data, SchedulerState).unwrap()
+    assert decoded == state
+    assert decoded.sources.reported["feedback_pending"][HEX8_2P.index] is True
+    assert type(decoded.sources.reported["game_counts"][0]) is int
+    assert encode_value(decoded) == data
+
+
+def test_a_bad_source_book_names_the_field() -> None:
+    from returns.result import Failure
+
+    from selfplay_core.codec import decode_value, encode_value
+    from selfplay_core.state import Books
+
+    good = encode_value(SchedulerState.initial().books)
+    for reported, path in (
+        ({"feedback_pending": [True, "yes"]}, "sources.reported.feedback_pending.1"),
+        ({"game_counts": [float("nan")]}, "sources.reported.game_counts.0"),
+        ({"game_counts": 3}, "sources.reported.game_counts"),
+    ):
+        result = decode_value({**good, "sources": {"reported": reported}}, Books)
+        assert isinstance(result, Failure)
+        assert result.failure().path == path
