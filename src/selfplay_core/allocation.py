@@ -31,6 +31,7 @@ from selfplay_core.allocation_configs import (
     unique_priorities,
 )
 from selfplay_core.allocation_nodes import RawPlacement, allocate_to_nodes, place_raw
+from selfplay_core.allocation_throttle import house_monotone_shares, monotone_reference_counts
 from selfplay_core.allocation_values import (
     AllocationExplanation,
     AllocationRequest,
@@ -156,12 +157,16 @@ def _decide(
     policy: SchedulerPolicy,
 ) -> tuple[_Counts, _Counts, dict[ConfigKey, int], dict[tuple[ConfigKey, str], str]]:
     """(unthrottled, throttled, final counts, unmet). Backpressure and health scale G (and the
-    budget); the final count never exceeds the unthrottled one."""
+    budget); the final count never rises when the throttle tightens (allocation_throttle)."""
     g_eff = _scaled(g_full, factor)
     if request.target_games is None:
         full = _reference_counts(unique, eligible, g_full, policy)
         eff = full if g_eff == g_full else _reference_counts(unique, eligible, g_eff, policy)
-        final = {k: min(c, full.counts.get(k, 0)) for k, c in eff.counts.items()}
+        if g_eff == g_full:
+            final = dict(full.counts)
+        else:
+            # the smallest count of any G from g_eff to g_full: monotone in the throttle
+            final = monotone_reference_counts(unique, eligible, g_eff, g_full, policy)
     else:
         budget_eff = _scaled(request.target_games, factor)
         full = _budget_counts(unique, eligible, g_full, request.target_games, policy)
@@ -169,8 +174,8 @@ def _decide(
             eff, final = full, dict(full.counts)
         else:
             eff = _budget_counts(unique, eligible, g_eff, budget_eff, policy)
-            weights = [(k, float(c)) for k, c in full.counts.items()]
-            final = largest_remainder(budget_eff, weights)
+            # house-monotone: a tighter throttle (smaller budget) never gives a config more
+            final = house_monotone_shares(budget_eff, full.counts)
     # order is irrelevant from here: every consumer sorts (values freeze in canonical order)
     final = {k: n for k, n in final.items() if n > 0}
     unmet = dict(eff.unmet)

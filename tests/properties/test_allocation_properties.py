@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import attrs
-from hypothesis import event, given
+from hypothesis import event, example, given
 from hypothesis import strategies as st
 
 from selfplay_core.allocation import AllocationRequest, allocate
 from selfplay_core.allocation_configs import reference_games, starvation_level
 from selfplay_core.cluster import Backpressure, ClusterState
-from selfplay_core.configs import ConfigKey
+from selfplay_core.configs import ALL_CONFIGS, ConfigKey
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.testing.guarantees import check_batch
 from selfplay_core.testing.strategies import backpressures, clusters, priorities, requests
@@ -48,6 +48,23 @@ def test_independent_of_input_order(prios, cluster, request, rnd) -> None:
     )
 
 
+def _counterexample_prios() -> tuple[ConfigPriority, ...]:
+    """Found by hypothesis: two configs at score 0.5 with 1000 games, ten starved at score 0."""
+    busy = {"hex8_4p", "square19_2p"}
+    return tuple(
+        ConfigPriority(k, 0.5, 1000) if str(k) in busy else ConfigPriority(k, 0.0, 0)
+        for k in ALL_CONFIGS
+    )
+
+
+# G 500 at health 0.3 is 150: square19_2p (150) gives 75 to hex8_4p (150 → 225); throttled
+# further to G 75 both sit at MIN 100 and square19_2p gave only 12 (88 > 75) before the fix
+@example(
+    prios=_counterexample_prios(),
+    cluster=ClusterState(health_factor=0.3),
+    request=AllocationRequest(games_per_config=500, max_configs=2),
+    bp=Backpressure(queue_pressure=1.0, disk_pressure=1.0, memory_pressure=1.0),
+)
 @given(priorities(), clusters(with_backpressure=False), requests(), backpressures)
 def test_throttling_never_raises_a_count(prios, cluster, request, bp) -> None:
     free = allocate(prios, cluster, request, POLICY)
