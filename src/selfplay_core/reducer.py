@@ -19,11 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
-import attrs
-
-from selfplay_core._reducing.build import SCHEDULER_STATE_SETTERS
+from selfplay_core._reducing.build import SCHEDULER_STATE_TWIN
 from selfplay_core._reducing.cluster_events import (
     backpressure_flag,
     cluster_healthy,
@@ -118,9 +116,10 @@ __all__ = ["SCHEDULER_SOURCE", "Transition", "reduce"]
 _REFERENCE_POLICY: Final = SchedulerPolicy()
 
 
-@attrs.frozen
-class Transition:
-    """The state after one envelope, and the events the reference would have published."""
+class Transition(NamedTuple):
+    """The state after one envelope, and the events the reference would have published.
+
+    A named tuple (immutable; built with one C call on the hot path), read by attribute."""
 
     state: SchedulerState
     emitted: tuple[Event, ...] = ()
@@ -171,7 +170,7 @@ def reduce(
             emitted = lapsed + emitted
     # Built in place, once per envelope: `ledger.record(envelope_id, ledger.applied + 1, now,
     # next_expiry)` inlined, then `Transition(SchedulerState(...), emitted)` without `__init__`
-    # (the parts are the handler's, known valid).
+    # (the parts are the handler's, known valid; see `_reducing.build` for the state's twin).
     if end != log.top or end - log.base >= 2 * size:
         log = window_log(log, end, size)  # a branch, or time to compact
     log.ids.append(envelope_id)
@@ -184,29 +183,23 @@ def reduce(
     new_ledger.applied = ledger.applied + 1
     new_ledger.last_at = now
     new_ledger.next_expiry_at = next_expiry
-    new_state = _new(SchedulerState)
-    _SET_CONFIGS(new_state, configs)
-    _SET_CLUSTER(new_state, cluster)
-    _SET_BOOKS(new_state, books)
-    _SET_LEDGER(new_state, new_ledger)
-    transition = _new(Transition)
-    _SET_STATE(transition, new_state)
-    _SET_EMITTED(transition, emitted)
-    return transition
+    new_state = _new(_STATE_TWIN)
+    new_state.configs = configs
+    new_state.cluster = cluster
+    new_state.books = books
+    new_state.ledger = new_ledger
+    new_state.__class__ = SchedulerState
+    return _tuple_new(Transition, (new_state, emitted))
 
 
 _new: Final = object.__new__
-_SET_CONFIGS, _SET_CLUSTER, _SET_BOOKS, _SET_LEDGER = SCHEDULER_STATE_SETTERS
-_SET_STATE: Final = Transition.__dict__["state"].__set__
-_SET_EMITTED: Final = Transition.__dict__["emitted"].__set__
+_tuple_new: Final = tuple.__new__
+_STATE_TWIN: Final = SCHEDULER_STATE_TWIN
 
 
 def _transition(state: SchedulerState, emitted: tuple[Event, ...]) -> Transition:
-    """`Transition(state, emitted)` without the `__init__` (the hot path's last step)."""
-    new = _new(Transition)
-    _SET_STATE(new, state)
-    _SET_EMITTED(new, emitted)
-    return new
+    """`Transition(state, emitted)` without the Python-level `__new__` (the hot path)."""
+    return _tuple_new(Transition, (state, emitted))
 
 
 def _seen_only(

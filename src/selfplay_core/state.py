@@ -61,7 +61,7 @@ _new_object: Final = object.__new__
 # --- per config --------------------------------------------------------------------------
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)  # the reducer's builders need its plain slot layout
 class ConfigFacts:
     """Per-config facts that only data sources and the facade's setters write (never events)."""
 
@@ -78,7 +78,7 @@ class ConfigFacts:
 _DEFAULT_FACTS: Final = ConfigFacts()
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)  # the reducer's builders need its plain slot layout
 class ConfigState:
     """One config as the reference's `ConfigPriority` (priority.md §2.2) holds it.
 
@@ -142,7 +142,7 @@ class ConfigState:
 # --- cluster, Elo, sources, allocations ---------------------------------------------------
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)  # the reducer's builders need its plain slot layout
 class ClusterFacts:
     """The cluster as the events and the node source left it (allocation.md §2.3).
 
@@ -263,7 +263,7 @@ class EloSeries:
         return cls.of(points)
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)  # the reducer's builders need its plain slot layout
 class EloTracking:
     """ELO_UPDATED observations, (at, elo) oldest first within the window, and the Elo/hour
     velocity last derived from them (events.md §3.25)."""
@@ -583,7 +583,7 @@ class Ledger:
         )
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)  # the reducer's builders need its plain slot layout
 class Books:
     """The parts of the state that only a few event types change: Elo tracking, the source
     book, recorded allocations, and unknown event types seen (type → count, in type order)."""
@@ -602,7 +602,7 @@ def _initial_configs() -> Mapping[ConfigKey, ConfigState]:
     return MappingProxyType(dict.fromkeys(ALL_CONFIGS, default))
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)  # the reducer's builders need its plain slot layout
 class SchedulerState:
     """Everything the scheduler knows, at `last_at` (the latest envelope time seen).
 

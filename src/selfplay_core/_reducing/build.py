@@ -3,11 +3,20 @@
 An attrs frozen class's `__init__` sets each slot through `object.__setattr__` by name and runs
 the fields' converters and validators. On the reducer's hot path every value comes from a
 validated event, the policy, or the state itself (whose invariants hold), so these builders
-skip that work: they create the instance with `object.__new__` and fill the slots through the
-slots' own descriptors (C-level). The results are ordinary instances of the public classes,
-equal to what the class's constructor would build from the same arguments, and as immutable.
+skip that work.
 
-Never use them on data from outside: that must go through the class (or the codec).
+The state's own parts (`ConfigState`, `ConfigFacts`, `ClusterFacts`, `Books`, `EloTracking`,
+`SchedulerState`) are filled as an instance of a private writable *twin*: a plain class with
+exactly the same slots, whose stores are ordinary (specialised) attribute stores. The finished
+instance then becomes the public class by `__class__` assignment, which CPython allows only
+between identical slot layouts (it checks, and raises TypeError otherwise). That is half the
+cost of calling each slot descriptor's `__set__`. Classes of other modules (events, nodes) are
+filled through their slot descriptors (C-level), as before.
+
+The results are ordinary instances of the public classes, equal to what the class's
+constructor would build from the same arguments, and as immutable: once the class is
+assigned, the frozen `__setattr__` applies. Never use them on data from outside: that must go
+through the class (or the codec).
 """
 
 from __future__ import annotations
@@ -42,8 +51,17 @@ def _slot_setters(cls: type[Any]) -> tuple[Callable[[Any, Any], None], ...]:
     return setters
 
 
-_CS: Final = _slot_setters(ConfigState)
-_CS0, _CS1, _CS2, _CS3, _CS4, _CS5, _CS6, _CS7, _CS8, _CS9 = _CS
+def _writable_twin(cls: type[Any]) -> type[Any]:
+    """A plain class with exactly `cls`'s slots (same names, same order, no `__weakref__` or
+    `__dict__`), so an instance filled through it can become a `cls` by `__class__` assignment."""
+    slots = tuple(cls.__slots__)
+    fields = tuple(field.name for field in attrs.fields(cls))
+    if slots != fields or cls.__weakrefoffset__ or cls.__dictoffset__ or cls.__bases__ != (object,):
+        raise TypeError(f"{cls.__name__}: not a slotted attrs class with a plain slot layout")
+    return type(f"_Writable{cls.__name__}", (), {"__slots__": slots})
+
+
+_CS_TWIN: Final = _writable_twin(ConfigState)
 
 
 def config_state(
@@ -59,22 +77,22 @@ def config_state(
     facts: ConfigFacts,
 ) -> ConfigState:
     """`ConfigState(sh, ev, tp, eb, xa, cw, qp, mm, sb, facts)`, without the `__init__`."""
-    new = _new(ConfigState)
-    _CS0(new, sh)
-    _CS1(new, ev)
-    _CS2(new, tp)
-    _CS3(new, eb)
-    _CS4(new, xa)
-    _CS5(new, cw)
-    _CS6(new, qp)
-    _CS7(new, mm)
-    _CS8(new, sb)
-    _CS9(new, facts)
-    return new
+    new = _new(_CS_TWIN)
+    new.staleness_hours = sh
+    new.elo_velocity = ev
+    new.training_pending = tp
+    new.exploration_boost = eb
+    new.exploration_boost_expires_at = xa
+    new.curriculum_weight = cw
+    new.quality_penalty = qp
+    new.momentum_multiplier = mm
+    new.search_budget = sb
+    new.facts = facts
+    new.__class__ = ConfigState
+    return new  # type: ignore[no-any-return]
 
 
-_CF: Final = _slot_setters(ConfigFacts)
-_CF0, _CF1, _CF2, _CF3, _CF4, _CF5, _CF6, _CF7 = _CF
+_CF_TWIN: Final = _writable_twin(ConfigFacts)
 
 
 def config_facts(
@@ -87,35 +105,35 @@ def config_facts(
     target_training_samples: int,
     samples_per_game_estimate: float,
 ) -> ConfigFacts:
-    new = _new(ConfigFacts)
-    _CF0(new, current_elo)
-    _CF1(new, game_count)
-    _CF2(new, quality_score)
-    _CF3(new, cascade_multiplier)
-    _CF4(new, improvement_boost)
-    _CF5(new, priority_override)
-    _CF6(new, target_training_samples)
-    _CF7(new, samples_per_game_estimate)
-    return new
+    new = _new(_CF_TWIN)
+    new.current_elo = current_elo
+    new.game_count = game_count
+    new.quality_score = quality_score
+    new.cascade_multiplier = cascade_multiplier
+    new.improvement_boost = improvement_boost
+    new.priority_override = priority_override
+    new.target_training_samples = target_training_samples
+    new.samples_per_game_estimate = samples_per_game_estimate
+    new.__class__ = ConfigFacts
+    return new  # type: ignore[no-any-return]
 
 
-SCHEDULER_STATE_SETTERS: Final = _slot_setters(SchedulerState)
-_SS0, _SS1, _SS2, _SS3 = SCHEDULER_STATE_SETTERS
+SCHEDULER_STATE_TWIN: Final = _writable_twin(SchedulerState)
 
 
 def scheduler_state(
     configs: Mapping[ConfigKey, ConfigState], cluster: ClusterFacts, books: Books, ledger: Ledger
 ) -> SchedulerState:
-    new = _new(SchedulerState)
-    _SS0(new, configs)
-    _SS1(new, cluster)
-    _SS2(new, books)
-    _SS3(new, ledger)
-    return new
+    new = _new(SCHEDULER_STATE_TWIN)
+    new.configs = configs
+    new.cluster = cluster
+    new.books = books
+    new.ledger = ledger
+    new.__class__ = SchedulerState
+    return new  # type: ignore[no-any-return]
 
 
-_CL: Final = _slot_setters(ClusterFacts)
-_CL0, _CL1, _CL2, _CL3, _CL4, _CL5, _CL6 = _CL
+_CL_TWIN: Final = _writable_twin(ClusterFacts)
 
 
 def cluster_facts(
@@ -127,39 +145,42 @@ def cluster_facts(
     backpressure_active: bool,
     queue_depth: int,
 ) -> ClusterFacts:
-    new = _new(ClusterFacts)
-    _CL0(new, nodes)
-    _CL1(new, unhealthy)
-    _CL2(new, overloaded)
-    _CL3(new, health)
-    _CL4(new, backpressure)
-    _CL5(new, backpressure_active)
-    _CL6(new, queue_depth)
-    return new
+    new = _new(_CL_TWIN)
+    new.nodes = nodes
+    new.unhealthy_nodes = unhealthy
+    new.overloaded_until = overloaded
+    new.health_factor = health
+    new.backpressure = backpressure
+    new.backpressure_active = backpressure_active
+    new.training_queue_depth = queue_depth
+    new.__class__ = ClusterFacts
+    return new  # type: ignore[no-any-return]
 
 
-_BK0, _BK1, _BK2, _BK3 = _slot_setters(Books)
+_BK_TWIN: Final = _writable_twin(Books)
 
 
 def books(elo: EloTracking, sources: SourceBook, allocations: Any, unknown: Any) -> Books:
-    new = _new(Books)
-    _BK0(new, elo)
-    _BK1(new, sources)
-    _BK2(new, allocations)
-    _BK3(new, unknown)
-    return new
+    new = _new(_BK_TWIN)
+    new.elo = elo
+    new.sources = sources
+    new.allocations = allocations
+    new.unknown_events = unknown
+    new.__class__ = Books
+    return new  # type: ignore[no-any-return]
 
 
-_ET0, _ET1 = _slot_setters(EloTracking)
+_ET_TWIN: Final = _writable_twin(EloTracking)
 
 
 def elo_tracking(
     history: Mapping[ConfigKey, Any], velocity: Mapping[ConfigKey, float]
 ) -> EloTracking:
-    new = _new(EloTracking)
-    _ET0(new, history)
-    _ET1(new, velocity)
-    return new
+    new = _new(_ET_TWIN)
+    new.history = history
+    new.velocity_per_hour = velocity
+    new.__class__ = EloTracking
+    return new  # type: ignore[no-any-return]
 
 
 _TU: Final = _slot_setters(SelfplayTargetUpdated)
