@@ -48,11 +48,10 @@ def test_independent_of_input_order(prios, cluster, request, rnd) -> None:
     )
 
 
-def _counterexample_prios() -> tuple[ConfigPriority, ...]:
-    """Found by hypothesis: two configs at score 0.5 with 1000 games, ten starved at score 0."""
-    busy = {"hex8_4p", "square19_2p"}
+def _counterexample_prios(busy: set[str], score: float) -> tuple[ConfigPriority, ...]:
+    """As hypothesis found them: `busy` at `score` with 1000 games, the rest starved at 0."""
     return tuple(
-        ConfigPriority(k, 0.5, 1000) if str(k) in busy else ConfigPriority(k, 0.0, 0)
+        ConfigPriority(k, score, 1000) if str(k) in busy else ConfigPriority(k, 0.0, 0)
         for k in ALL_CONFIGS
     )
 
@@ -60,7 +59,7 @@ def _counterexample_prios() -> tuple[ConfigPriority, ...]:
 # G 500 at health 0.3 is 150: square19_2p (150) gives 75 to hex8_4p (150 → 225); throttled
 # further to G 75 both sit at MIN 100 and square19_2p gave only 12 (88 > 75) before the fix
 @example(
-    prios=_counterexample_prios(),
+    prios=_counterexample_prios({"hex8_4p", "square19_2p"}, 0.5),
     cluster=ClusterState(health_factor=0.3),
     request=AllocationRequest(games_per_config=500, max_configs=2),
     bp=Backpressure(queue_pressure=1.0, disk_pressure=1.0, memory_pressure=1.0),
@@ -73,6 +72,13 @@ def test_throttling_never_raises_a_count(prios, cluster, request, bp) -> None:
         assert games <= free.games_by_config.get(key, 0), key
 
 
+# soak find: backpressure at G 101, then health 0 (G 0) gave hex8_2p 51 > 50
+@example(
+    prios=_counterexample_prios({"hex8_2p", "hex8_4p"}, 0.05),
+    cluster=ClusterState(backpressure=Backpressure(disk_pressure=1.0, memory_pressure=1.0)),
+    request=AllocationRequest(games_per_config=102, max_configs=2),
+    health=0.0,
+)
 @given(
     priorities(),
     clusters(with_health=False),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import attrs
@@ -15,8 +16,9 @@ from selfplay_core.allocation import (
     allocate_to_configs,
     allocate_to_nodes,
 )
-from selfplay_core.allocation_configs import largest_remainder
+from selfplay_core.allocation_configs import largest_remainder, select_configs, unique_priorities
 from selfplay_core.allocation_policy import AllocationPolicy, BackpressureRules
+from selfplay_core.allocation_throttle import house_monotone_shares, monotone_reference_counts
 from selfplay_core.cluster import Backpressure, ClusterState, NodeCapability, cluster_health_factor
 from selfplay_core.codec import decode_value, encode_value
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
@@ -247,6 +249,76 @@ def test_budget_throttled_is_scaled_from_the_unthrottled_decision() -> None:
     )
     assert batch.explanation.effective_budget == 500
     assert {str(k): v for k, v in batch.games_by_config.items()} == {"hex8_2p": 167, "hex8_3p": 333}
+
+
+# --- throttles compose: a tighter one never gives a config more ---------------------------
+
+
+def _games(batch: BatchAllocation) -> dict[str, int]:
+    return {str(k): v for k, v in batch.games_by_config.items()}
+
+
+def test_hypothesis_counterexample_health_then_backpressure() -> None:
+    """G 500 × health 0.3 = 150: square19_2p (150) gives 75 to hex8_4p (150 → 225). Adding
+    backpressure (×0.5 → G 75) used to give 88: at G 75 both sit at MIN 100 and the 4p step
+    takes only 12. The throttled count is now the smallest of any G in [75, 500]."""
+    busy = {"hex8_4p", "square19_2p"}
+    prios = [P(str(k), 0.5, 1000) if str(k) in busy else P(str(k), 0.0, 0) for k in ALL_CONFIGS]
+    request = AllocationRequest(games_per_config=500, max_configs=2)
+    health = ClusterState(health_factor=0.3)
+    bp = Backpressure(queue_pressure=1.0, disk_pressure=1.0, memory_pressure=1.0)
+    both = attrs.evolve(health, backpressure=bp)
+    full = _games(allocate(prios, ClusterState(), request))
+    free = _games(allocate(prios, health, request))
+    throttled_batch = allocate(prios, both, request)
+    throttled = _games(throttled_batch)
+    assert throttled_batch.explanation.effective_games_per_config == 75
+    assert (full["square19_2p"], free["square19_2p"], throttled["square19_2p"]) == (250, 75, 50)
+    assert (full["hex8_4p"], free["hex8_4p"], throttled["hex8_4p"]) == (750, 225, 112)
+    # the starved configs follow their floors 2G: 1000, 300, 150
+    assert (full["hex8_2p"], free["hex8_2p"], throttled["hex8_2p"]) == (1000, 300, 150)
+    for key, games in throttled.items():
+        assert games <= free[key] <= full[key], key
+
+
+def test_budget_throttle_has_no_alabama_paradox() -> None:
+    """Largest remainder on 6/6/2 gives hex8_4p 2 of 10 games but 1 of 11; the throttled budget
+    is shared by Sainte-Laguë, which never takes a game away when the total grows."""
+    weights = {K("hex8_2p"): 6, K("hex8_3p"): 6, K("hex8_4p"): 2}
+    lr = [(k, float(w)) for k, w in weights.items()]
+    assert largest_remainder(10, lr)[K("hex8_4p")] > largest_remainder(11, lr)[K("hex8_4p")]
+    shares = [house_monotone_shares(t, weights) for t in range(15)]
+    for smaller, larger in itertools.pairwise(shares):
+        assert all(smaller[k] <= larger[k] for k in weights)
+    assert [sum(s.values()) for s in shares] == list(range(15))
+    assert shares[14] == weights
+    assert {str(k): v for k, v in shares[10].items()} == {"hex8_2p": 5, "hex8_3p": 4, "hex8_4p": 1}
+
+
+def test_budget_counterexample_health_then_backpressure() -> None:
+    """Found by search against the old largest-remainder rule: square19_3p got 0 games at health
+    0.58 and 1 game with backpressure on top. Now 1, then 0."""
+    prios = [P("square19_3p", 1.51), P("hex8_4p", 0.02), P("square19_4p", 0.78)]
+    request = AllocationRequest(target_games=1477)
+    health = ClusterState(health_factor=0.58)
+    both = attrs.evolve(health, backpressure=Backpressure(0.41, 0.41, 0.41, 0.41, 0.41))
+    free = allocate(prios, health, request)
+    throttled = allocate(prios, both, request)
+    assert (free.explanation.effective_budget, throttled.explanation.effective_budget) == (856, 699)
+    assert _games(free) == {"hex8_4p": 428, "square19_3p": 1, "square19_4p": 427}
+    assert _games(throttled) == {"hex8_4p": 350, "square19_4p": 349}
+
+
+def test_monotone_reference_counts_at_one_g_is_the_reference_count() -> None:
+    prios = [P("hex8_2p", 0.9), P("hex8_4p", 0.1), P("square8_2p", 0.2, 500)]
+    unique = unique_priorities(prios)
+    eligible, _ = select_configs(unique, 12)
+    at_500 = monotone_reference_counts(unique, eligible, 500, 500, POLICY)
+    assert {str(k): v for k, v in at_500.items()} == {
+        "hex8_2p": 250,
+        "hex8_4p": 750,
+        "square8_2p": 750,
+    }
 
 
 # --- the batch ----------------------------------------------------------------------------
