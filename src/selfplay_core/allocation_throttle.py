@@ -44,7 +44,7 @@ def monotone_reference_counts(
     max(MIN, ⌊G·(0.5+s)⌋), starvation floor, then the 4p transfers), configs with 0 left out.
 
     The same arithmetic as `allocation._reference_counts`, on plain integers per G (it runs for
-    every G in the range)."""
+    every G in the range, a few µs each, when the batch has a 2p and a 4p config)."""
     a = policy.allocation
     chunk = a.min_games_per_allocation
     scores = {p.config_key: 0.5 + p.score for p in eligible}
@@ -63,8 +63,11 @@ def monotone_reference_counts(
     twos = [i for i, k in enumerate(keys) if k.players == 2]
     fours = [i for i, k in enumerate(keys) if k.players == 4]
     transfers = bool(twos) and bool(fours)
+    # without a 2p donor and a 4p recipient every count is a max of floors of products, already
+    # monotone in G: the smallest is at g_low
+    last = g_high if transfers else g_low
     best = [-1] * n  # -1: not seen yet
-    for g in range(g_low, g_high + 1):
+    for g in range(g_low, last + 1):
         floors = [math.floor(f * g) for f in factor]
         counts = [0] * n
         present = [False] * n

@@ -6,8 +6,14 @@ import attrs
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
-from selfplay_core.allocation import AllocationRequest, allocate
-from selfplay_core.allocation_configs import reference_games, starvation_level
+from selfplay_core.allocation import AllocationRequest, _reference_counts, allocate
+from selfplay_core.allocation_configs import (
+    reference_games,
+    select_configs,
+    starvation_level,
+    unique_priorities,
+)
+from selfplay_core.allocation_throttle import house_monotone_shares, monotone_reference_counts
 from selfplay_core.cluster import Backpressure, ClusterState
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
 from selfplay_core.policy import SchedulerPolicy
@@ -158,3 +164,41 @@ def test_priorities_with_a_repeated_config_keep_the_best() -> None:
     cluster = ClusterState()
     assert allocate([a, b], cluster) == allocate([b, a], cluster)
     assert allocate([a, b], cluster).games_by_config[ConfigKey.parse("hex8_2p")] == 700
+
+
+@given(
+    priorities(),
+    st.integers(0, 12),
+    st.integers(0, 300),
+    st.integers(0, 40),
+)
+def test_throttled_reference_count_is_the_smallest_over_every_milder_g(
+    prios, max_configs, g_low, width
+) -> None:
+    """The throttled count at G_eff is the minimum of the reference-mode counts over every G
+    from G_eff to the unthrottled G (brute force over a short range)."""
+    unique = unique_priorities(prios)
+    eligible, _ = select_configs(unique, max_configs)
+    g_high = g_low + width
+    expected: dict[ConfigKey, int] = {}
+    for g in range(g_low, g_high + 1):
+        counts = _reference_counts(unique, eligible, g, POLICY).counts
+        for key in set(expected) | set(counts):
+            here = counts.get(key, 0)
+            expected[key] = here if g == g_low else min(expected.get(key, 0), here)
+    expected = {k: n for k, n in expected.items() if n > 0}
+    got = monotone_reference_counts(unique, eligible, g_low, g_high, POLICY)
+    assert got == expected
+
+
+@given(st.dictionaries(st.sampled_from(ALL_CONFIGS), st.integers(0, 3000)), st.data())
+def test_throttled_budget_shares_are_house_monotone(weights, data) -> None:
+    whole = sum(weights.values())
+    smaller = data.draw(st.integers(0, whole))
+    larger = data.draw(st.integers(smaller, whole))
+    low = house_monotone_shares(smaller, weights)
+    high = house_monotone_shares(larger, weights)
+    assert sum(low.values()) == smaller
+    assert sum(high.values()) == larger
+    for key, w in weights.items():
+        assert 0 <= low[key] <= high[key] <= w, key
