@@ -272,12 +272,14 @@ class EloTracking:
     velocity_per_hour: Mapping[ConfigKey, float] = _EMPTY
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)  # the reducer's builders need its plain slot layout
 class SourceBook:
     """When each source last reported (`last_refresh`, source name → at), and what it last
     said of the fields it shares with events (`reported`, field name → one value per config in
     canonical order, None = not reported or forgotten): a refresh overwrites a shared field
-    only when its value is news (docs/source-ownership.md)."""
+    only when its value is news (docs/source-ownership.md). The values are as the source sent
+    them: numbers (counts stay integers), and booleans for the feedback flags
+    (`feedback_pending`)."""
 
     last_refresh: Mapping[str, float] = _EMPTY
     reported: Mapping[str, tuple[float | bool | None, ...]] = _EMPTY
@@ -312,8 +314,8 @@ class SourceBook:
             raise TypeError("reported: expected an object")
         reported: dict[str, tuple[float | bool | None, ...]] = {}
         for name, row in reported_raw.items():
-            if not isinstance(row, list | tuple):
-                raise TypeError(f"reported.{name}: expected a list")
+            if not isinstance(row, list | tuple) or len(row) != len(ALL_CONFIGS):
+                raise TypeError(f"reported.{name}: expected a list of {len(ALL_CONFIGS)} values")
             for i, value in enumerate(row):
                 if value is None or type(value) is bool:
                     continue

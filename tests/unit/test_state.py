@@ -258,9 +258,10 @@ def test_a_bad_source_book_names_the_field() -> None:
 
     good = encode_value(SchedulerState.initial().books)
     for reported, path in (
-        ({"feedback_pending": [True, "yes"]}, "sources.reported.feedback_pending.1"),
-        ({"game_counts": [float("nan")]}, "sources.reported.game_counts.0"),
+        ({"feedback_pending": [True, "yes", *[None] * 10]}, "sources.reported.feedback_pending.1"),
+        ({"game_counts": [float("nan"), *[1] * 11]}, "sources.reported.game_counts.0"),
         ({"game_counts": 3}, "sources.reported.game_counts"),
+        ({"game_counts": [1, 2]}, "sources.reported.game_counts"),
     ):
         result = decode_value({**good, "sources": {"reported": reported}}, Books)
         assert isinstance(result, Failure)

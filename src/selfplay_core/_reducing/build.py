@@ -183,6 +183,17 @@ def elo_tracking(
     return new  # type: ignore[no-any-return]
 
 
+_SB_TWIN: Final = _writable_twin(SourceBook)
+
+
+def source_book(last_refresh: Mapping[str, float], reported: Mapping[str, Any]) -> SourceBook:
+    new = _new(_SB_TWIN)
+    new.last_refresh = last_refresh
+    new.reported = reported
+    new.__class__ = SourceBook
+    return new  # type: ignore[no-any-return]
+
+
 _TU: Final = _slot_setters(SelfplayTargetUpdated)
 _TU0, _TU1, _TU2, _TU3, _TU4, _TU5, _TU6, _TU7 = _TU
 
