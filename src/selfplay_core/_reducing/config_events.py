@@ -55,6 +55,7 @@ from selfplay_core.events import (
 )
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.state import (
+    MAX_MAGNITUDE,
     ConfigState,
     EloSeries,
     SchedulerState,
@@ -457,8 +458,11 @@ def regression(
 
 
 def elo_updated(s: SchedulerState, e: EloUpdated, now: float, p: SchedulerPolicy) -> Out | None:
-    if e.new_elo <= 0:
+    new_elo = e.new_elo
+    if new_elo <= 0:
         return None  # only the bookkeeping changes
+    if new_elo > MAX_MAGNITUDE:  # `bounded`, inline (positive here)
+        new_elo = MAX_MAGNITUDE
     ep = p.events
     key = e.config_key
     books = s.books
@@ -466,7 +470,7 @@ def elo_updated(s: SchedulerState, e: EloUpdated, now: float, p: SchedulerPolicy
     histories_before = elo.history
     previous = histories_before.get(key)
     base = previous if previous is not None else EloSeries.of()
-    history = base.appended(now, bounded(e.new_elo), now - ep.elo_history_window_seconds)
+    history = base.appended(now, new_elo, now - ep.elo_history_window_seconds)
     histories = (
         histories_before.copy()
         if type(histories_before) is MappingProxyType
@@ -476,15 +480,18 @@ def elo_updated(s: SchedulerState, e: EloUpdated, now: float, p: SchedulerPolicy
     if previous is None:  # a new key: keep canonical config order
         histories = dict(sorted(histories.items()))
     velocities = elo.velocity_per_hour
-    n, first_t, first_elo, last_elo = history.ends()
+    # `history.ends()`, inline: the newest point is the one just appended
+    first_t, first_elo = history._log.points[history._start]
     span_hours = (now - first_t) / 3600.0
-    if span_hours > ep.elo_velocity_min_span_hours and n >= 2:
-        known = key in velocities
+    if span_hours > ep.elo_velocity_min_span_hours and history._end - history._start >= 2:
         changed = velocities.copy() if type(velocities) is MappingProxyType else dict(velocities)
-        changed[key] = bounded((last_elo - first_elo) / span_hours)
+        known = key in changed
+        changed[key] = bounded((new_elo - first_elo) / span_hours)
         if not known:
             changed = dict(sorted(changed.items()))
         velocities = MappingProxyType(changed)
-    new_elo = elo_tracking(MappingProxyType(histories), velocities)
-    new_books = build_books(new_elo, books.sources, books.allocations, books.unknown_events)
+    new_elo_tracking = elo_tracking(MappingProxyType(histories), velocities)
+    new_books = build_books(
+        new_elo_tracking, books.sources, books.allocations, books.unknown_events
+    )
     return (s.configs, s.cluster, new_books, s.ledger.next_expiry_at, ())
