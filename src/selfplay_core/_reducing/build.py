@@ -210,6 +210,30 @@ def target_updated_event(
     anomaly_count: int | None = None,
 ) -> SelfplayTargetUpdated:
     """The SELFPLAY_TARGET_UPDATED the reducer emits (its inputs are the state's own values)."""
+    return target_updated_in_order(
+        config_key,
+        priority,
+        reason,
+        search_budget,
+        exploration_boost,
+        curriculum_weight,
+        momentum_multiplier,
+        anomaly_count,
+    )
+
+
+def target_updated_in_order(
+    config_key: ConfigKey,
+    priority: str,
+    reason: str,
+    search_budget: float,
+    exploration_boost: float,
+    curriculum_weight: float | None,
+    momentum_multiplier: float | None,
+    anomaly_count: int | None,
+) -> SelfplayTargetUpdated:
+    """`target_updated_event` with every field positional, in field order (for the hot path:
+    ELO_VELOCITY_CHANGED emits one per envelope)."""
     new = _new(SelfplayTargetUpdated)
     _TU0(new, config_key)
     _TU1(new, priority)

@@ -10,7 +10,7 @@ from selfplay_core._reducing.build import (
     config_state,
     elo_tracking,
     rate_changed_event,
-    target_updated_event,
+    target_updated_in_order,
 )
 from selfplay_core._reducing.common import (
     SCHEDULER_SOURCE,
@@ -315,13 +315,17 @@ def velocity_changed(
     if e.velocity < 0:
         target = min(ep.velocity_negative_boost_cap, eb * ep.velocity_negative_boost_factor)
         eb, xa = boost_of(cs, target, now, ep.boost_lifetime_seconds, ep)
-    update = target_updated_event(
-        key, "normal", f"velocity_changed:{e.trend}", eb, momentum_multiplier=mm
+    trend = e.trend
+    update = target_updated_in_order(
+        key, "normal", f"velocity_changed:{trend}", 0.0, eb, None, mm, None
     )
-    rate = rate_change(key, old, mm, f"elo_momentum:{e.trend}", ep)
-    emitted = (*rate, update) if rate else (update,)
+    # `rate_change`, inline for the common case (no change worth a SELFPLAY_RATE_CHANGED)
+    if abs(mm - old) / max(old, ep.rate_change_denominator_floor) <= ep.rate_change_emit_threshold:
+        emitted: tuple[Event, ...] = (update,)
+    else:
+        emitted = (*rate_change(key, old, mm, f"elo_momentum:{trend}", ep), update)
     ev = bounded(e.velocity)
-    if same(cs.elo_velocity, ev) and same(old, mm):
+    if (cs.elo_velocity is ev or same(cs.elo_velocity, ev)) and (old is mm or same(old, mm)):
         new = with_boost(cs, eb, xa)
     else:
         new = config_state(
