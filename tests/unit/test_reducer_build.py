@@ -72,6 +72,57 @@ def test_built_values_stay_frozen() -> None:
     assert hash(built) == hash(ConfigState(*CONFIG_ARGS))
 
 
+def test_every_twin_built_part_is_its_public_class_and_frozen() -> None:
+    # The state's parts are filled through writable twins and then become the public class;
+    # what comes out must be exactly that class, equal to the constructor's, and frozen.
+    state = SchedulerState.initial()
+    books = state.books
+    built = [
+        (build.config_facts(*attrs.astuple(FACTS)), FACTS, "game_count"),
+        (
+            build.scheduler_state(state.configs, state.cluster, books, state.ledger),
+            state,
+            "books",
+        ),
+        (
+            build.cluster_facts((), frozenset(), {}, 1.0, None, False, 0),
+            ClusterFacts(),
+            "nodes",
+        ),
+        (
+            build.books(books.elo, books.sources, books.allocations, books.unknown_events),
+            books,
+            "elo",
+        ),
+        (build.elo_tracking(books.elo.history, {}), books.elo, "history"),
+        (build.source_book(books.sources.last_refresh, {}), books.sources, "reported"),
+    ]
+    for value, expected, field in built:
+        assert type(value) is type(expected)
+        assert value == expected
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            setattr(value, field, None)
+
+
+def test_a_twin_needs_the_plain_slot_layout() -> None:
+    @attrs.frozen  # keeps a __weakref__ slot: its instances cannot be built through a twin
+    class WithWeakref:
+        x: int
+
+    with pytest.raises(TypeError, match="plain slot layout"):
+        build._writable_twin(WithWeakref)
+
+
+def test_transition_reads_by_name_and_compares_by_value() -> None:
+    state = SchedulerState.initial()
+    transition = _transition(state, ())
+    assert transition.state is state
+    assert transition.emitted == ()
+    assert transition == Transition(state=state)
+    with pytest.raises(AttributeError):
+        transition.state = state  # type: ignore[misc]
+
+
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
