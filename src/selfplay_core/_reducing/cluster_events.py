@@ -98,7 +98,7 @@ def cluster_unhealthy(
     factor = cluster_health_factor(healthy, total, p.allocation)
     if factor == s.cluster.health_factor:
         return None  # only the bookkeeping changes
-    return cluster_out(s, replace_cluster(s.cluster, health=factor), s.next_expiry_at)
+    return cluster_out(s, replace_cluster(s.cluster, health=factor), s.ledger.next_expiry_at)
 
 
 def cluster_healthy(
@@ -108,7 +108,7 @@ def cluster_healthy(
     if cluster.health_factor == 1.0 and not cluster.unhealthy_nodes:
         return None  # only the bookkeeping changes
     new = replace_cluster(cluster, health=1.0, unhealthy=frozenset())
-    return cluster_out(s, new, s.next_expiry_at)
+    return cluster_out(s, new, s.ledger.next_expiry_at)
 
 
 def backpressure_flag(active: bool) -> Handler:
@@ -116,7 +116,7 @@ def backpressure_flag(active: bool) -> Handler:
         if s.cluster.backpressure_active is active:
             return None  # only the bookkeeping changes
         new = replace_cluster(s.cluster, backpressure_active=active)
-        return cluster_out(s, new, s.next_expiry_at)
+        return cluster_out(s, new, s.ledger.next_expiry_at)
 
     return handle
 
@@ -139,9 +139,9 @@ def node_overloaded(
         overloaded[node_id] = until  # overwrites any earlier entry, even a longer one
         if previous is None:
             overloaded = dict(sorted(overloaded.items()))  # keep node-id order
-        if previous is not None and previous == s.next_expiry_at:
+        if previous is not None and previous == s.ledger.next_expiry_at:
             next_expiry = next_expiry_of(s.configs, overloaded)
         else:
-            next_expiry = sooner(s.next_expiry_at, until)
+            next_expiry = sooner(s.ledger.next_expiry_at, until)
     cluster = replace_cluster(s.cluster, overloaded=MappingProxyType(overloaded))
     return cluster_out(s, cluster, next_expiry)

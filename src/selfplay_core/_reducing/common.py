@@ -193,7 +193,7 @@ def one_config(
     configs = s.configs
     changed = configs.copy() if type(configs) is MappingProxyType else dict(configs)
     changed[key] = cs
-    return (MappingProxyType(changed), s.cluster, s.books, s.next_expiry_at, emitted)
+    return (MappingProxyType(changed), s.cluster, s.books, s.ledger.next_expiry_at, emitted)
 
 
 def config_out(
@@ -214,10 +214,12 @@ def put_boosted_config(
 ) -> Out | None:
     """`new` in place of `old`, keeping the expiry cache exact when the boost's expiry moved."""
     if new is old:  # nothing changed (see `replace_boost`)
-        return None if not emitted else (s.configs, s.cluster, s.books, s.next_expiry_at, emitted)
+        if not emitted:
+            return None
+        return (s.configs, s.cluster, s.books, s.ledger.next_expiry_at, emitted)
     configs = put_config(s.configs, key, new)
     before, after = old.exploration_boost_expires_at, new.exploration_boost_expires_at
-    next_expiry = s.next_expiry_at
+    next_expiry = s.ledger.next_expiry_at
     if after != before:
         if before and before == next_expiry:  # the earliest expiry moved: find the new one
             next_expiry = next_expiry_of(configs, s.cluster.overloaded_until)

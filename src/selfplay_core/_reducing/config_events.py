@@ -174,7 +174,8 @@ def quality_degraded(
     qp = bounded(penalty)
     if same(cs.quality_penalty, qp):
         return None  # the same penalty: only the bookkeeping changes
-    return config_out(s, put_config(s.configs, key, replace_config(cs, qp=qp)), s.next_expiry_at)
+    configs = put_config(s.configs, key, replace_config(cs, qp=qp))
+    return config_out(s, configs, s.ledger.next_expiry_at)
 
 
 def curriculum_rebalanced(
@@ -197,7 +198,7 @@ def curriculum_rebalanced(
             changed[cfg] = replace_config(changed[cfg], cw=as_weight(w))
     if changed is None:
         return None  # only the bookkeeping changes
-    return config_out(s, MappingProxyType(changed), s.next_expiry_at)
+    return config_out(s, MappingProxyType(changed), s.ledger.next_expiry_at)
 
 
 def rate_changed(s: SchedulerState, e: SelfplayRateChanged, now: float, p: Any) -> Out | None:

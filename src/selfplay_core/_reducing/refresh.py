@@ -175,7 +175,7 @@ def sources_refreshed(
             field_columns.append((_TP, column))
 
     configs = s.configs
-    next_expiry = s.next_expiry_at
+    next_expiry = s.ledger.next_expiry_at
     if fact_columns or field_columns or boosts is not None:
         changed = thaw(configs)
         lifetime = ep.boost_lifetime_seconds

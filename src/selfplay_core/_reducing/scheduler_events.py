@@ -43,7 +43,7 @@ def allocation_decided(
     history = (*(item for item in book.history if item[0] >= cutoff), (now, games))
     new = AllocationBook(history, book.games_total + games, book.decisions + 1)
     books = Books(s.books.elo, s.books.sources, new, s.books.unknown_events)
-    return (s.configs, s.cluster, books, s.next_expiry_at, ())
+    return (s.configs, s.cluster, books, s.ledger.next_expiry_at, ())
 
 
 def target_samples_set(
