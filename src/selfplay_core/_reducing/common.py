@@ -87,7 +87,18 @@ def with_boost(cs: ConfigState, eb: float, xa: float) -> ConfigState:
     """`cs` with boost `eb` expiring at `xa`; `cs` itself when that is what it holds."""
     if same(cs.exploration_boost, eb) and same(cs.exploration_boost_expires_at, xa):
         return cs
-    return replace_config(cs, eb=eb, xa=xa)
+    return config_state(  # `replace_config(cs, eb=eb, xa=xa)`, positional: a hot path
+        cs.staleness_hours,
+        cs.elo_velocity,
+        cs.training_pending,
+        eb,
+        xa,
+        cs.curriculum_weight,
+        cs.quality_penalty,
+        cs.momentum_multiplier,
+        cs.search_budget,
+        cs.facts,
+    )
 
 
 def put_config(
