@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 from selfplay_core._reducing.build import books as build_books
 from selfplay_core._reducing.build import (
@@ -119,6 +120,13 @@ def model_promoted(
     return put_boosted_config(s, key, cs, with_boost(cs, eb, xa))
 
 
+_HIGH, _LOW = 1, 2
+# The usual spellings, so most envelopes skip `upper()`/`lower()` (same answers as those).
+_PRIORITY_KINDS: Final[Mapping[str, int]] = MappingProxyType(
+    {"high": _HIGH, "HIGH": _HIGH, "low": _LOW, "LOW": _LOW, "normal": 0, "NORMAL": 0}
+)
+
+
 def target_updated(
     s: SchedulerState, e: SelfplayTargetUpdated, now: float, p: SchedulerPolicy
 ) -> Out | None:
@@ -134,12 +142,15 @@ def target_updated(
     # [BUG] §8.8 fixed: an integer priority (data_events' default 5) reads as "normal".
     priority = e.priority
     if isinstance(priority, str):
-        if priority.upper() == "HIGH":
+        kind = _PRIORITY_KINDS.get(priority)
+        if kind is None:  # another spelling: the reference's comparisons
+            kind = _HIGH if priority.upper() == "HIGH" else _LOW if priority.lower() == "low" else 0
+        if kind == _HIGH:
             tp = True
             floor = ep.target_high_boost_floor
             if eb < floor:
                 eb, xa = boost_from(eb, xa, floor, now, ep.boost_lifetime_seconds, ep)
-        elif priority.lower() == "low":
+        elif kind == _LOW:
             eb = max(ep.min_exploration_boost, min(ep.target_low_boost_cap, eb))
     if tp is cs.training_pending and same(budget, cs.search_budget):
         new = with_boost(cs, eb, xa)
