@@ -63,27 +63,30 @@ def monotone_reference_counts(
     twos = [i for i, k in enumerate(keys) if k.players == 2]
     fours = [i for i, k in enumerate(keys) if k.players == 4]
     transfers = bool(twos) and bool(fours)
-    # without a 2p donor and a 4p recipient every count is a max of floors of products, already
-    # monotone in G: the smallest is at g_low
-    last = g_high if transfers else g_low
-    best = [-1] * n  # -1: not seen yet
-    for g in range(g_low, last + 1):
-        floors = [math.floor(f * g) for f in factor]
+    minimum_factor, keep_factor = a.four_player_minimum_factor, a.donor_keep_factor
+    best = [0] * n
+    # every G for the 2p and 4p configs (the 4p step makes them non-monotone in G); the others
+    # are a max of floors of products, already monotone in G, so their smallest is at g_low
+    for g in range(g_low, (g_high if transfers else g_low) + 1):
+        scan = range(n) if g == g_low else twos + fours
+        floors = [0] * n
         counts = [0] * n
         present = [False] * n
-        for i in range(n):
+        for i in scan:
             w = weight[i]
+            floor = math.floor(factor[i] * g)
             c = 0
             if w is not None:
                 c = max(chunk, math.floor(g * w))
                 present[i] = True
-            if floors[i] > 0:
+            if floor > 0:
                 present[i] = True
-                c = max(c, floors[i])
+                c = max(c, floor)
+            floors[i] = floor
             counts[i] = c
         if transfers:
-            minimum = math.floor(a.four_player_minimum_factor * g)
-            keep = math.floor(a.donor_keep_factor * g)
+            minimum = math.floor(minimum_factor * g)
+            keep = math.floor(keep_factor * g)
             donors = [i for i in twos if counts[i] > 0]
             for r in fours:
                 if not present[r]:
@@ -97,8 +100,8 @@ def monotone_reference_counts(
                         counts[d] -= steal
                         counts[r] += steal
                         shortfall -= steal
-        for i in range(n):
-            if best[i] < 0 or counts[i] < best[i]:
+        for i in scan:
+            if g == g_low or counts[i] < best[i]:
                 best[i] = counts[i]
     return {keys[i]: best[i] for i in range(n) if best[i] > 0}
 
