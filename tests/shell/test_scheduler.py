@@ -337,8 +337,9 @@ async def test_allocate_selfplay_batch_records_publishes_and_counts() -> None:
     assert isinstance(event, AllocationDecided)
     assert event.result == batch
     assert event.request.now == clock.t
-    assert s.get_metrics()["games_allocated_total"] == batch.total_games
     placed_total = sum(sum(per.values()) for per in placed.values())
+    # the reference records the placed games (Σ node games), as the emitted event reports
+    assert s.get_metrics()["games_allocated_total"] == placed_total == batch.placed_games
     assert len(updates) == 1
     assert dict(updates[0].payload) == {
         "trigger": "allocate_batch",

@@ -8,6 +8,7 @@ import pytest
 from _reducer_support import HEX8_2P, HEX8_3P, T0, envelope, fresh, run, step
 
 from selfplay_core.allocation_values import AllocationRequest
+from selfplay_core.cluster import NodeCapability
 from selfplay_core.configs import ALL_CONFIGS
 from selfplay_core.decide import decide
 from selfplay_core.event_policy import EventPolicy
@@ -289,16 +290,29 @@ def test_config_boosted() -> None:
 
 
 def test_allocation_decided_is_recorded() -> None:
-    state = fresh()
+    node = NodeCapability("gpu-1", gpu_type="H100", gpu_memory_gb=80.0)
+    state = run(fresh(), SourcesRefreshed(nodes=(node,)))
     request = AllocationRequest(now=T0)
     result = decide(state, request)
+    placed = result.placed_games
+    assert 0 < placed < result.total_games  # one node cannot take it all
     after = step(state, AllocationDecided(request=request, result=result)).state
     assert after.allocations.decisions == 1
-    assert after.allocations.games_total == result.total_games
-    assert after.allocations.history == ((T0, result.total_games),)
+    # Like the reference's _record_allocation(Σ node games): placed games, not unplaced ones.
+    assert after.allocations.games_total == placed
+    assert after.allocations.history == ((T0, placed),)
     later = step(after, AllocationDecided(request=request, result=result), at=T0 + 3601).state
-    assert later.allocations.history == ((T0 + 3601, result.total_games),)
-    assert later.allocations.games_total == 2 * result.total_games
+    assert later.allocations.history == ((T0 + 3601, placed),)
+    assert later.allocations.games_total == 2 * placed
+
+
+def test_a_decision_that_places_nothing_adds_no_games() -> None:
+    request = AllocationRequest(now=T0)
+    result = decide(fresh(), request)  # no nodes: every game is unplaced
+    assert result.placed_games == 0 < result.total_games
+    after = step(fresh(), AllocationDecided(request=request, result=result)).state
+    assert after.allocations.decisions == 1
+    assert after.allocations.games_total == 0
 
 
 def test_applied_counts_every_applied_envelope() -> None:

@@ -38,7 +38,7 @@ def allocation_decided(
     s: SchedulerState, e: AllocationDecided, now: float, p: SchedulerPolicy
 ) -> Out | None:
     book = s.allocations
-    games = int(e.result.total_games)
+    games = e.result.placed_games  # the reference records placed games only (allocation.md §3.7)
     cutoff = now - p.events.allocation_history_seconds
     history = (*(item for item in book.history if item[0] >= cutoff), (now, games))
     new = AllocationBook(history, book.games_total + games, book.decisions + 1)
