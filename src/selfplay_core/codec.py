@@ -54,9 +54,11 @@ from cattrs.errors import (
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from returns.result import Failure, Result, Success
 
+from selfplay_core._fast_structure import Unsupported, Wrapping, build_envelope_decoder
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey, ConfigKeyError
 from selfplay_core.events import (
     EVENT_CLASSES,
+    EVENT_TYPES,
     SCHEMA_VERSION,
     CurriculumRebalanced,
     Envelope,
@@ -434,6 +436,46 @@ def _prepare(
     return p
 
 
+class _FastDecoders(dict[str, Any]):
+    """Exact lower-case tag → its fast decoder (`Success(envelope)` or None), generated on
+    first use; None for a tag without one (an unknown type, SELFPLAY_RATE_CHANGED's
+    `new_rate` fallback chain, a class the generator cannot check inline). Only known tags
+    are remembered, so hostile type strings cannot grow it."""
+
+    def __init__(self, *, json_only: bool) -> None:
+        super().__init__()
+        self.json_only = json_only
+
+    def __missing__(self, tag: str) -> Any:
+        cls = EVENT_TYPES.get(tag)
+        if cls is None:
+            return None
+        decoder = self._build(cls)
+        self[tag] = decoder
+        return decoder
+
+    def _build(self, cls: type[Any]) -> Any:
+        if cls is SelfplayRateChanged:
+            return None
+        overrides = _OVERRIDES.get(cls, {})
+        lenient = frozenset(
+            name for name, o in overrides.items() if o.struct_hook is _lenient_config_weights
+        )
+        if len(lenient) != len(overrides):
+            return None  # a hook the fast path does not know
+        try:
+            return build_envelope_decoder(
+                cls,
+                _ALIASES[cls],
+                _NULL_MEANS_ABSENT[cls],
+                lenient,
+                Wrapping(Success, _SUCCESS_SETTER),
+                json_only=self.json_only,
+            )
+        except Unsupported:
+            return None
+
+
 # --- upcasters: version n → n+1, on the plain dict, before anything else ---
 
 
@@ -460,34 +502,79 @@ UPCASTERS: Final[Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]]] = typ
 # --- decode ---
 
 
-def _make_success_factory() -> Callable[[Envelope], Result[Envelope, DecodeError]]:
-    """`Success(value)` without its two Python-level __init__ calls (a third of a simple
-    decode). Uses the container's slot; falls back to the constructor if that ever changes."""
+def _success_setter() -> Any:
+    """The slot setter of returns' containers, if `Success` built through it is exactly
+    `Success(value)` (it skips two Python-level __init__ calls, a third of a simple decode);
+    None if the library's internals moved, and the plain constructor is used."""
     try:
         from returns.primitives.container import BaseContainer
 
         set_inner = BaseContainer.__dict__["_inner_value"].__set__
-        new = object.__new__
-
-        def success(value: Envelope) -> Result[Envelope, DecodeError]:
-            made: Result[Envelope, DecodeError] = new(Success)
-            set_inner(made, value)
-            return made
-
         probe = object()
-        made = success(probe)  # type: ignore[arg-type]
+        made: Any = object.__new__(Success)
+        set_inner(made, probe)
         if made == Success(probe) and made.unwrap() is probe and repr(made) == repr(Success(probe)):
-            return success
-    except Exception:  # the library's internals moved: the plain constructor is always right
+            return set_inner
+    except Exception:
         pass
-    return Success
+    return None
 
 
-_success: Final = _make_success_factory()
+def _make_success_factory(setter: Any) -> Callable[[Envelope], Result[Envelope, DecodeError]]:
+    if setter is None:
+        return Success
+    new = object.__new__
+
+    def success(value: Envelope) -> Result[Envelope, DecodeError]:
+        made: Result[Envelope, DecodeError] = new(Success)
+        setter(made, value)
+        return made
+
+    return success
+
+
+_SUCCESS_SETTER: Final = _success_setter()
+_success: Final = _make_success_factory(_SUCCESS_SETTER)
+_FAST_DECODERS: Final = _FastDecoders(json_only=False)
+_FAST_JSON_DECODERS: Final = _FastDecoders(json_only=True)
 
 
 def decode(raw: object) -> Result[Envelope, DecodeError]:
     """Any Python value → an `Envelope`, or a `DecodeError` saying what and where. Never raises."""
+    if type(raw) is dict:
+        type_name = raw.get("type")
+        if type(type_name) is str:
+            fast = _FAST_DECODERS[type_name]
+            if fast is not None:
+                try:
+                    decoded = fast(raw)
+                except Exception:  # anything unexpected: the general path below decides
+                    decoded = None
+                if decoded is not None:
+                    return decoded  # type: ignore[no-any-return]
+    return _decode_general(raw)
+
+
+def decode_json(raw: object) -> Result[Envelope, DecodeError]:
+    """`decode` for a value straight from a JSON parser (only JSON types inside): the same
+    result, without a comparison that only non-JSON objects can make fail. The log reader's
+    decoder."""
+    if type(raw) is dict:
+        type_name = raw.get("type")
+        if type(type_name) is str:
+            fast = _FAST_JSON_DECODERS[type_name]
+            if fast is not None:
+                try:
+                    decoded = fast(raw)
+                except Exception:  # anything unexpected: the general path below decides
+                    decoded = None
+                if decoded is not None:
+                    return decoded  # type: ignore[no-any-return]
+    return _decode_general(raw)
+
+
+def _decode_general(raw: object) -> Result[Envelope, DecodeError]:
+    """`decode` without the fast path: aliases, cattrs, validators, precise errors."""
     try:
         return _success(_decode(raw))
     except _Reject as reject:
@@ -773,6 +860,7 @@ __all__: Sequence[str] = (
     "UPCASTERS",
     "DecodeError",
     "decode",
+    "decode_json",
     "decode_value",
     "encode",
     "encode_value",

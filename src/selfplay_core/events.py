@@ -168,21 +168,31 @@ def _optional_config_map(
     return None if value is None else freeze_config_map(value)
 
 
-def _map_values(
-    check: Callable[[Any, attrs.Attribute[Any], Any], None],
-) -> Callable[[Any, attrs.Attribute[Any], Mapping[ConfigKey, Any] | None], None]:
-    """Validate every value of a config-keyed mapping; a problem names the key too."""
+class _EachValue:
+    """Validator: `check` every value of a config-keyed mapping (None passes); a problem names
+    the key too. A class, not a closure, so the codec's fast path can see which check it is."""
 
-    def validate(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    __slots__ = ("check",)
+
+    def __init__(self, check: Callable[[Any, attrs.Attribute[Any], Any], None]) -> None:
+        self.check = check
+
+    def __call__(self, inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if value is None:
             return
+        check = self.check
         for key, val in value.items():
             try:
                 check(inst, attribute, val)
             except FieldProblem as exc:
                 raise type(exc)(f"{attribute.name}.{key}", exc.detail) from None
 
-    return validate
+
+def _map_values(
+    check: Callable[[Any, attrs.Attribute[Any], Any], None],
+) -> Callable[[Any, attrs.Attribute[Any], Mapping[ConfigKey, Any] | None], None]:
+    """Validate every value of a config-keyed mapping; a problem names the key too."""
+    return _EachValue(check)
 
 
 # --- the 28 reference event types (events.md §2 order) ---

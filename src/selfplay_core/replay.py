@@ -342,12 +342,15 @@ def replay(
     state = state0
     position = start_position - 1
     applied_kind, unknown_kind, ignored_kind = Outcome.APPLIED, Outcome.UNKNOWN, Outcome.IGNORED
+    # `_step` inlined for the usual item (this loop runs once per envelope)
+    new = object.__new__
+    s0, s1, s2, s3, s4, s5, s6 = _SET_STEP
     for item in items:
         position += 1
-        if type(item) is Envelope:
-            envelope = item
-        elif isinstance(item, Success):
+        if type(item) is Success or (type(item) is not Envelope and isinstance(item, Success)):
             envelope = item.unwrap()
+        elif type(item) is Envelope:
+            envelope = item
         else:
             rejection = _as_rejection(item, position)
             yield _step(position, None, Outcome.REJECTED, state, (), None, rejection)
@@ -373,7 +376,15 @@ def replay(
             outcome = unknown_kind
         else:
             outcome = ignored_kind
-        yield _step(position, envelope, outcome, state, transition.emitted, decision)
+        step: Step = new(Step)
+        s0(step, position)
+        s1(step, envelope)
+        s2(step, outcome)
+        s3(step, state)
+        s4(step, transition.emitted)
+        s5(step, decision)
+        s6(step, None)
+        yield step
 
 
 def _check(
@@ -426,6 +437,7 @@ def summarize(
     final_state: SchedulerState | None = initial
     final_position = start_position
     unknown_types: dict[str, int] = {}
+    applied_kind = Outcome.APPLIED
     for step in steps:
         if on_step is not None:
             on_step(step)
@@ -433,7 +445,7 @@ def summarize(
         final_position = step.position + 1
         final_state = step.state
         outcome = step.outcome
-        if outcome == Outcome.APPLIED:
+        if outcome == applied_kind:
             applied += 1
             decision = step.check
             if decision is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import gzip
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -22,9 +22,11 @@ __all__ = [
     "FlawedLine",
     "LineFlaw",
     "LineSource",
+    "finish_line",
     "iter_lines",
     "iter_raw_lines",
     "opened",
+    "read_sizes",
 ]
 
 DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024
@@ -73,6 +75,12 @@ class FlawedLine:
     length: int
 
 
+def read_sizes(max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> tuple[int, int]:
+    """(size of the first `readline` of a line, the cap on a whole line with its newline)."""
+    limit = max_line_bytes + 1  # room for the newline
+    return min(_FIRST_READ, limit), limit
+
+
 def iter_lines(
     stream: LineSource, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
 ) -> Iterator[bytes | FlawedLine]:
@@ -80,8 +88,7 @@ def iter_lines(
     the hot path copies nothing), the others as a `FlawedLine`. Callers count lines.
     """
     readline = stream.readline
-    limit = max_line_bytes + 1  # room for the newline
-    first = min(_FIRST_READ, limit)
+    first, limit = read_sizes(max_line_bytes)
     while True:
         line = readline(first)
         if line[-1:] == b"\n":  # the hot path: one short line, one call
@@ -89,46 +96,52 @@ def iter_lines(
             continue
         if not line:
             return
-        if len(line) < first:
-            yield FlawedLine(LineFlaw.NO_NEWLINE, line, len(line))
+        item, more = finish_line(readline, line, first, limit)
+        yield item
+        if not more:
             return
-        # A long line: grow one buffer up to the cap (a list of chunks joined at the end
-        # would need twice the memory).
-        buffer = bytearray(line)
-        del line
-        ended = at_eof = False
-        while len(buffer) < limit:
-            chunk = readline(min(_SKIP_CHUNK, limit - len(buffer)))
-            if not chunk:
-                at_eof = True
-                break
-            buffer += chunk
-            if chunk[-1:] == b"\n":
-                ended = True
-                break
-        if ended:
-            yield bytes(buffer)
-            continue
-        if at_eof:
-            yield FlawedLine(LineFlaw.NO_NEWLINE, bytes(buffer), len(buffer))
-            return
-        # Over the cap: skip to the next newline without keeping what we skip.
-        length = len(buffer)
-        preview = bytes(buffer[:PREVIEW_BYTES])
-        del buffer
-        ended = False
-        while True:
-            chunk = readline(_SKIP_CHUNK)
-            if not chunk:
-                break
-            length += len(chunk)
-            if chunk[-1:] == b"\n":
-                length -= 1
-                ended = True
-                break
-        yield FlawedLine(LineFlaw.TOO_LONG, preview, length)
-        if not ended:
-            return
+
+
+def finish_line(
+    readline: Callable[[int], bytes], line: bytes, first: int, limit: int
+) -> tuple[bytes | FlawedLine, bool]:
+    """The whole of a line whose first `readline(first)` gave `line`, non-empty and without a
+    newline: (the line, or why it is flawed; whether more lines may follow)."""
+    if len(line) < first:
+        return FlawedLine(LineFlaw.NO_NEWLINE, line, len(line)), False
+    # A long line: grow one buffer up to the cap (a list of chunks joined at the end
+    # would need twice the memory).
+    buffer = bytearray(line)
+    del line
+    ended = at_eof = False
+    while len(buffer) < limit:
+        chunk = readline(min(_SKIP_CHUNK, limit - len(buffer)))
+        if not chunk:
+            at_eof = True
+            break
+        buffer += chunk
+        if chunk[-1:] == b"\n":
+            ended = True
+            break
+    if ended:
+        return bytes(buffer), True
+    if at_eof:
+        return FlawedLine(LineFlaw.NO_NEWLINE, bytes(buffer), len(buffer)), False
+    # Over the cap: skip to the next newline without keeping what we skip.
+    length = len(buffer)
+    preview = bytes(buffer[:PREVIEW_BYTES])
+    del buffer
+    ended = False
+    while True:
+        chunk = readline(_SKIP_CHUNK)
+        if not chunk:
+            break
+        length += len(chunk)
+        if chunk[-1:] == b"\n":
+            length -= 1
+            ended = True
+            break
+    return FlawedLine(LineFlaw.TOO_LONG, preview, length), ended
 
 
 def iter_raw_lines(

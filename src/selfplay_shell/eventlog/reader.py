@@ -19,15 +19,21 @@ from typing import Any
 
 from returns.result import Failure, Result, Success
 
-from selfplay_core.codec import FUTURE_VERSION, DecodeError, decode
+from selfplay_core.codec import FUTURE_VERSION, DecodeError, decode_json
 from selfplay_core.events import Envelope
-from selfplay_shell.eventlog.jsonline import NonFiniteNumberError, find_non_finite, parse_line
+from selfplay_shell.eventlog.jsonline import (
+    _SCAN,
+    NonFiniteNumberError,
+    find_non_finite,
+    parse_line,
+)
 from selfplay_shell.eventlog.lines import (
     DEFAULT_MAX_LINE_BYTES,
     FlawedLine,
     LineFlaw,
-    iter_lines,
+    finish_line,
     opened,
+    read_sizes,
 )
 from selfplay_shell.eventlog.manifest import (
     MANIFEST_SUFFIX,
@@ -84,7 +90,7 @@ def read_log(
     strict: bool = False,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     dedup_window: int | None = DEFAULT_DEDUP_WINDOW,
-    decoder: Decoder = decode,
+    decoder: Decoder = decode_json,
 ) -> Iterator[LogRecord]:
     """Yield one `LogRecord` per line of the log at `path` (rotated segments in order).
 
@@ -135,18 +141,65 @@ class _Reader:
             yield from self._read_file(file)
 
     def _read_file(self, file: Path) -> Iterator[LogRecord]:
+        """Every line of one file. The usual line (complete, one JSON object, a new id, in
+        time order) is handled inline; any other goes through `_check`/`_flawed`, which
+        handle every case and give the same record the inline code would."""
         path = str(file)
         line_no = 0
         check = self._check
+        decoder = self._decoder
+        seen = self._seen
+        order = self._order
+        window = self._window
+        first, limit = read_sizes(self._max_line_bytes)
+        record = tuple.__new__
         try:
             with opened(file) as stream:
-                for line in iter_lines(stream, self._max_line_bytes):
+                readline = stream.readline
+                while True:
+                    line = readline(first)
+                    if line[-1:] != b"\n":
+                        if not line:
+                            break
+                        whole, more = finish_line(readline, line, first, limit)
+                        line_no += 1
+                        if type(whole) is bytes:
+                            yield check(path, line_no, whole)
+                        else:
+                            assert isinstance(whole, FlawedLine)
+                            yield self._flawed(path, line_no, whole)
+                        if more:
+                            continue
+                        break
                     line_no += 1
-                    if type(line) is bytes:
+                    # `parse_line`'s own fast case: the C scanner reads the whole line.
+                    try:
+                        text = line.decode("utf-8")
+                        raw, end = _SCAN(text, 0)
+                    except (ValueError, StopIteration):
                         yield check(path, line_no, line)
-                    else:
-                        assert isinstance(line, FlawedLine)
-                        yield self._flawed(path, line_no, line)
+                        continue
+                    if end != len(text) - 1 or type(raw) is not dict:
+                        yield check(path, line_no, line)
+                        continue
+                    result = decoder(raw)
+                    if type(result) is not Success:
+                        yield self._accept(path, line_no, result)
+                        continue
+                    envelope: Envelope = result.unwrap()
+                    ident = envelope.id
+                    previous = self._previous_at
+                    if ident in seen or (previous is not None and envelope.at < previous[0]):
+                        yield self._accept(path, line_no, result)
+                        continue
+                    seen[ident] = (path, line_no)
+                    if window is not None:
+                        order.append(ident)
+                        if len(order) > window:
+                            del seen[order.popleft()]
+                    self._previous_at = (envelope.at, path, line_no)
+                    # `LogRecord(path, line_no, result)` without the named tuple's __new__
+                    yield record(LogRecord, (path, line_no, result, ()))
         except (OSError, EOFError, zlib.error) as error:
             yield _problem(
                 path,
@@ -160,14 +213,18 @@ class _Reader:
             yield _problem(path, 0, "", "empty log: no lines at all", ProblemKind.EMPTY_FILE)
 
     def _check(self, path: str, line_no: int, line: bytes) -> LogRecord:
-        """One line through every check; the good path is kept short (it runs per line)."""
+        """One line through every check."""
         try:
             raw = parse_line(line.decode("utf-8"))
         except ValueError:  # UnicodeDecodeError, JSONDecodeError, NonFiniteNumberError
             return LogRecord(path, line_no, Failure(_line_problem(path, line_no, line)))
         if type(raw) is not dict:
             return LogRecord(path, line_no, Failure(_line_problem(path, line_no, line)))
-        result = self._decoder(raw)
+        return self._accept(path, line_no, self._decoder(raw))
+
+    def _accept(self, path: str, line_no: int, result: Result[Envelope, DecodeError]) -> LogRecord:
+        """A decoded line: a decode error, a duplicate id, or an envelope (with a warning when
+        it is earlier than the one before)."""
         if type(result) is not Success and isinstance(result, Failure):  # the cheap test first
             problem = _decode_problem(path, line_no, result.failure())
             return LogRecord(path, line_no, Failure(problem))
