@@ -458,7 +458,8 @@ def test_counterfactual_decisions_enter_the_state() -> None:
     result = counterfactual(SchedulerState.initial(), log, other)
     final = result.replay.final_state
     assert final is not None
-    assert final.allocations.games_total == sum(result.counterfactual_games.values())
+    # the book counts placed games: what the counterfactual decisions put on nodes
+    assert final.allocations.games_total == sum(result.counterfactual_nodes.values())
 
 
 def test_encoded_decisions_are_what_is_compared() -> None:
