@@ -571,6 +571,10 @@ class SourcesRefreshed:
     backpressure: Backpressure | None = None
 
 
+#: The parts of a refresh, in field order; the accessor and the reducer both walk this list.
+SOURCE_PARTS: Final[tuple[str, ...]] = tuple(field.name for field in attrs.fields(SourcesRefreshed))
+
+
 @attrs.frozen
 class AllocationDecided:
     """A decision the shell made and recorded: the request and the full result (with its

@@ -30,7 +30,7 @@ from returns.io import IOFailure, IOResult, IOSuccess
 
 from selfplay_core.cluster import Backpressure, NodeCapability
 from selfplay_core.configs import ConfigKey
-from selfplay_core.events import SourcesRefreshed
+from selfplay_core.events import SOURCE_PARTS, SourcesRefreshed
 from selfplay_core.signals import FeedbackSignal
 from selfplay_shell.sources._base import ReadContext, Reading, per_config
 from selfplay_shell.sources.backpressure import combine_backpressure, read_queue_pressure
@@ -132,22 +132,7 @@ class AccessorSnapshot:
     failures: Mapping[str, str] = attrs.field(factory=dict)
     warnings: Mapping[str, str] = attrs.field(factory=dict)
 
-    EVENT_FIELDS = (
-        "current_elos",
-        "elo_velocities",
-        "game_counts",
-        "staleness_hours",
-        "curriculum_weights",
-        "feedback",
-        "improvement_boosts",
-        "momentum_multipliers",
-        "quality_scores",
-        "cascade_multipliers",
-        "priority_overrides",
-        "nodes",
-        "training_queue_depth",
-        "backpressure",
-    )
+    EVENT_FIELDS = SOURCE_PARTS
 
     def event_fields(self, *, include_last_good: bool = False) -> dict[str, Any]:
         """Keyword arguments for `SourcesRefreshed`.

@@ -6,6 +6,7 @@ import os
 import time
 from pathlib import Path
 
+import attrs
 import pytest
 from accessor_http import StatusBehaviour, status_server
 from accessor_stores import (
@@ -19,6 +20,7 @@ from returns.io import IOSuccess
 from returns.unsafe import unsafe_perform_io
 
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
+from selfplay_core.events import SOURCE_PARTS, SourcesRefreshed
 from selfplay_core.signals import FeedbackSignal
 from selfplay_shell import AccessorConfig, AccessorSnapshot, SelfplayDataAccessor
 from selfplay_shell.sources.config import AccessorConfigError
@@ -299,22 +301,10 @@ async def test_quality_json_and_cascade_bootstrap(root: Path) -> None:
 async def test_snapshot_has_every_sources_refreshed_field(accessor: SelfplayDataAccessor) -> None:
     snap = await accessor.snapshot()
     assert isinstance(snap, AccessorSnapshot)
-    assert set(snap.event_fields()) == {
-        "current_elos",
-        "elo_velocities",
-        "game_counts",
-        "staleness_hours",
-        "curriculum_weights",
-        "feedback",
-        "improvement_boosts",
-        "momentum_multipliers",
-        "quality_scores",
-        "cascade_multipliers",
-        "priority_overrides",
-        "nodes",
-        "training_queue_depth",
-        "backpressure",
-    }
+    # one field per part of the event, the same list the reducer walks
+    assert tuple(snap.event_fields()) == SOURCE_PARTS
+    assert tuple(f.name for f in attrs.fields(SourcesRefreshed)) == SOURCE_PARTS
+    assert len(SOURCE_PARTS) == 14
     assert snap.failures == {}
     assert set(snap.warnings) == {"games", "overrides"}  # the negative fixtures, named
     assert snap.current_elos[K("hex8_2p")] == 1720.5

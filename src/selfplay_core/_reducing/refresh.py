@@ -20,6 +20,7 @@ from selfplay_core._reducing.common import (
 )
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
 from selfplay_core.events import (
+    SOURCE_PARTS,
     SourcesRefreshed,
 )
 from selfplay_core.policy import SchedulerPolicy
@@ -36,22 +37,7 @@ _NEVER_REPORTED: Final[tuple[None, ...]] = (None,) * _N_CONFIGS
 # (it differs from what the same source said last time), so an event's later write is not
 # silently wiped.
 
-_REFRESH_PARTS: Final = (
-    "current_elos",
-    "elo_velocities",
-    "game_counts",
-    "staleness_hours",
-    "curriculum_weights",
-    "feedback",
-    "improvement_boosts",
-    "momentum_multipliers",
-    "quality_scores",
-    "cascade_multipliers",
-    "priority_overrides",
-    "nodes",
-    "training_queue_depth",
-    "backpressure",
-)
+_REFRESH_PARTS: Final = SOURCE_PARTS
 
 
 def _row(values: Mapping[ConfigKey, Any]) -> tuple[Any, ...]:
