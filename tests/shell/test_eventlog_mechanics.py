@@ -17,7 +17,9 @@ from selfplay_shell.eventlog.jsonline import (
     NonFiniteNumberError,
     dumps_line,
     find_non_finite,
+    needs_stdlib,
     parse_line,
+    parse_line_bytes,
 )
 from selfplay_shell.eventlog.lines import PREVIEW_BYTES, LineFlaw, iter_raw_lines, opened
 from selfplay_shell.eventlog.manifest import (
@@ -279,3 +281,98 @@ def test_parse_line_edges(text: str, ok: bool) -> None:
     else:
         with pytest.raises(json.JSONDecodeError):
             parse_line(text)
+
+
+# -- orjson where it agrees with the stdlib ----------------------------------------------------
+
+
+def _typed(value: object) -> object:
+    """`value` with every scalar's type made part of it (1 vs 1.0 vs True, 0.0 vs -0.0)."""
+    if isinstance(value, dict):
+        return ("dict", [(key, _typed(item)) for key, item in value.items()])
+    if isinstance(value, list):
+        return ("list", [_typed(item) for item in value])
+    return (type(value).__name__, repr(value))
+
+
+def _bytes_outcome(parse: object, line: bytes) -> tuple[str, object]:
+    assert callable(parse)
+    try:
+        return "ok", _typed(parse(line))
+    except ValueError as error:  # JSONDecodeError, NonFiniteNumberError, UnicodeDecodeError
+        return "error", (type(error).__name__, str(error))
+
+
+def _stdlib(line: bytes) -> object:
+    return parse_line(line.decode("utf-8"))
+
+
+numbers = st.one_of(
+    st.integers(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.decimals(allow_nan=False, allow_infinity=False, places=None).map(str),
+).map(lambda n: n if isinstance(n, str) else json.dumps(n))
+
+line_bytes = st.one_of(
+    st.builds(lambda v: json.dumps(v, ensure_ascii=False).encode("utf-8"), json_values),
+    st.builds(lambda n: b'{"n":' + n.encode() + b"}\n", numbers),
+    json_texts.map(lambda text: text.encode("utf-8", "surrogatepass")),
+    st.binary(max_size=30),
+    # a valid line with one byte replaced: the texts near valid ones
+    st.builds(
+        lambda v, at, byte: _replace_byte(json.dumps(v).encode(), at, byte),
+        json_values,
+        st.integers(min_value=0, max_value=200),
+        st.integers(min_value=0, max_value=255),
+    ),
+)
+
+
+def _replace_byte(data: bytes, at: int, byte: int) -> bytes:
+    if not data:
+        return data
+    at %= len(data)
+    return data[:at] + bytes([byte]) + data[at + 1 :]
+
+
+@given(line_bytes)
+def test_parse_line_bytes_gives_the_stdlib_value_or_error_type_for_type(line: bytes) -> None:
+    assert _bytes_outcome(parse_line_bytes, line) == _bytes_outcome(_stdlib, line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"n":18446744073709551615}\n',  # 2**64 - 1: orjson exact
+        b'{"n":18446744073709551616}\n',  # 2**64: orjson would give a float
+        b'{"n":-9223372036854775808}\n',  # -2**63: orjson exact
+        b'{"n":-9223372036854775809}\n',
+        b'{"n":123456789012345678901234567890}\n',
+        b'{"n":0.1000000000000000055511151231257827}\n',
+        b'{"n":2.2250738585072011e-308}\n',
+        b'{"n":1e400}\n',
+        b'{"n":-0}\n',
+        b'{"n":-0.0}\n',
+        b'{"n":NaN}\n',
+        b'{"s":"\\ud800"}\n',
+        b'{"s":"\xed\xa0\x80"}\n',
+        b'{"s":"\xff"}\n',
+        b'{"s":"a\tb"}\n',
+        b'\xef\xbb\xbf{"a":1}\n',
+        b'{"a":1,"a":2}\n',
+        b'{"a":1} \r\n',
+        b'{"a":1} x\n',
+        b"[" * 2000 + b"]" * 2000 + b"\n",
+    ],
+)
+def test_parse_line_bytes_edges_match_the_stdlib(line: bytes) -> None:
+    assert _bytes_outcome(parse_line_bytes, line) == _bytes_outcome(_stdlib, line)
+
+
+def test_a_long_digit_run_is_left_to_the_stdlib() -> None:
+    assert needs_stdlib(b'{"n":-1234567890123456789}')
+    assert not needs_stdlib(b'{"n":123456789012345678,"m":0.123456789012345678}')
+    assert parse_line_bytes(b'{"n":123456789012345678901234567890}') == {
+        "n": 123456789012345678901234567890
+    }

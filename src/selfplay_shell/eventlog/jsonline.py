@@ -2,6 +2,11 @@
 
 Python's json accepts NaN/Infinity by default; a log line holding them is rejected
 here (`parse_constant`), with the field path of the first one.
+
+Reading is the replay's hot path, so `parse_line_bytes` lets orjson (about 5x faster than
+the stdlib scanner on a log line) parse the lines where the two cannot disagree, and sends
+every other line, and every line orjson refuses, to the stdlib: the value is always the one
+`parse_line` gives, and errors are always the stdlib's (see `parse_line_bytes`).
 """
 
 from __future__ import annotations
@@ -10,7 +15,16 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["NonFiniteNumberError", "dumps_line", "find_non_finite", "parse_line"]
+import orjson
+
+__all__ = [
+    "NonFiniteNumberError",
+    "dumps_line",
+    "find_non_finite",
+    "needs_stdlib",
+    "parse_line",
+    "parse_line_bytes",
+]
 
 
 class NonFiniteNumberError(ValueError):
@@ -47,20 +61,58 @@ _SCAN: Callable[[str, int], tuple[Any, int]] = _STRICT.scan_once  # type: ignore
 
 
 def parse_line(text: str) -> Any:
-    """Parse one line's JSON; raises `json.JSONDecodeError` or `NonFiniteNumberError`.
+    """Parse one line's JSON; raises `json.JSONDecodeError` (also for nesting too deep for
+    the parser's recursion) or `NonFiniteNumberError`.
 
     Calls the C scanner directly for the usual `{...}\n` line, skipping the two regex
     whitespace matches `JSONDecoder.decode` makes; anything else takes the full path,
     which also produces the proper error.
     """
     try:
-        value, end = _SCAN(text, 0)
-    except StopIteration:
+        try:
+            value, end = _SCAN(text, 0)
+        except StopIteration:
+            return _STRICT.decode(text)
+        rest = len(text) - end
+        if rest == 0 or (rest == 1 and text[end] == "\n"):
+            return value
         return _STRICT.decode(text)
-    rest = len(text) - end
-    if rest == 0 or (rest == 1 and text[end] == "\n"):
-        return value
-    return _STRICT.decode(text)
+    except RecursionError:
+        # The stdlib parser recurses per nesting level: a hostile line is bad JSON, not a crash.
+        raise json.JSONDecodeError("nesting too deep to parse", text, 0) from None
+
+
+# orjson and the stdlib agree on every JSON text but one kind: an integer outside orjson's
+# 64-bit range [-2**63, 2**64 - 1], which orjson turns into a float and the stdlib keeps exact.
+# Such an integer has at least 19 digits in a row (2**63 has 19); so has any number that
+# orjson might round differently from `float()`. A line with such a run goes to the stdlib.
+# Finding it costs two C calls: map every digit to "0" and everything else to " ", then look
+# for nineteen "0"s. (The writer's floats have at most 17 significant digits.)
+_DIGITS_ONLY: bytes = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_LONG_DIGIT_RUN: bytes = b"0" * 19
+
+
+def needs_stdlib(line: bytes) -> bool:
+    """Whether `line` holds a run of 19 or more digits (orjson would not parse it exactly)."""
+    return _LONG_DIGIT_RUN in line.translate(_DIGITS_ONLY)
+
+
+def parse_line_bytes(line: bytes) -> Any:
+    """`parse_line(line.decode("utf-8"))`: the same value, or the same exception.
+
+    orjson parses the line when `needs_stdlib` says it may. It refuses everything the stdlib
+    refuses here (invalid UTF-8, NaN/Infinity, numbers that overflow to infinity, lone
+    surrogates, control characters in strings, trailing garbage) and then the stdlib parses
+    again, to raise its own error; it also refuses a text the stdlib takes (nesting deeper
+    than 1,024), which the stdlib then parses. A property test holds the
+    two to the same value, type for type.
+    """
+    if not needs_stdlib(line):
+        try:
+            return orjson.loads(line)
+        except orjson.JSONDecodeError:
+            pass
+    return parse_line(line.decode("utf-8"))
 
 
 def dumps_line(obj: Mapping[str, Any]) -> bytes:
@@ -77,7 +129,7 @@ def find_non_finite(text: str) -> tuple[str, str] | None:
     """
     try:
         value = _MARKING.decode(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return _first_marker(value, "")
 
