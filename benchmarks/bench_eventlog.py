@@ -86,17 +86,19 @@ def _templates() -> list[tuple[int, dict[str, Any]]]:
     ]
 
 
-def write_log(path: Path, count: int) -> dict[str, int]:
-    """A deterministic mixed log of `count` envelopes; returns the count per type."""
+def write_log(path: Path, count: int, mean_gap_seconds: float = 0.5) -> dict[str, int]:
+    """A deterministic mixed log of `count` envelopes, `mean_gap_seconds` apart on average;
+    returns the count per type."""
     rng = random.Random(SEED)
     templates = _templates()
     weights = [weight for weight, _ in templates]
     mix: dict[str, int] = {}
     at = 1_700_000_000.0
+    span = 2 * mean_gap_seconds
     with path.open("wb") as out:
         batch: list[bytes] = []
         for i, (_, template) in enumerate(rng.choices(templates, weights, k=count)):
-            at += rng.random()
+            at += span * rng.random()
             record = dict(template, id=f"ev-{i:08d}", at=at)
             if record["type"] == "tick":
                 record["payload"] = {"at": at}
