@@ -20,7 +20,7 @@ import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, NamedTuple, TypeAlias
 
 import attrs
 from returns.result import Failure, Result, Success
@@ -134,11 +134,13 @@ class DecisionCheck:
         return canonical_json(encode_value(self.replayed))
 
 
-@attrs.frozen
-class Step:
+class Step(NamedTuple):
     """One item of the stream after the fold: its position, the envelope (None when rejected),
     what happened to it, the state after it, what the reference would have emitted, and the
-    decision check when it was an `AllocationDecided`."""
+    decision check when it was an `AllocationDecided`.
+
+    A named tuple, like `Transition`: immutable, read by attribute, and built with one C call
+    in the fold's hot loop (one Step per envelope)."""
 
     position: int
     envelope: Envelope | None
@@ -147,11 +149,6 @@ class Step:
     emitted: tuple[Event, ...] = ()
     check: DecisionCheck | None = None
     rejection: Rejected | None = None
-
-
-# A trusted constructor for the fold's hot loop (one Step per envelope): every value comes from
-# the fold itself, so the slots are set directly instead of through the frozen __init__.
-_SET_STEP: Final = tuple(getattr(Step, f.name).__set__ for f in attrs.fields(Step))
 
 
 def _step(
@@ -163,16 +160,11 @@ def _step(
     check: DecisionCheck | None = None,
     rejection: Rejected | None = None,
 ) -> Step:
-    step: Step = object.__new__(Step)
-    s0, s1, s2, s3, s4, s5, s6 = _SET_STEP
-    s0(step, position)
-    s1(step, envelope)
-    s2(step, outcome)
-    s3(step, state)
-    s4(step, emitted)
-    s5(step, check)
-    s6(step, rejection)
-    return step
+    """`Step(...)` without the named tuple's Python-level `__new__`."""
+    return _tuple_new(Step, (position, envelope, outcome, state, emitted, check, rejection))
+
+
+_tuple_new: Final = tuple.__new__
 
 
 @attrs.frozen
@@ -342,9 +334,7 @@ def replay(
     state = state0
     position = start_position - 1
     applied_kind, unknown_kind, ignored_kind = Outcome.APPLIED, Outcome.UNKNOWN, Outcome.IGNORED
-    # `_step` inlined for the usual item (this loop runs once per envelope)
-    new = object.__new__
-    s0, s1, s2, s3, s4, s5, s6 = _SET_STEP
+    new_step = _tuple_new  # `_step` inlined for the usual item (one per envelope)
     for item in items:
         position += 1
         if type(item) is Success or (type(item) is not Envelope and isinstance(item, Success)):
@@ -376,15 +366,8 @@ def replay(
             outcome = unknown_kind
         else:
             outcome = ignored_kind
-        step: Step = new(Step)
-        s0(step, position)
-        s1(step, envelope)
-        s2(step, outcome)
-        s3(step, state)
-        s4(step, transition.emitted)
-        s5(step, decision)
-        s6(step, None)
-        yield step
+        emitted = transition.emitted
+        yield new_step(Step, (position, envelope, outcome, state, emitted, decision, None))
 
 
 def _check(
@@ -442,12 +425,10 @@ def summarize(
         if on_step is not None:
             on_step(step)
         items += 1
-        final_position = step.position + 1
-        final_state = step.state
-        outcome = step.outcome
+        position, envelope, outcome, final_state, _, decision, rejection = step
+        final_position = position + 1
         if outcome == applied_kind:
             applied += 1
-            decision = step.check
             if decision is not None:
                 checked += 1
                 if decision.identical:
@@ -456,23 +437,22 @@ def summarize(
                     first = decision
         elif outcome == Outcome.REJECTED:
             rejected += 1
-            if len(rejections) < MAX_REJECTIONS and step.rejection is not None:
-                rejections.append(step.rejection)
+            if len(rejections) < MAX_REJECTIONS and rejection is not None:
+                rejections.append(rejection)
             continue
         elif outcome == Outcome.UNKNOWN:
             unknown += 1
-            assert step.envelope is not None
-            name = step.envelope.type
+            assert envelope is not None
+            name = envelope.type
             unknown_types[name] = unknown_types.get(name, 0) + 1
         elif outcome == Outcome.DUPLICATE:
             duplicates += 1
         else:
             ignored += 1
-        envelope = step.envelope
         if envelope is not None:
-            if first_at is None:
-                first_at = envelope.at
             last_at = envelope.at
+            if first_at is None:
+                first_at = last_at
     return ReplayReport(
         items=items,
         applied=applied,
