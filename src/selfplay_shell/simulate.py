@@ -50,6 +50,7 @@ from selfplay_core.events import (
 )
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.signals import FeedbackSignal
+from selfplay_shell.accessor import AccessorSnapshot, SourceHealth
 from selfplay_shell.eventlog import EventLog
 from selfplay_shell.scheduler import SelfplayScheduler
 
@@ -407,54 +408,39 @@ class SyntheticCluster:
 # --- the accessor the scheduler reads the world through -------------------------------------------
 
 
-@attrs.frozen
-class _Snapshot:
-    current_elos: Mapping[ConfigKey, float] | None
-    elo_velocities: Mapping[ConfigKey, float] | None
-    game_counts: Mapping[ConfigKey, int] | None
-    staleness_hours: Mapping[ConfigKey, float] | None
-    curriculum_weights: Mapping[ConfigKey, float] | None
-    feedback: Mapping[ConfigKey, FeedbackSignal] | None
-    quality_scores: Mapping[ConfigKey, float] | None
-    training_queue_depth: int | None
-    backpressure: Backpressure | None
-    improvement_boosts: None = None
-    momentum_multipliers: None = None
-    cascade_multipliers: None = None
-    priority_overrides: None = None
-    nodes: None = None
-    failures: Mapping[str, str] = attrs.field(factory=dict)
-
-
-@attrs.frozen
-class _Health:
-    state: str
-    reason: str | None = None
-    kind: str | None = None
-
-
 class SimulatedAccessor:
     """The scheduler's data accessor over the synthetic world (no files, no network)."""
 
     def __init__(self, world: SyntheticCluster) -> None:
         self.world = world
 
-    async def snapshot(self) -> _Snapshot:
-        parts = self.world.measurements()
-        failing = self.world.failing_source
-        failures = {failing: "simulated timeout"} if failing else {}
-        return _Snapshot(**parts, failures=failures)
+    async def snapshot(self) -> AccessorSnapshot:
+        """The world's measurements, as the real accessor's snapshot type: parts the synthetic
+        world has no store for (boosts, momentum, cascades, overrides) are None, "nothing
+        to report"; nodes come through `get_node_capabilities`."""
+        world = self.world
+        failing = world.failing_source
+        return AccessorSnapshot(
+            at=world.now,
+            **world.measurements(),
+            improvement_boosts=None,
+            momentum_multipliers=None,
+            cascade_multipliers=None,
+            priority_overrides=None,
+            nodes=None,
+            failures={failing: "simulated timeout"} if failing else {},
+        )
 
     async def get_node_capabilities(self) -> IOResult[tuple[NodeCapability, ...], Any]:
         return IOSuccess(self.world.node_capabilities())
 
-    def status(self) -> Mapping[str, _Health]:
+    def status(self) -> Mapping[str, SourceHealth]:
         failing = self.world.failing_source
         names = ("elo", "games", "freshness", "quality", "curriculum", "feedback", "nodes")
         return {
-            name: _Health("degraded", "simulated timeout", "timeout")
+            name: SourceHealth(name, "degraded", "simulated timeout", "timeout")
             if name == failing
-            else _Health("ok")
+            else SourceHealth(name, "ok")
             for name in names
         }
 
