@@ -43,7 +43,7 @@ from selfplay_core.events import (
     make_envelope,
 )
 from selfplay_shell.eventlog import read_log
-from selfplay_shell.eventlog.jsonline import dumps_line, parse_line
+from selfplay_shell.eventlog.jsonline import dumps_line, parse_line_bytes
 from selfplay_shell.eventlog.lines import iter_raw_lines, opened
 
 SMALL = 100_000
@@ -135,7 +135,7 @@ def _lines_and_parse(path: Path) -> int:
     count = 0
     with opened(path) as stream:
         for _, data, _, _ in iter_raw_lines(stream):
-            parse_line(data.decode("utf-8"))
+            parse_line_bytes(data)
             count += 1
     return count
 
