@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import Any, Final, NamedTuple, TypeAlias
 
 import attrs
+import orjson
 from returns.result import Failure, Result, Success
 
 from selfplay_core.allocation_values import AllocationRequest, BatchAllocation
@@ -111,7 +112,8 @@ class DecisionCheck:
 
     `number` counts decisions from 1 (continuing across a snapshot); `position` is the item's
     index in the stream. `state` is the replayed state the decision was made from. `identical`
-    compares the canonical JSON text of both results; `difference` is the first one, if any.
+    compares the canonical JSON text of both results (`same_json`); `difference` is the first
+    one, if any.
     """
 
     number: int
@@ -248,6 +250,23 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+def same_json(recorded: Any, replayed: Any) -> bool:
+    """`canonical_json(recorded) == canonical_json(replayed)`, about ten times faster.
+
+    orjson's compact text, like `canonical_json`'s, is one text per value: key order, an int
+    against a float, 0.0 against -0.0 all show in it. So equal orjson texts mean equal
+    canonical texts, but for the non-finite floats that orjson writes as null (and
+    `canonical_json` refuses), which the `==` beside it tells from None and from each other.
+    A value orjson refuses (an integer past 64 bits, a lone surrogate, a non-string key) is
+    compared through `canonical_json`.
+    """
+    try:
+        same_text = orjson.dumps(recorded) == orjson.dumps(replayed)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return canonical_json(recorded) == canonical_json(replayed)
+    return same_text and recorded == replayed
+
+
 _ABSENT: Final = "<absent>"
 
 
@@ -381,7 +400,7 @@ def _check(
     replayed = decide_again(before, event.request, policy)
     recorded_data = encode_value(event.result)
     replayed_data = encode_value(replayed)
-    identical = canonical_json(recorded_data) == canonical_json(replayed_data)
+    identical = same_json(recorded_data, replayed_data)
     difference = None
     if not identical:
         difference = first_difference(recorded_data, replayed_data) or Difference(

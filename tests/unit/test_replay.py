@@ -38,12 +38,14 @@ from selfplay_core.replay import (
     Outcome,
     Rejected,
     Snapshot,
+    canonical_json,
     counterfactual,
     decode_snapshot,
     encode_snapshot,
     first_difference,
     replay,
     replay_report,
+    same_json,
     starvation_figures,
     summarize,
 )
@@ -297,6 +299,66 @@ def test_decisions_recorded_after_any_events_replay_identical(
 )
 def test_first_difference(a: Any, b: Any, expected: Difference | None) -> None:
     assert first_difference(a, b) == expected
+
+
+# --- same_json: the canonical texts compared without building them ----------------------------
+
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+def _twin(value: Any, data: st.DataObject) -> Any:
+    """A value that differs from `value` only where the text shows and `==` may not: key
+    order, 1 against 1.0 against True, 0.0 against -0.0 (or a copy, unchanged)."""
+    if isinstance(value, dict):
+        items = [(key, _twin(item, data)) for key, item in value.items()]
+        if data.draw(st.booleans()):
+            items.reverse()
+        return dict(items)
+    if isinstance(value, list):
+        return [_twin(item, data) for item in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and abs(value) < 2**53 and data.draw(st.booleans()):
+        return float(value)
+    if isinstance(value, float) and value == 0.0 and data.draw(st.booleans()):
+        return -value
+    return value
+
+
+@given(json_values, st.data())
+def test_same_json_is_canonical_text_equality(value: Any, data: st.DataObject) -> None:
+    other = _twin(value, data) if data.draw(st.booleans()) else data.draw(json_values)
+    assert same_json(value, other) is (canonical_json(value) == canonical_json(other))
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ({"x": 1}, {"x": 1.0}, False),
+        ({"x": 0.0}, {"x": -0.0}, False),
+        ({"a": 1, "b": 2}, {"b": 2, "a": 1}, False),
+        ({"x": True}, {"x": 1}, False),
+        ({"x": 2**70}, {"x": 2**70}, True),  # orjson refuses it: canonical_json decides
+        ({"x": 2**70}, {"x": 2**70 + 1}, False),
+        ({"x": float("inf")}, {"x": None}, False),  # orjson writes both as null
+        ({"x": "\ud800"}, {"x": "\ud800"}, True),
+    ],
+)
+def test_same_json_edges(a: Any, b: Any, same: bool) -> None:
+    assert same_json(a, b) is same
 
 
 # --- snapshots ---------------------------------------------------------------------------------
