@@ -7,15 +7,26 @@ Two decode mixes, per 100 envelopes:
   (`config` instead of `config_key`, `host`/`node_name` for node ids, extra fields, an
   upper-case router name, a few unknown types).
 Target: decode well under 5 µs per simple event, so decode + reduce ≥ 100,000/s holds.
+
+`decode_us_allocation_decided`: the mean per decision over every `AllocationDecided` of a
+realistic scheduler log (`simulate` with the default options: 24 nodes, 24 h), parsed by orjson
+as the log reader parses it; `..._general_path` is the same without the fast structure function.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import orjson
+
 from benchmarks._timing import median_seconds, throughput
+from selfplay_core import codec
 from selfplay_core.codec import decode, encode
 from selfplay_core.configs import ALL_CONFIGS
 
@@ -129,6 +140,32 @@ def _per_cpu_second(fn: Any, repeat: int = 3) -> float:
     return best
 
 
+def _simulated_decisions() -> list[dict[str, Any]]:
+    """Every `AllocationDecided` record of a simulated scheduler log, as parsed dicts."""
+    from selfplay_core.policy import SchedulerPolicy
+    from selfplay_shell.simulate import SimulationConfig, simulate
+
+    directory = Path(tempfile.mkdtemp(prefix="bench_codec_"))
+    try:
+        path = directory / "simulated.jsonl"
+        simulate(SimulationConfig(), SchedulerPolicy(), path)
+        records = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return [r for r in records if r.get("type") == "allocation_decided"]
+
+
+def _mean_us(fn: Callable[[Any], object], records: list[dict[str, Any]], repeat: int = 7) -> float:
+    """Best over `repeat` passes of the mean µs per record."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for record in records:
+            fn(record)
+        best = min(best, (time.perf_counter() - start) / len(records))
+    return 1e6 * best
+
+
 def run() -> dict[str, object]:
     canonical = _records(_canonical)
     publishers = _records(_publisher)
@@ -149,6 +186,8 @@ def run() -> dict[str, object]:
     target = canonical[80]  # selfplay_target_updated, five fields
     refresh = canonical[0]  # sources_refreshed: 12 configs × 5 maps + 24 nodes
     bad = dict(canonical[45], payload={"config_key": "hex8_9p", "new_elo": 1500.0})
+    decisions = _simulated_decisions()
+    assert all(decode(r).unwrap() == codec._decode_general(r).unwrap() for r in decisions)
     return {
         "mix_envelopes": N,
         "decode_per_second_canonical_mix": round(throughput(lambda: _decode_all(canonical))),
@@ -162,6 +201,11 @@ def run() -> dict[str, object]:
         "decode_us_selfplay_target_updated": round(1e6 * median_seconds(lambda: decode(target)), 2),
         "decode_us_sources_refreshed": round(1e6 * median_seconds(lambda: decode(refresh)), 1),
         "decode_us_error_unknown_config": round(1e6 * median_seconds(lambda: decode(bad)), 1),
+        "allocation_decided_records": len(decisions),
+        "decode_us_allocation_decided": round(_mean_us(codec.decode_json, decisions), 1),
+        "decode_us_allocation_decided_general_path": round(
+            _mean_us(codec._decode_general, decisions), 1
+        ),
         "encode_us_selfplay_target_updated": round(
             1e6 * median_seconds(lambda: encode(envelopes[80])), 2
         ),

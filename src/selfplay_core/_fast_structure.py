@@ -10,8 +10,16 @@ None (or raises), and `decode` runs the general path from the start, which retur
 value or names the problem precisely. So the fast path only ever saves work; it never changes an
 answer (`tests/properties/test_codec_fast_path.py` compares the two paths).
 
-A class with a field this module cannot check inline (e.g. `AllocationDecided`'s full
-allocation result) gets no fast function: `build_payload_structure` raises `Unsupported`.
+Nested attrs classes, tuples of them and mappings (keyed by canonical config strings, or by
+plain strings) are built the same way, recursively. A converter is either one that leaves the
+structured value as it is (`_IDENTITY_CONVERTERS`) or one of the known freezers of
+`allocation_values` (`_FREEZERS`), whose result is built directly; a validator that checks
+every value of a mapping is read as that check on each leaf (`_EachValue`, `_LEAF_VALIDATORS`);
+an `__attrs_post_init__` is called on the built value, as `__init__` would. So an
+`AllocationDecided` (its request and its whole `BatchAllocation`) has a fast function too.
+
+A class with a field this module cannot check inline gets no fast function:
+`build_payload_structure` raises `Unsupported`.
 """
 
 from __future__ import annotations
@@ -25,8 +33,9 @@ from typing import Any, Final
 import attrs
 
 from selfplay_core import _validators
+from selfplay_core import allocation_values as av
 from selfplay_core import events as ev
-from selfplay_core.configs import ALL_CONFIGS, ConfigKey
+from selfplay_core.configs import ALL_CONFIGS, ConfigKey, coerce_config_key
 
 __all__ = [
     "Unsupported",
@@ -65,6 +74,15 @@ _CHECKS: Final[dict[Any, tuple[str, bool]]] = {
     _validators.optional_finite: ("finite", True),
     _validators.non_negative: ("non_negative", False),
     _validators.count: ("count", False),
+    av._optional_count: ("count", True),
+}
+
+# Validators of a whole mapping that apply one known check to every leaf value (a mapping of
+# mappings: to the inner values). Once each leaf has its final type, `_counts` and
+# `_placements` test exactly what the "count" check tests.
+_LEAF_VALIDATORS: Final[dict[Any, tuple[str, bool]]] = {
+    av._counts: ("count", False),
+    av._placements: ("count", False),
 }
 
 # Converters that leave an already-structured value as it is (or make an equal copy).
@@ -74,7 +92,30 @@ _IDENTITY_CONVERTERS: Final = (
     ev.freeze_config_map,
     ev._optional_config_map,
     ev._config_tuple,
+    coerce_config_key,
 )
+
+# How the mapping freezers of `allocation_values` turn the structured mapping (a
+# `FrozenConfigMap` in canonical order, or a mappingproxy of a str-keyed dict) into the field's
+# value: (the outer mapping, the inner mappings of a mapping of mappings).
+_PROXY: Final = "proxy"  # a mappingproxy of a dict, in the order already built
+_SORTED: Final = "sorted"  # a mappingproxy of a dict, keys sorted (node ids)
+_FREEZERS: Final[dict[Any, tuple[str, str | None]]] = {
+    av.freeze_config_counts: (_PROXY, None),
+    av.freeze_config_text: (_PROXY, None),
+    av.freeze_placements: (_PROXY, _SORTED),
+    av.freeze_node_counts: (_SORTED, None),
+    av.freeze_node_text: (_SORTED, None),
+}
+
+
+class _EachLeaf:
+    """A mapping field's validator read as one check on every leaf value."""
+
+    __slots__ = ("check",)
+
+    def __init__(self, check: tuple[str, bool]) -> None:
+        self.check = check
 
 
 def _is_optional_tuple(converter: Any) -> bool:
@@ -207,11 +248,17 @@ def _value_lines(
 def _helper_for(tp: Any, check: Any, field: attrs.Attribute[Any]) -> Any:
     """A builder function for a composite value (None = not in the shape it handles)."""
     origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if origin in (Mapping, dict, types.MappingProxyType) and args and args[0] is ConfigKey:
-        inner = check.check if isinstance(check, ev._EachValue) else None
-        if check is not None and inner is None:
-            raise Unsupported(f"{field.name}: config mapping with {check}")
-        return _config_map_builder(args[1], inner, field)
+    if origin in (Mapping, dict, types.MappingProxyType) and len(args) == 2:
+        if check is not None and not isinstance(check, _EachLeaf):
+            raise Unsupported(f"{field.name}: mapping with {check}")
+        leaf = check.check if check is not None else None
+        converter: Any = field.converter
+        outer, inner = _FREEZERS.get(converter, (None, None))
+        if args[0] is ConfigKey:
+            return _config_map_builder(args[1], leaf, field, outer, inner)
+        if args[0] is str and inner is None and (converter is None or outer == _SORTED):
+            return _map_value_builder(tp, leaf, field, outer)
+        raise Unsupported(f"{field.name}: {tp} converted by {converter}")
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis and check is None:
         return _tuple_builder(args[0], field)
     if attrs.has(tp) and check is None:
@@ -276,16 +323,31 @@ def _finite_floats(values: Sequence[Any]) -> Sequence[float] | None:
     return values
 
 
-def _config_map_builder(value_type: Any, check: Any, field: attrs.Attribute[Any]) -> Any:
-    """`Mapping[ConfigKey, V]` from a JSON object keyed by canonical config strings: a
-    `FrozenConfigMap` in canonical order, as the converter's fast mapping hook builds it."""
-    frozen = ev.FrozenConfigMap
-    tag = _CHECKS.get(check) if check is not None else None
-    if check is not None and tag is None:
-        raise Unsupported(f"{field.name}: mapping values checked by {check}")
-    kind = tag[0] if tag else None
+def _proxy_of_pairs(pairs: Any) -> Mapping[Any, Any]:
+    return types.MappingProxyType(dict(pairs))
 
-    if value_type is float and kind == "finite":
+
+def _config_map_builder(
+    value_type: Any,
+    leaf: tuple[str, bool] | None,
+    field: attrs.Attribute[Any],
+    outer: str | None,
+    inner: str | None,
+) -> Any:
+    """`Mapping[ConfigKey, V]` from a JSON object keyed by canonical config strings: a
+    `FrozenConfigMap` in canonical order, as the converter's fast mapping hook builds it; with
+    a freezer (`outer` = _PROXY), the mappingproxy of a dict in that order it makes of it.
+    `leaf`: the check on each value (on each inner value of a mapping of mappings)."""
+    make: Callable[[Any], Any]
+    if outer is None:
+        make = ev.FrozenConfigMap
+    elif outer == _PROXY:
+        make = _proxy_of_pairs
+    else:
+        raise Unsupported(f"{field.name}: config mapping frozen as {outer}")
+    kind = leaf[0] if leaf else None
+
+    if value_type is float and kind == "finite" and inner is None:
 
         def float_map(value: Any) -> Any:
             if type(value) is not dict:
@@ -294,10 +356,10 @@ def _config_map_builder(value_type: Any, check: Any, field: attrs.Attribute[Any]
             values = _finite_floats(getter(value))
             if values is None:
                 return None
-            return frozen(zip(configs, values, strict=False))
+            return make(zip(configs, values, strict=False))
 
         return float_map
-    if value_type is int and kind == "count":
+    if value_type is int and kind == "count" and inner is None:
 
         def count_map(value: Any) -> Any:
             if type(value) is not dict:
@@ -307,26 +369,83 @@ def _config_map_builder(value_type: Any, check: Any, field: attrs.Attribute[Any]
             for item in values:
                 if type(item) is not int or item < 0:
                     return None
-            return frozen(zip(configs, values, strict=False))
+            return make(zip(configs, values, strict=False))
 
         return count_map
-    if attrs.has(value_type) and check is None:
-        build = build_nested_structure(value_type)
+    if value_type is str and kind is None and inner is None:
 
-        def nested_map(value: Any) -> Any:
+        def text_map(value: Any) -> Any:
             if type(value) is not dict:
                 return None
             configs, getter = _plan(value)
-            built = []
-            for item in getter(value):
-                made = build(item)
-                if made is None:
+            values = getter(value)
+            for item in values:
+                if type(item) is not str:
                     return None
-                built.append(made)
-            return frozen(zip(configs, built, strict=False))
+            return make(zip(configs, values, strict=False))
 
-        return nested_map
-    raise Unsupported(f"{field.name}: mapping of {value_type} checked by {check}")
+        return text_map
+    build = _map_value_builder(value_type, leaf, field, inner)
+
+    def nested_map(value: Any) -> Any:
+        if type(value) is not dict:
+            return None
+        configs, getter = _plan(value)
+        built = []
+        for item in getter(value):
+            made = build(item)
+            if made is None:
+                return None
+            built.append(made)
+        return make(zip(configs, built, strict=False))
+
+    return nested_map
+
+
+def _map_value_builder(
+    value_type: Any, leaf: tuple[str, bool] | None, field: attrs.Attribute[Any], frozen: str | None
+) -> Any:
+    """The builder of a mapping's composite values: a nested attrs class, or a str-keyed
+    mapping (`frozen` = _SORTED: by a freezer that sorts it)."""
+    if attrs.has(value_type) and leaf is None and frozen is None:
+        return build_nested_structure(value_type)
+    origin, args = typing.get_origin(value_type), typing.get_args(value_type)
+    if len(args) == 2 and args[0] is str and (origin is Mapping or frozen == _SORTED):
+        return _str_map_builder(args[1], leaf, field, sort=frozen == _SORTED)
+    raise Unsupported(f"{field.name}: mapping of {value_type} checked by {leaf}")
+
+
+def _str_map_builder(
+    value_type: Any, leaf: tuple[str, bool] | None, field: attrs.Attribute[Any], *, sort: bool
+) -> Any:
+    """`Mapping[str, V]` (node ids) from a JSON object: a mappingproxy of a dict, as the
+    general path's mapping hook makes it, with its keys sorted when a freezer sorts them
+    (`freeze_node_counts`, `freeze_node_text`). Integer values ≥ 0 (`count`) or strings."""
+    proxy = types.MappingProxyType
+    kind = leaf[0] if leaf else None
+    if value_type is int and kind == "count":
+
+        def count_map(value: Any) -> Any:
+            if type(value) is not dict:
+                return None
+            for key, item in value.items():
+                if type(key) is not str or type(item) is not int or item < 0:
+                    return None
+            return proxy({key: value[key] for key in sorted(value)} if sort else dict(value))
+
+        return count_map
+    if value_type is str and kind is None:
+
+        def text_map(value: Any) -> Any:
+            if type(value) is not dict:
+                return None
+            for key, item in value.items():
+                if type(key) is not str or type(item) is not str:
+                    return None
+            return proxy({key: value[key] for key in sorted(value)} if sort else dict(value))
+
+        return text_map
+    raise Unsupported(f"{field.name}: str mapping of {value_type} checked by {leaf}")
 
 
 def _lenient_weights_builder() -> Any:
@@ -391,15 +510,19 @@ def _field_plan(cls: type[Any], field: attrs.Attribute[Any], tp: Any) -> tuple[A
     if not field.init or field.alias != field.name:
         raise Unsupported(f"{cls.__name__}.{field.name}: not a plain init field")
     converter: Any = field.converter
-    plain = converter is None or converter in _IDENTITY_CONVERTERS
+    plain = converter is None or converter in _IDENTITY_CONVERTERS or converter in _FREEZERS
     if not plain and not _is_optional_tuple(converter):
         raise Unsupported(f"{cls.__name__}.{field.name}: converter {converter}")
     inner, optional = _unwrap_optional(tp)
     validator = field.validator
     if validator is None:
         return inner, None, optional
-    if isinstance(validator, ev._EachValue):
-        return inner, validator, optional  # lets None through
+    leaf = _leaf_check(validator)
+    if leaf is not None:
+        if typing.get_origin(inner) not in (Mapping, dict, types.MappingProxyType):
+            raise Unsupported(f"{cls.__name__}.{field.name}: {validator} on {inner}")
+        # an `_EachValue` lets None through; `_counts`/`_placements` do not
+        return inner, _EachLeaf(leaf), optional and isinstance(validator, ev._EachValue)
     if type(validator) is _MIN_LEN:
         return inner, validator, False
     known = _CHECKS.get(validator)
@@ -408,6 +531,16 @@ def _field_plan(cls: type[Any], field: attrs.Attribute[Any], tp: Any) -> tuple[A
     if _first_param_unused(validator):
         return inner, validator, False  # called as it is; None goes to the general path
     raise Unsupported(f"{cls.__name__}.{field.name}: validator {validator}")
+
+
+def _leaf_check(validator: Any) -> tuple[str, bool] | None:
+    """The check a mapping validator applies to every leaf value, if it is one."""
+    if isinstance(validator, ev._EachValue):
+        known = _CHECKS.get(validator.check)
+        if known is None:
+            raise Unsupported(f"mapping values checked by {validator.check}")
+        return known
+    return _LEAF_VALIDATORS.get(validator)
 
 
 def _default_lines(src: _Source, field: attrs.Attribute[Any], out: str) -> list[str]:
@@ -433,8 +566,8 @@ def _default_lines(src: _Source, field: attrs.Attribute[Any], out: str) -> list[
 def _check_class(cls: type[Any]) -> list[Any]:
     if not (attrs.has(cls) and "__slots__" in cls.__dict__):
         raise Unsupported(f"{cls.__name__}: not a slotted attrs class")
-    if hasattr(cls, "__attrs_post_init__") or hasattr(cls, "__attrs_pre_init__"):
-        raise Unsupported(f"{cls.__name__}: has init hooks")
+    if hasattr(cls, "__attrs_pre_init__") or hasattr(cls, "__attrs_init__"):
+        raise Unsupported(f"{cls.__name__}: has a pre-init hook or a custom __init__")
     if "__attrs_cached_hash" in getattr(cls, "__slots__", ()):
         raise Unsupported(f"{cls.__name__}: caches its hash")
     setters = []
@@ -544,6 +677,11 @@ def _build(
     body.append(f"o = NEW({klass})")
     for setter, out in zip(setters, outs, strict=True):
         body.append(f"{src.name('SET', setter)}(o, {out})")
+    post_init = getattr(cls, "__attrs_post_init__", None)
+    if post_init is not None:
+        # `__init__` calls it once the fields are set and validated; what it raises, the
+        # caller (`decode`) answers by running the general path
+        body.append(f"{src.name('POST_INIT', post_init)}(o)")
     if wrapping is None:
         body.append("return o")
     else:
