@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import pkgutil
 import platform
 import sys
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 import benchmarks
+from benchmarks._timing import reference_loop_ms
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,9 +29,13 @@ def main(argv: list[str] | None = None) -> int:
         "python": sys.version.split()[0],
         "machine": platform.machine(),
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "load_average_at_start": [round(load, 2) for load in os.getloadavg()],
         "results": {},
     }
     results: dict[str, object] = {}
+    # The machine's speed just before each module ran (see `reference_loop_ms`): on a shared
+    # host, a slow moment shows here as well as in every figure after it.
+    yardstick: dict[str, float] = {}
     for info in sorted(pkgutil.iter_modules(benchmarks.__path__), key=lambda m: m.name):
         if not info.name.startswith("bench_"):
             continue
@@ -38,9 +44,11 @@ def main(argv: list[str] | None = None) -> int:
             continue
         module = importlib.import_module(f"benchmarks.{info.name}")
         print(f"running {info.name} ...", file=sys.stderr, flush=True)
+        yardstick[suffix] = reference_loop_ms()
         results[suffix] = module.run()
         print(json.dumps(results[suffix], indent=2), file=sys.stderr, flush=True)
     report["results"] = results
+    report["reference_loop_ms_before_each"] = yardstick
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     print(f"wrote {args.out}", file=sys.stderr)

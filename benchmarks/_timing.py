@@ -28,3 +28,19 @@ def throughput(fn: Callable[[], int], *, repeat: int = 5) -> float:
         elapsed = time.perf_counter() - start
         best = max(best, n / elapsed)
     return best
+
+
+def reference_loop_ms() -> float:
+    """Best of five runs of a fixed pure-Python loop (a million additions), in milliseconds.
+
+    Not a figure of this library: a yardstick of how fast the machine was at that moment, so
+    a report taken while a shared host was slow can be told from a regression (every figure
+    slows together, and so does this one)."""
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        total = 0
+        for number in range(1_000_000):
+            total += number
+        best = min(best, time.perf_counter() - start)
+    return round(1000 * best, 2)
