@@ -756,3 +756,20 @@ def test_the_bytes_written_do_not_depend_on_the_hash_seed(tmp_path: Path) -> Non
         outputs.append(path.read_bytes())
     assert outputs[0] == outputs[1] == outputs[2]
     assert "é".encode() in outputs[0]  # UTF-8, not \\u escapes
+
+
+def test_long_numbers_are_read_exactly_and_an_over_long_one_is_a_bad_line() -> None:
+    """The reader's own path (orjson for most lines) keeps a 30-digit count exact, where
+    orjson alone would round it to a float (tests/replay/bad/long_numbers.jsonl)."""
+    log = Path(__file__).resolve().parents[1] / "replay" / "bad" / "long_numbers.jsonl"
+    records = list(read_log(log))
+    assert [record.line_no for record in records] == [1, 2, 3, 4, 5, 6]
+    assert isinstance(records[1].result, Failure)
+    assert records[1].result.failure().reason.endswith("an integer too long to parse")
+    refresh = records[3].result.unwrap().event
+    counts = dict(refresh.game_counts)
+    assert [(str(key), value) for key, value in counts.items()] == [
+        ("hex8_2p", 123456789012345678901234567890)
+    ]
+    assert type(counts[next(iter(counts))]) is int
+    assert records[4].result.unwrap().event.at == 5.0  # 5.000…01 rounds like float() does

@@ -62,7 +62,8 @@ _SCAN: Callable[[str, int], tuple[Any, int]] = _STRICT.scan_once  # type: ignore
 
 def parse_line(text: str) -> Any:
     """Parse one line's JSON; raises `json.JSONDecodeError` (also for nesting too deep for
-    the parser's recursion) or `NonFiniteNumberError`.
+    the parser's recursion, and for an integer past the interpreter's digit limit) or
+    `NonFiniteNumberError`.
 
     Calls the C scanner directly for the usual `{...}\n` line, skipping the two regex
     whitespace matches `JSONDecoder.decode` makes; anything else takes the full path,
@@ -80,6 +81,11 @@ def parse_line(text: str) -> Any:
     except RecursionError:
         # The stdlib parser recurses per nesting level: a hostile line is bad JSON, not a crash.
         raise json.JSONDecodeError("nesting too deep to parse", text, 0) from None
+    except (json.JSONDecodeError, NonFiniteNumberError):
+        raise
+    except ValueError:
+        # int() refuses integers past the interpreter's digit limit (4,300 by default).
+        raise json.JSONDecodeError("an integer too long to parse", text, 0) from None
 
 
 # orjson and the stdlib agree on every JSON text but one kind: an integer outside orjson's
