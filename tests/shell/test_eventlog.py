@@ -644,6 +644,40 @@ def test_the_reader_reports_but_never_raises_on_arbitrary_bytes(blob: bytes) -> 
         assert len(records) == blob.count(b"\n") + (0 if blob.endswith(b"\n") else 1)
 
 
+# JSON that is well-formed, or nearly, but hostile to a parser: deep nesting, numbers too long
+# for an int or a float, long strings; alone or put into a real envelope at any field.
+hostile_values = st.one_of(
+    st.integers(0, 5000).map(lambda n: b"[" * n + b"]" * n),
+    st.integers(1, 6000).map(lambda n: b"9" * n),
+    st.integers(1, 400).map(lambda n: b"-0." + b"0" * n + b"1"),
+    st.sampled_from(
+        [b"1e999", b"-1e999", b"1e-999", b"NaN", b"-Infinity", b"18446744073709551616"]
+    ),
+    st.integers(0, 3000).map(lambda n: b'"' + b"\\u00e9" * n + b'"'),
+)
+
+
+@given(valid_lines, st.data())
+def test_hostile_values_anywhere_are_reported_line_by_line_never_raised(
+    lines: list[bytes], data: st.DataObject
+) -> None:
+    spoiled = []
+    for line in lines:
+        value = data.draw(hostile_values)
+        if data.draw(st.booleans()):
+            spoiled.append(b'{"a":' + value + b"}\n")
+            continue
+        record = json.loads(line)
+        field = data.draw(st.sampled_from(["at", "id", "type", "schema_version", "payload"]))
+        text = json.dumps({**record, field: "\x00HOLE"}, sort_keys=True)
+        spoiled.append(text.replace('"\\u0000HOLE"', value.decode()).encode() + b"\n")
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "log.jsonl"
+        path.write_bytes(b"".join(spoiled))
+        records = list(read_log(path, dedup_window=None))
+    assert [record.line_no for record in records] == list(range(1, len(lines) + 1))
+
+
 FULL_DISK_CHILD = textwrap.dedent(
     """
     import resource, signal, sys
