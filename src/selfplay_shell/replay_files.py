@@ -69,11 +69,20 @@ def load_policy(path: str | os.PathLike[str]) -> SchedulerPolicy:
         raise ReplayInputError(f"policy file {file} is not valid TOML: {error}") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ReplayInputError(f"policy file {file} cannot be read: {error}") from None
+    except (ValueError, RecursionError) as error:  # an over-long integer, nesting too deep
+        raise ReplayInputError(f"policy file {file} cannot be parsed: {_why(error)}") from None
     try:
         return SchedulerPolicy.from_mapping(mapping)
     except PolicyError as error:
         details = "; ".join(f"{p or '<policy>'}: {why}" for p, why in error.problems)
         raise ReplayInputError(f"policy file {file} is not a valid policy: {details}") from None
+
+
+def _why(error: Exception) -> str:
+    """What a parser's ValueError or RecursionError means, in the file's terms."""
+    if isinstance(error, RecursionError):
+        return "nesting too deep to parse"
+    return "an integer too long to parse" if "digits" in str(error) else str(error)
 
 
 # --- snapshots -------------------------------------------------------------------------------
@@ -91,6 +100,8 @@ def read_snapshot(path: str | os.PathLike[str]) -> Snapshot:
         raise ReplayInputError(f"snapshot {file} does not exist") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ReplayInputError(f"snapshot {file} cannot be read: {error}") from None
+    except (ValueError, RecursionError) as error:  # an over-long integer, nesting too deep
+        raise ReplayInputError(f"snapshot {file} cannot be parsed: {_why(error)}") from None
     result = decode_snapshot(raw)
     if isinstance(result, Failure):
         raise ReplayInputError(f"snapshot {file} is not valid: {result.failure()}")

@@ -44,6 +44,8 @@ def test_a_policy_file_changes_only_what_it_names(tmp_path: Path) -> None:
         (None, "does not exist"),
         ("x = [", "not valid TOML"),
         ("[weights]\nstaleness = -1.0\n", "weights.staleness"),
+        ("[weights]\nstaleness = " + "9" * 5000 + "\n", "an integer too long to parse"),
+        ("a = " + "[" * 5000 + "]" * 5000 + "\n", "nesting too deep to parse"),
     ],
 )
 def test_policy_errors_say_what_is_wrong(tmp_path: Path, content: str | None, needle: str) -> None:
@@ -63,6 +65,22 @@ def test_snapshot_files_round_trip(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".*.tmp"))  # written atomically, nothing left behind
     path.write_text("{not json", encoding="utf-8")
     with pytest.raises(ReplayInputError, match="cannot be read"):
+        read_snapshot(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ('{"position":' + "9" * 5000 + "}", "an integer too long to parse"),
+        ("[" * 5000 + "]" * 5000, "nesting too deep to parse"),
+    ],
+)
+def test_a_hostile_snapshot_file_is_an_error_not_a_crash(
+    tmp_path: Path, text: str, needle: str
+) -> None:
+    path = tmp_path / "s.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ReplayInputError, match=needle):
         read_snapshot(path)
 
 
