@@ -269,9 +269,16 @@ async def test_optimizer_state_malformed_keeps_last_good(root: Path) -> None:
         error = failed(await acc.get_improvement_boosts(force=True))
         build_optimizer_state(root, {"consecutive_promotions": "two"})
         wrong_type = failed(await acc.get_improvement_boosts(force=True))
+        build_optimizer_state(root, "[" * 5000 + "]" * 5000)
+        too_deep = failed(await acc.get_improvement_boosts(force=True))
+        build_optimizer_state(root, '{"consecutive_promotions": ' + "9" * 5000 + "}")
+        too_long = failed(await acc.get_improvement_boosts(force=True))
         snap = await acc.snapshot()
     assert error.kind == "invalid"
     assert error.detail.startswith("malformed JSON")
+    assert (too_deep.kind, too_deep.detail) == ("invalid", "malformed JSON: nesting too deep")
+    assert too_long.kind == "invalid"
+    assert too_long.detail.startswith("malformed JSON: Exceeds the limit (4300 digits)")
     assert wrong_type.detail == "consecutive_promotions must be a number, got 'two'"
     assert snap.improvement_boosts is not None
     assert snap.improvement_boosts[K("hex8_2p")] == pytest.approx(0.15)

@@ -364,6 +364,28 @@ def test_config_from_toml(tmp_path: Path) -> None:
         AccessorConfig.from_toml(path)
 
 
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        (None, "cannot read"),
+        ("[accessor\n", "not valid TOML"),
+        ("a = " + "[" * 5000 + "]" * 5000 + "\n", "not valid TOML: nesting too deep"),
+        ("a = " + "9" * 5000 + "\n", "not valid TOML"),
+        (b"\xff\xfe = 1\n", "not valid TOML"),
+    ],
+)
+def test_an_unreadable_config_file_is_an_accessor_config_error(
+    tmp_path: Path, text: str | bytes | None, needle: str
+) -> None:
+    path = tmp_path / "accessor.toml"
+    if isinstance(text, str):
+        path.write_text(text)
+    elif isinstance(text, bytes):
+        path.write_bytes(text)
+    with pytest.raises(AccessorConfigError, match=needle):
+        AccessorConfig.from_toml(path)
+
+
 async def test_backpressure_from_queue_monitor_and_p2p_disk(root: Path) -> None:
     from accessor_stores import build_queue_monitor
 

@@ -149,6 +149,8 @@ def test_manifest_round_trips_and_leaves_no_temp_file(tmp_path: Path) -> None:
         '{"format":"selfplay-eventlog-manifest","version":1,"segments":[{"file":"../x"'
         ',"first_line":1,"last_line":0}]}',
         '{"format":"selfplay-eventlog-manifest","version":1,"segments":[{"first_line":1}]}',
+        "[" * 5000 + "]" * 5000,
+        '{"format":' + "9" * 5000 + "}",
     ],
 )
 def test_bad_manifests_are_refused(tmp_path: Path, text: str) -> None:

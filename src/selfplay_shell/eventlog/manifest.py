@@ -140,7 +140,9 @@ def segment_path(base: Path, index: int) -> Path:
 def read_manifest(path: Path) -> Manifest:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except RecursionError:
+        raise ManifestError(f"{path}: not JSON: nesting too deep to parse") from None
+    except ValueError as error:  # bad UTF-8, bad JSON, an integer past the digit limit
         raise ManifestError(f"{path}: not JSON: {error}") from None
     if not isinstance(raw, dict) or raw.get("format") != MANIFEST_FORMAT:
         raise ManifestError(f"{path}: not an event-log manifest")

@@ -22,7 +22,9 @@ def read_json_object(path: Path) -> dict[str, Any]:
     text = read_text(path)
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except RecursionError as exc:
+        raise SourceFailure("invalid", "malformed JSON: nesting too deep", str(path)) from exc
+    except ValueError as exc:  # bad JSON, an integer past the digit limit
         raise SourceFailure("invalid", f"malformed JSON: {exc}", str(path)) from exc
     if not isinstance(data, dict):
         raise SourceFailure(

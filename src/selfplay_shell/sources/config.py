@@ -200,9 +200,18 @@ class AccessorConfig:
 
     @classmethod
     def from_toml(cls, path: str | os.PathLike[str]) -> AccessorConfig:
-        """Read a TOML file: settings at top level or under an ``[accessor]`` table."""
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
+        """Read a TOML file: settings at top level or under an ``[accessor]`` table.
+
+        A file that cannot be read or parsed raises `AccessorConfigError` saying why."""
+        try:
+            with open(path, "rb") as handle:
+                data = tomllib.load(handle)
+        except OSError as exc:
+            raise AccessorConfigError(f"{path}: cannot read: {exc}") from None
+        except RecursionError:
+            raise AccessorConfigError(f"{path}: not valid TOML: nesting too deep") from None
+        except ValueError as exc:  # TOMLDecodeError, bad UTF-8, an over-long integer
+            raise AccessorConfigError(f"{path}: not valid TOML: {exc}") from None
         table = data.get("accessor", data)
         if not isinstance(table, dict):
             raise AccessorConfigError(f"{path}: [accessor] must be a table")

@@ -100,7 +100,9 @@ def fetch_cluster_status(ctx: ReadContext) -> Reading[Mapping[str, PeerStatus]]:
         raise SourceFailure("http", f"connection failed: {exc}", url) from exc
     try:
         data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except RecursionError as exc:
+        raise SourceFailure("http", "response is not JSON: nesting too deep", url) from exc
+    except ValueError as exc:  # bad UTF-8, bad JSON, an integer past the digit limit
         raise SourceFailure("http", f"response is not JSON: {exc}", url) from exc
     return _parse_status(data, url)
 
