@@ -284,11 +284,19 @@ async def test_optimizer_state_malformed_keeps_last_good(root: Path) -> None:
     assert snap.improvement_boosts[K("hex8_2p")] == pytest.approx(0.15)
 
 
+@pytest.mark.parametrize(
+    "bad_yaml",
+    [
+        "selfplay: [unclosed\n",
+        "selfplay: " + "[" * 5000 + "]" * 5000 + "\n",  # nesting too deep to compose
+        "selfplay: " + "9" * 5000 + "\n",  # an integer past the interpreter's digit limit
+    ],
+)
 async def test_overrides_skip_unparsable_candidate(
-    root: Path, tmp_path_factory: pytest.TempPathFactory
+    root: Path, tmp_path_factory: pytest.TempPathFactory, bad_yaml: str
 ) -> None:
     cwd = tmp_path_factory.mktemp("cwd")
-    build_overrides(root, "selfplay: [unclosed\n")
+    build_overrides(root, bad_yaml)
     build_overrides(cwd, "selfplay:\n  board_priority_overrides:\n    hex8_4p: 1\n")
     async with SelfplayDataAccessor(root, cwd=cwd, config=local_config(**FAST)) as acc:
         levels = ok(await acc.get_priority_overrides())

@@ -44,6 +44,10 @@ def parse_yaml(text: str, path: Path) -> Any:
         raise SourceFailure(
             "invalid", f"malformed YAML: {exc}".replace("\n", " "), str(path)
         ) from exc
+    except RecursionError as exc:
+        raise SourceFailure("invalid", "malformed YAML: nesting too deep", str(path)) from exc
+    except ValueError as exc:  # an integer past the digit limit
+        raise SourceFailure("invalid", f"malformed YAML: {exc}", str(path)) from exc
 
 
 def is_number(value: object) -> TypeGuard[int | float]:
