@@ -541,28 +541,23 @@ _FAST_JSON_DECODERS: Final = _FastDecoders(json_only=True)
 
 def decode(raw: object) -> Result[Envelope, DecodeError]:
     """Any Python value → an `Envelope`, or a `DecodeError` saying what and where. Never raises."""
-    if type(raw) is dict:
-        type_name = raw.get("type")
-        if type(type_name) is str:
-            fast = _FAST_DECODERS[type_name]
-            if fast is not None:
-                try:
-                    decoded = fast(raw)
-                except Exception:  # anything unexpected: the general path below decides
-                    decoded = None
-                if decoded is not None:
-                    return decoded  # type: ignore[no-any-return]
-    return _decode_general(raw)
+    return _decode_using(_FAST_DECODERS, raw)
 
 
 def decode_json(raw: object) -> Result[Envelope, DecodeError]:
     """`decode` for a value straight from a JSON parser (only JSON types inside): the same
     result, without a comparison that only non-JSON objects can make fail. The log reader's
     decoder."""
+    return _decode_using(_FAST_JSON_DECODERS, raw)
+
+
+def _decode_using(fast_decoders: _FastDecoders, raw: object) -> Result[Envelope, DecodeError]:
+    """The fast structure function for the envelope's type when there is one and it is sure of
+    its answer; the general path for everything else."""
     if type(raw) is dict:
         type_name = raw.get("type")
         if type(type_name) is str:
-            fast = _FAST_JSON_DECODERS[type_name]
+            fast = fast_decoders[type_name]
             if fast is not None:
                 try:
                     decoded = fast(raw)
