@@ -23,7 +23,7 @@ import time
 import types
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Final, Generic, Literal, TypeVar
 
 import attrs
 from returns.io import IOFailure, IOResult, IOSuccess
@@ -144,7 +144,7 @@ class AccessorSnapshot:
         stale: set[str] = set()
         if not include_last_good:
             for source in self.failures:
-                stale.update(_EVENT_FIELDS_OF_SOURCE.get(source, ()))
+                stale.update(EVENT_FIELDS_OF_SOURCE.get(source, ()))
         return {name: None if name in stale else getattr(self, name) for name in self.EVENT_FIELDS}
 
     def to_event(self) -> SourcesRefreshed:
@@ -152,8 +152,9 @@ class AccessorSnapshot:
         return SourcesRefreshed(**self.event_fields())
 
 
-# Which event fields each source feeds (the status endpoint only refines node load and jobs).
-_EVENT_FIELDS_OF_SOURCE: Mapping[str, tuple[str, ...]] = {
+#: Which `SourcesRefreshed` fields each source feeds (a failing source reports None for them;
+#: the status endpoint only refines node load and jobs).
+EVENT_FIELDS_OF_SOURCE: Final[Mapping[str, tuple[str, ...]]] = {
     "freshness": ("staleness_hours",),
     "elo": ("current_elos", "elo_velocities"),
     "feedback": ("feedback",),
@@ -500,6 +501,7 @@ class SelfplayDataAccessor:
 
 
 __all__ = [
+    "EVENT_FIELDS_OF_SOURCE",
     "SOURCES",
     "AccessorConfig",
     "AccessorSnapshot",

@@ -68,6 +68,7 @@ from selfplay_core.status import (
     top_priorities,
 )
 from selfplay_core.values import ConfigPriority
+from selfplay_shell.accessor import EVENT_FIELDS_OF_SOURCE
 from selfplay_shell.bus import (
     BusMessage,
     EventBus,
@@ -107,21 +108,6 @@ class DataAccessor(Protocol):
     def status(self) -> Mapping[str, Any]: ...
 
 
-#: Which `SourcesRefreshed` parts each accessor source fills (a failing source reports None).
-_SOURCE_PARTS: Final[Mapping[str, tuple[str, ...]]] = {
-    "freshness": ("staleness_hours",),
-    "elo": ("current_elos", "elo_velocities"),
-    "feedback": ("feedback",),
-    "curriculum": ("curriculum_weights",),
-    "improvement": ("improvement_boosts",),
-    "momentum": ("momentum_multipliers",),
-    "games": ("game_counts",),
-    "quality": ("quality_scores",),
-    "cascade": ("cascade_multipliers",),
-    "overrides": ("priority_overrides",),
-    "nodes": ("nodes",),
-    "backpressure": ("backpressure",),
-}
 #: What a priority refresh reports: everything but the nodes (the node refresh's job).
 _SOURCE_REFRESH_PARTS: Final = (*PRIORITY_PARTS, "training_queue_depth", "backpressure")
 
@@ -392,7 +378,7 @@ class SelfplayScheduler:
         for part in _SOURCE_REFRESH_PARTS:
             parts[part] = getattr(snapshot, part, None)
         for source in failed:
-            for part in _SOURCE_PARTS.get(source, ()):
+            for part in EVENT_FIELDS_OF_SOURCE.get(source, ()):
                 parts[part] = None
         parts.pop("nodes", None)
         return self.apply_event(SourcesRefreshed(**parts))
