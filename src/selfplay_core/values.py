@@ -7,11 +7,13 @@ Every number is checked at construction (finite, counts not negative), so the pu
 from __future__ import annotations
 
 import enum
-import math
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
+from selfplay_core._validators import count as _count
+from selfplay_core._validators import finite as _finite
+from selfplay_core._validators import non_negative as _non_negative
 from selfplay_core.cluster import ClusterState, NodeCapability
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey, coerce_config_key
 
@@ -51,11 +53,8 @@ def __getattr__(name: str) -> Any:
 MAX_INPUT_MAGNITUDE: Final = 1e9
 
 
-def _bounded(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{attribute.name}: expected a number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ValueError(f"{attribute.name}: must be finite, got {value!r}")
+def _bounded(inst: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    _finite(inst, attribute, value)
     if abs(value) > MAX_INPUT_MAGNITUDE:
         raise ValueError(f"{attribute.name}: magnitude above {MAX_INPUT_MAGNITUDE:g}: {value!r}")
 
@@ -73,30 +72,10 @@ def _optional_bounded_non_negative(
         _bounded_non_negative(inst, attribute, value)
 
 
-def _finite(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{attribute.name}: expected a number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ValueError(f"{attribute.name}: must be finite, got {value!r}")
-
-
-def _non_negative(inst: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    _finite(inst, attribute, value)
-    if value < 0:
-        raise ValueError(f"{attribute.name}: must not be negative, got {value!r}")
-
-
 def _fraction(inst: Any, attribute: attrs.Attribute[Any], value: float) -> None:
     _finite(inst, attribute, value)
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{attribute.name}: must be in [0, 1], got {value!r}")
-
-
-def _count(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{attribute.name}: expected an integer, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{attribute.name}: must not be negative, got {value!r}")
 
 
 def _integer(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
