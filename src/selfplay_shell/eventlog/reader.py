@@ -17,18 +17,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
-from orjson import JSONDecodeError
 from returns.result import Failure, Result, Success
 
 from selfplay_core.codec import FUTURE_VERSION, DecodeError, decode_json
 from selfplay_core.events import Envelope
 from selfplay_shell.eventlog.jsonline import (
-    _DIGITS_ONLY,
-    _LONG_DIGIT_RUN,
     NonFiniteNumberError,
     find_non_finite,
     parse_line,
+    parse_line_bytes,
 )
 from selfplay_shell.eventlog.lines import (
     DEFAULT_MAX_LINE_BYTES,
@@ -156,7 +153,7 @@ class _Reader:
         window = self._window
         first, limit = read_sizes(self._max_line_bytes)
         record = tuple.__new__
-        loads, digits_only, long_run = orjson.loads, _DIGITS_ONLY, _LONG_DIGIT_RUN
+        parse_bytes = parse_line_bytes
         try:
             with opened(file) as stream:
                 readline = stream.readline
@@ -176,15 +173,11 @@ class _Reader:
                             continue
                         break
                     line_no += 1
-                    # `parse_line_bytes` inlined: orjson where it agrees with the stdlib; any
-                    # line it refuses, and any line that does not decode, goes through
-                    # `check`, whose stdlib parse gives the value and the error reported.
-                    if long_run in line.translate(digits_only):
-                        yield check(path, line_no, line)
-                        continue
+                    # Any line that does not parse or decode goes through `check`, whose
+                    # stdlib parse gives the value and the error reported.
                     try:
-                        raw = loads(line)
-                    except JSONDecodeError:
+                        raw = parse_bytes(line)
+                    except ValueError:
                         yield check(path, line_no, line)
                         continue
                     if type(raw) is not dict:
