@@ -105,16 +105,6 @@ def _replay_unchecked(path: Path) -> int:
     return summarize(steps).items
 
 
-def _plain_orjson(path: Path) -> int:
-    """`_plain_json` with orjson, the parser the reader uses for most lines."""
-    count = 0
-    with path.open("rb") as handle:
-        for line in handle:
-            orjson.loads(line)
-            count += 1
-    return count
-
-
 def _read_reduce(path: Path) -> int:
     state = SchedulerState.initial()
     count = 0
@@ -242,7 +232,7 @@ def run() -> dict[str, Any]:
         read_reduce = throughput(lambda: _read_reduce(small), repeat=3)
         read_decode = throughput(lambda: _read_decode(small), repeat=3)
         plain = throughput(lambda: _plain_json(small), repeat=3)
-        plain_orjson = throughput(lambda: _plain_orjson(small), repeat=3)
+        plain_orjson = throughput(lambda: _plain_json(small, orjson.loads), repeat=3)
         check_ms = _check_cost_ms(small)
         simulated = _simulated(directory)
 
