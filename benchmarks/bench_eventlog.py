@@ -175,14 +175,11 @@ def _decode_only_rate(path: Path) -> float:
 _RSS_CHILD = """
 import resource, sys
 
+from benchmarks._memory import status_kib
+
 def hwm_kib():
-    # Peak RSS of this process image. ru_maxrss is reported too, but on Linux it carries
-    # over fork+exec the parent's peak, which here would hide the child's own.
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return -1
+    found = status_kib("VmHWM")
+    return -1 if found is None else found
 
 from selfplay_shell.eventlog import read_log
 before = hwm_kib()

@@ -114,27 +114,17 @@ def _read_reduce(path: Path) -> int:
     return count
 
 
-# Peak RSS is read from /proc/self/status (VmHWM): `ru_maxrss` survives exec on Linux, so a
-# child of a big parent reports the parent's peak (it did here: 66 MB "after imports").
 _RSS_CHILD = """
 import resource, sys
 
+from benchmarks._memory import status_kib
+
 def peak_kib():
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    found = status_kib("VmHWM")
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss if found is None else found
 
 def rss_kib():
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+    return status_kib("VmRSS") or 0
 
 from selfplay_core.replay import replay_report
 from selfplay_core.state import SchedulerState
