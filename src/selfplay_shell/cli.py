@@ -46,6 +46,7 @@ from selfplay_core.replay import (
 )
 from selfplay_core.state import SchedulerState
 from selfplay_core.status import ShellFacts, health_check, scheduler_metrics, scheduler_status
+from selfplay_shell.cli_serve import add_serve_arguments, serve
 from selfplay_shell.explain import MULTIPLIERS, TERMS, explain_data
 from selfplay_shell.replay_files import (
     ReplayInputError,
@@ -950,6 +951,9 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("log", metavar="LOG")
     val.add_argument("--max-problems", type=int, default=100, metavar="N")
     val.add_argument("--json", action="store_true")
+
+    srv = commands.add_parser("serve", help="run a replica of the cluster service on Redis")
+    add_serve_arguments(srv)
     return parser
 
 
@@ -959,6 +963,7 @@ _COMMANDS: Final[dict[str, Callable[[argparse.Namespace, _Output], int]]] = {
     "explain": _cmd_explain,
     "status": _cmd_status,
     "validate": _cmd_validate,
+    "serve": lambda args, _out: serve(args),
 }
 
 

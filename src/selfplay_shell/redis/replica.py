@@ -1,0 +1,154 @@
+"""`Replica`: the state folded from the input stream, with its local event log.
+
+Entries come in batches (one `XREADGROUP` reply). `fold` reduces a batch without changing the
+replica: each entry's envelope goes through `reduce` (an id already applied changes nothing
+and is counted as a duplicate, which is why a re-sent envelope is harmless); an entry that
+holds no acceptable envelope is set aside as a dead letter. `commit` then appends the applied
+envelopes to the local log, forces them to disk, and only then makes the new state current: the
+caller acknowledges the batch after `commit`, so no acknowledged envelope is missing from the
+log, and the log replays to the live state (`state_digest` compares them).
+
+`Replica.resume` rebuilds the state from an existing local log (every line through the same
+`reduce`), so a restarted replica continues where it stopped; the stream then redelivers what
+was read but not acknowledged, and the ids already applied drop out as duplicates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final
+
+import attrs
+from returns.result import Failure
+
+from selfplay_core.events import AllocationDecided, Envelope
+from selfplay_core.policy import SchedulerPolicy
+from selfplay_core.reducer import reduce
+from selfplay_core.replay import Snapshot, canonical_json, encode_snapshot
+from selfplay_core.state import SchedulerState
+from selfplay_shell.eventlog import EventLog, LogProblem, ProblemKind, read_log
+from selfplay_shell.redis.streams import EntryProblem, Fields, entry_envelope
+
+__all__ = ["LOG_NAME", "DeadLetter", "Folded", "Replica", "state_digest"]
+
+#: The local log's file inside `--log DIR`.
+LOG_NAME: Final = "events.jsonl"
+
+Entry = tuple[bytes, Fields]
+
+
+@attrs.frozen
+class DeadLetter:
+    stream_id: bytes
+    fields: Fields
+    problem: EntryProblem
+
+
+@attrs.frozen
+class Folded:
+    """A batch reduced but not yet committed."""
+
+    state: SchedulerState
+    applied: tuple[Envelope, ...]
+    dead: tuple[DeadLetter, ...]
+    duplicates: int
+    decisions: int
+    last_stream_id: str
+
+
+def state_digest(state: SchedulerState, policy: SchedulerPolicy) -> str:
+    """SHA-256 of the canonical snapshot of `state` (equal on replicas that applied the same
+    envelopes, whatever order of arrival the duplicates had)."""
+    snapshot = encode_snapshot(Snapshot(state, policy, state.ledger.applied))
+    return hashlib.sha256(canonical_json(snapshot).encode()).hexdigest()
+
+
+class Replica:
+    """The folded state of one replica and its counters; the log is appended to on `commit`."""
+
+    def __init__(
+        self,
+        policy: SchedulerPolicy,
+        log: EventLog,
+        state: SchedulerState | None = None,
+        *,
+        decisions: int = 0,
+    ) -> None:
+        self.policy = policy
+        self.log = log
+        self.state = state if state is not None else SchedulerState.initial(policy)
+        self.decisions = decisions
+        self.duplicates = 0
+        self.rejected = 0
+        self.last_stream_id = "0-0"
+        self.last_envelope: Envelope | None = None
+
+    @classmethod
+    def resume(cls, policy: SchedulerPolicy, log_dir: Path) -> tuple[Replica, list[LogProblem]]:
+        """Open (or create) the local log in `log_dir` and fold what it holds. Lines the log
+        cannot give back as envelopes are returned as problems (a torn last line has been
+        quarantined by `EventLog` already); they were never applied by anyone."""
+        path = log_dir / LOG_NAME
+        log = EventLog(path, fsync="interval")
+        state = SchedulerState.initial(policy)
+        decisions = 0
+        problems: list[LogProblem] = []
+        last: Envelope | None = None
+        for record in read_log(path):
+            if isinstance(record.result, Failure):
+                problem = record.result.failure()
+                if problem.kind is not ProblemKind.EMPTY_FILE:  # a log just created
+                    problems.append(problem)
+                continue
+            envelope = record.result.unwrap()
+            state = reduce(state, envelope, policy).state
+            decisions += isinstance(envelope.event, AllocationDecided)
+            last = envelope
+        replica = cls(policy, log, state, decisions=decisions)
+        replica.last_envelope = last
+        return replica, problems
+
+    @property
+    def applied(self) -> int:
+        return self.state.ledger.applied
+
+    def digest(self) -> str:
+        return state_digest(self.state, self.policy)
+
+    def fold(self, entries: Sequence[Entry]) -> Folded:
+        state = self.state
+        applied: list[Envelope] = []
+        dead: list[DeadLetter] = []
+        duplicates = decisions = 0
+        for stream_id, fields in entries:
+            result = entry_envelope(fields)
+            if isinstance(result, Failure):
+                dead.append(DeadLetter(stream_id, fields, result.failure()))
+                continue
+            envelope = result.unwrap()
+            after = reduce(state, envelope, self.policy).state
+            if after is state:
+                duplicates += 1
+                continue
+            state = after
+            applied.append(envelope)
+            decisions += isinstance(envelope.event, AllocationDecided)
+        last = entries[-1][0].decode() if entries else self.last_stream_id
+        return Folded(state, tuple(applied), tuple(dead), duplicates, decisions, last)
+
+    def commit(self, folded: Folded) -> None:
+        """Log, sync, then advance (a failing log raises before anything advances)."""
+        if folded.applied:
+            self.log.extend(folded.applied)
+            self.log.sync()
+            self.last_envelope = folded.applied[-1]
+        self.state = folded.state
+        self.decisions += folded.decisions
+        self.duplicates += folded.duplicates
+        self.rejected += len(folded.dead)
+        self.last_stream_id = folded.last_stream_id
+
+    def close(self) -> None:
+        self.log.close()
