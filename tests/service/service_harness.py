@@ -44,7 +44,9 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 30.0) ->
         if value is not None and value is not False:
             return value
         time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last error: {last_error})")
+    raise AssertionError(
+        f"timed out after {timeout} s waiting for {what} (last error: {last_error})"
+    )
 
 
 class RedisServer:
@@ -96,7 +98,10 @@ class Replica:
         ]  # fmt: skip
         with self.stderr_path.open("ab") as err:
             self.process = subprocess.Popen(
-                command, stdout=subprocess.PIPE, stderr=err, env={**os.environ, "PYTHONHASHSEED": "0"}
+                command,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                env={**os.environ, "PYTHONHASHSEED": "0"},
             )
 
     def wait_ready(self, timeout: float = 60.0) -> Replica:

@@ -44,7 +44,9 @@ def _start(replicas: list[Replica], server: RedisServer, root: Path, *names: str
 
 def _leader(replicas: list[Replica], timeout: float = 30.0) -> Replica:
     def probe() -> Replica | None:
-        leaders = [r for r in replicas if r.process.poll() is None and r.health()["role"] == "leader"]
+        leaders = [
+            r for r in replicas if r.process.poll() is None and r.health()["role"] == "leader"
+        ]
         return leaders[0] if len(leaders) == 1 else None
 
     return wait_for("exactly one leader", probe, timeout)
@@ -52,6 +54,7 @@ def _leader(replicas: list[Replica], timeout: float = 30.0) -> Replica:
 
 def _caught_up(replicas: list[Replica], server: RedisServer) -> list[dict[str, Any]]:
     """Wait until every replica has read the stream to its end; their health reports."""
+
     def probe() -> list[dict[str, Any]] | None:
         last: Any = server.client().xrevrange(STREAM, count=1)
         end = last[0][0].decode()
@@ -155,7 +158,8 @@ def test_a_paused_leader_loses_the_lease_and_never_decides_a_round_twice(
     new_token = standby.health()["fencing_token"]
     assert new_token > old_token
     time.sleep(1.0)  # both running: only one may write
-    assert old.health()["role"] == "standby" and standby.health()["role"] == "leader"
+    assert old.health()["role"] == "standby"
+    assert standby.health()["role"] == "leader"
 
     rounds = decisions_by_round(redis_server.client())
     assert all(len(tokens) == 1 for tokens in rounds.values()), rounds
@@ -182,7 +186,7 @@ def test_replicas_ride_out_a_redis_restart_under_load(
     redis_server.start()
 
     for process in publishers:
-        out, err = process.communicate(timeout=180)
+        _out, err = process.communicate(timeout=180)
         assert process.returncode == 0, err.decode()
     reports = _caught_up(replicas, redis_server)
     assert all(h["status"] == "healthy" for h in reports)
@@ -217,10 +221,12 @@ def test_malformed_entries_go_to_the_dead_letter_stream_and_the_replica_moves_on
     assert first["original.payload"] == "no envelope field"
     assert first["stream_id"] == bad_ids[0]
     assert "not JSON" in letters[1][1]["error"]
-    assert "config_key" in third["error"] and "hex9_9p" in third["original.envelope"]
+    assert "config_key" in third["error"]
+    assert "hex9_9p" in third["original.envelope"]
     assert "scheduler-own" in fourth["error"]
     assert all(h["applied"] == 3 for h in reports)  # the good one, the leader's tick, decision
-    assert r1.terminate() == 0 and r2.terminate() == 0
+    assert r1.terminate() == 0
+    assert r2.terminate() == 0
 
 
 def test_sigterm_releases_the_lease_and_a_restart_resumes_from_the_log(

@@ -90,7 +90,10 @@ async def test_a_decision_is_written_only_right_after_what_its_leader_read(
 
 
 def test_publishers_may_not_write_scheduler_events(redis_server: RedisServer) -> None:
-    with RedisPublisher(redis_server.url, STREAM) as publisher, pytest.raises(ValueError, match="tick"):
+    with (
+        RedisPublisher(redis_server.url, STREAM) as publisher,
+        pytest.raises(ValueError, match="tick"),
+    ):
         publisher.publish(_tick(1))
     assert redis_server.client().xlen(STREAM) == 0
 

@@ -63,6 +63,7 @@ def healthz(facts: ServiceFacts, state_digest: str) -> dict[str, Any]:
         "last_stream_id": facts.last_stream_id,
         "applied": facts.applied,
         "decisions": facts.decisions,
+        "decisions_written": facts.decisions_written,
         "rejected": facts.rejected,
         "lag": facts.lag,
         "state_digest": state_digest,
