@@ -57,6 +57,8 @@ _log = logging.getLogger(__name__)
 UNREACHABLE: Final = (RedisConnectionError, RedisTimeoutError, OSError)
 BACKOFF_FIRST: Final = 0.05
 BACKOFF_MAX: Final = 2.0
+#: How long a stop waits for the lease, duty and lag loops to end (each ends at its next step).
+SHUTDOWN_WAIT: Final = 5.0
 #: How often the leader looks for a due duty (tick, refresh, decision).
 DUTY_PAUSE: Final = 0.05
 
@@ -200,7 +202,8 @@ class ReplicaService:
         finally:
             for task in others:
                 task.cancel()
-            await asyncio.gather(*others, return_exceptions=True)
+            if others:
+                await asyncio.wait(others, timeout=SHUTDOWN_WAIT)
             await self._shut_down()
         return 0
 
@@ -258,16 +261,21 @@ class ReplicaService:
                 await step()
                 return
             except UNREACHABLE as error:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # Python 3.11's timeouts can turn our cancellation into a TimeoutError
+                    # (redis-py reads under one): a cancelled loop must end, not retry.
+                    raise asyncio.CancelledError from error
                 self._unreachable(error)
             if self.stop_requested.is_set():
                 return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stop_requested.wait(), delay)
+            await asyncio.sleep(delay)
             delay = min(delay * 2, BACKOFF_MAX)
 
     async def _loop(self, step: Callable[[], Awaitable[float]]) -> None:
-        """Repeat `step` (which returns how long to wait) until cancelled, through outages."""
-        while True:
+        """Repeat `step` (which returns how long to wait) through outages, until a stop is
+        requested (or the task is cancelled)."""
+        while not self.stop_requested.is_set():
             pause = 0.0
 
             async def once() -> None:
