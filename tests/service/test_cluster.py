@@ -155,6 +155,7 @@ def test_a_paused_leader_loses_the_lease_and_never_decides_a_round_twice(
     finally:
         old.signal(signal.SIGCONT)
     wait_for("the old leader to step down", lambda: old.health()["role"] == "standby")
+    assert "stepping down" in old.stderr()  # refused by the fence, or its lease ran out
     new_token = standby.health()["fencing_token"]
     assert new_token > old_token
     time.sleep(1.0)  # both running: only one may write

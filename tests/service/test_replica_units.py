@@ -1,0 +1,190 @@
+"""The service's pure parts, without Redis: entries ⇄ envelopes, dead letters, the replica's
+fold and commit over a real local log, and what /metrics and /healthz say."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import attrs
+import orjson
+import pytest
+from hypothesis import given, settings
+from returns.result import Failure, Success
+
+from selfplay_core.codec import encode
+from selfplay_core.configs import ALL_CONFIGS
+from selfplay_core.events import Envelope, SelfplayComplete, Tick, make_envelope
+from selfplay_core.policy import SchedulerPolicy
+from selfplay_core.status import HealthStatus
+from selfplay_core.testing.events import envelopes
+from selfplay_shell.redis.replica import Replica
+from selfplay_shell.redis.status import ServiceFacts, health, healthz, metrics_text
+from selfplay_shell.redis.streams import (
+    EntryProblem,
+    dead_letter_fields,
+    entry_envelope,
+    wire_text,
+)
+
+POLICY = SchedulerPolicy()
+
+
+def _envelope(i: int) -> Envelope:
+    return make_envelope(
+        SelfplayComplete(ALL_CONFIGS[i % 12]), id=f"e-{i}", at=10.0 + i, source="t"
+    )
+
+
+def _entry(i: int, envelope: Envelope) -> tuple[bytes, dict[bytes, bytes]]:
+    return (f"{1000 + i}-0".encode(), {b"envelope": wire_text(envelope)})
+
+
+@settings(max_examples=50)
+@given(envelopes())
+def test_an_entry_gives_back_the_envelope_it_was_made_from(envelope: Envelope) -> None:
+    fields = {b"envelope": wire_text(envelope), b"fence": b"1"}  # as the leader writes it
+    result = entry_envelope(fields)
+    assert isinstance(result, Success)
+    assert encode(result.unwrap()) == encode(envelope)
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({b"other": b"x"}, "envelope: missing"),
+        ({b"envelope": b"{oops"}, "envelope: not JSON"),
+        ({b"envelope": b'{"id": "x"}'}, "envelope: "),
+        (
+            {
+                b"envelope": orjson.dumps(
+                    encode(make_envelope(Tick(1.0), id="t", at=1.0, source=""))
+                )
+            },
+            "scheduler-own event",
+        ),
+    ],
+)
+def test_an_entry_without_an_acceptable_envelope_says_why(
+    fields: dict[bytes, bytes], reason: str
+) -> None:
+    result = entry_envelope(fields)
+    assert isinstance(result, Failure)
+    assert str(result.failure()).startswith(reason) or reason in str(result.failure())
+
+
+def test_a_dead_letter_keeps_every_original_field_beside_the_error() -> None:
+    letter = dead_letter_fields(
+        {b"envelope": b"{oops", b"error": b"a publisher's own field"},
+        EntryProblem("envelope", "not JSON"),
+        b"17-3",
+        "r1",
+    )
+    assert letter == {
+        b"error": b"envelope: not JSON",
+        b"stream_id": b"17-3",
+        b"replica": b"r1",
+        b"original.envelope": b"{oops",
+        b"original.error": b"a publisher's own field",
+    }
+
+
+def test_fold_drops_repeated_ids_sets_aside_bad_entries_and_commit_logs_first(
+    tmp_path: Path,
+) -> None:
+    replica, problems = Replica.resume(POLICY, tmp_path)
+    assert problems == []
+    entries = [_entry(i, _envelope(i % 3)) for i in range(6)]  # each envelope twice
+    entries.insert(2, (b"1002-1", {b"envelope": b"junk"}))
+    folded = replica.fold(entries)
+    assert [e.id for e in folded.applied] == ["e-0", "e-1", "e-2"]
+    assert folded.duplicates == 3
+    assert [d.stream_id for d in folded.dead] == [b"1002-1"]
+    assert replica.applied == 0  # folding changes nothing yet
+    assert not (tmp_path / "events.jsonl").read_text()
+
+    replica.commit(folded)
+    assert replica.applied == 3
+    assert replica.rejected == 1
+    assert replica.last_stream_id == "1005-0"
+    lines = (tmp_path / "events.jsonl").read_text().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == ["e-0", "e-1", "e-2"]
+
+    digest = replica.digest()
+    replica.close()
+    resumed, _ = Replica.resume(POLICY, tmp_path)
+    assert resumed.digest() == digest
+    assert resumed.fold(entries).applied == ()  # everything is a duplicate after a restart
+    resumed.close()
+
+
+def test_a_failing_log_leaves_the_replica_where_it_was(tmp_path: Path) -> None:
+    replica, _ = Replica.resume(POLICY, tmp_path)
+    folded = replica.fold([_entry(0, _envelope(0))])
+    replica.log.close()  # writing now fails
+    with pytest.raises(ValueError, match="closed"):
+        replica.commit(folded)
+    assert replica.applied == 0
+    assert replica.last_stream_id == "0-0"
+
+
+def _facts(**changes: object) -> ServiceFacts:
+    base = ServiceFacts(
+        replica='r"1',
+        role="leader",
+        fencing_token=7,
+        last_stream_id="5-0",
+        applied=10,
+        duplicates=2,
+        rejected=1,
+        decisions=3,
+        decisions_written=2,
+        lag=0,
+        lease_age=0.25,
+        connected=True,
+        disconnected_reason=None,
+        persistence_problem=None,
+    )
+    return attrs.evolve(base, **changes)
+
+
+def test_health_is_degraded_with_every_reason() -> None:
+    assert health(_facts()) == (HealthStatus.HEALTHY, ())
+    level, reasons = health(
+        _facts(
+            connected=False,
+            disconnected_reason="ConnectionError: refused",
+            persistence_problem="redis persistence: appendonly is off",
+            lag=500,
+            lag_limit=100,
+        )
+    )
+    assert level is HealthStatus.DEGRADED
+    assert reasons == (
+        "redis unreachable: ConnectionError: refused",
+        "redis persistence: appendonly is off",
+        "lagging: 500 entries unread (limit 100)",
+    )
+
+
+def test_healthz_and_metrics_say_the_same_things() -> None:
+    report = healthz(_facts(), "abc")
+    assert report["role"] == "leader"
+    assert report["fencing_token"] == 7
+    assert report["state_digest"] == "abc"
+    assert report["status"] == "healthy"
+    text = metrics_text(_facts())
+    lines = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
+    label = '{replica="r\\"1"}'
+    assert lines[f"selfplay_service_applied_total{label}"] == "10"
+    assert lines[f"selfplay_service_fencing_token{label}"] == "7"
+    assert lines[f"selfplay_service_leader{label}"] == "1"
+    assert lines[f"selfplay_service_lease_age_seconds{label}"] == "0.25"
+    assert "# TYPE selfplay_service_lag gauge" in text
+
+
+def test_a_standby_reports_token_zero_and_no_lease_age() -> None:
+    text = metrics_text(_facts(role="standby", fencing_token=None, lease_age=None))
+    assert 'selfplay_service_fencing_token{replica="r\\"1"} 0' in text
+    assert 'selfplay_service_leader{replica="r\\"1"} 0' in text
+    assert "lease_age_seconds{" not in text
