@@ -20,8 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from selfplay_core.allocation_values import AllocationRequest
-from selfplay_core.decide import decide
+from selfplay_core import AllocationRequest, decide
 from selfplay_core.events import AllocationDecided, Envelope, Event, Tick, make_envelope
 from selfplay_shell.redis.fencing import Behind, Leadership, Stale, Written
 from selfplay_shell.redis.replica import Replica

@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from selfplay_core.policy import SchedulerPolicy
+from selfplay_shell.cli.output import EXIT_USAGE, Output
 from selfplay_shell.eventlog import LogBusyError
 from selfplay_shell.replay_files import ReplayInputError, load_policy
 
 if TYPE_CHECKING:
     from selfplay_shell.redis.service import ServiceConfig
 
-__all__ = ["add_serve_arguments", "serve"]
+__all__ = ["add_serve_arguments", "cmd_serve"]
 
-EXIT_USAGE: Final = 2
 # Defaults shown in --help (the service's own defaults are the same values).
 DEFAULT_STREAM: Final = "selfplay:events"
 DEFAULT_CAP: Final = 1_000_000
@@ -101,7 +101,7 @@ def _config(args: argparse.Namespace) -> ServiceConfig:
     )
 
 
-def serve(args: argparse.Namespace) -> int:
+def cmd_serve(args: argparse.Namespace, _out: Output) -> int:
     """The command's body: 0 after a clean stop, 2 for a configuration it cannot run with."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     try:
