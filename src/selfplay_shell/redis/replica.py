@@ -31,7 +31,7 @@ from selfplay_core.state import SchedulerState
 from selfplay_shell.eventlog import EventLog, LogProblem, ProblemKind, read_log
 from selfplay_shell.redis.streams import EntryProblem, Fields, entry_envelope
 
-__all__ = ["LOG_NAME", "DeadLetter", "Folded", "Replica", "state_digest"]
+__all__ = ["LOG_NAME", "DeadLetter", "Folded", "Progress", "Replica", "state_digest"]
 
 #: The local log's file inside `--log DIR`.
 LOG_NAME: Final = "events.jsonl"
@@ -65,8 +65,26 @@ def state_digest(state: SchedulerState, policy: SchedulerPolicy) -> str:
     return hashlib.sha256(canonical_json(snapshot).encode()).hexdigest()
 
 
+@attrs.frozen
+class Progress:
+    """Where a replica stands, as one immutable value replaced at each commit: a reader on
+    another thread (the HTTP server) sees the state, its stream position and its counters
+    from the same moment."""
+
+    state: SchedulerState
+    last_stream_id: str = "0-0"
+    decisions: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    last_envelope: Envelope | None = None
+
+    @property
+    def applied(self) -> int:
+        return self.state.ledger.applied
+
+
 class Replica:
-    """The folded state of one replica and its counters; the log is appended to on `commit`."""
+    """The folded state of one replica (`progress`); the log is appended to on `commit`."""
 
     def __init__(
         self,
@@ -75,15 +93,12 @@ class Replica:
         state: SchedulerState | None = None,
         *,
         decisions: int = 0,
+        last_envelope: Envelope | None = None,
     ) -> None:
         self.policy = policy
         self.log = log
-        self.state = state if state is not None else SchedulerState.initial(policy)
-        self.decisions = decisions
-        self.duplicates = 0
-        self.rejected = 0
-        self.last_stream_id = "0-0"
-        self.last_envelope: Envelope | None = None
+        initial = state if state is not None else SchedulerState.initial(policy)
+        self.progress = Progress(initial, decisions=decisions, last_envelope=last_envelope)
 
     @classmethod
     def resume(cls, policy: SchedulerPolicy, log_dir: Path) -> tuple[Replica, list[LogProblem]]:
@@ -106,13 +121,28 @@ class Replica:
             state = reduce(state, envelope, policy).state
             decisions += isinstance(envelope.event, AllocationDecided)
             last = envelope
-        replica = cls(policy, log, state, decisions=decisions)
-        replica.last_envelope = last
-        return replica, problems
+        return cls(policy, log, state, decisions=decisions, last_envelope=last), problems
+
+    # (each of these reads `progress` once: see `Progress`)
+    @property
+    def state(self) -> SchedulerState:
+        return self.progress.state
 
     @property
     def applied(self) -> int:
-        return self.state.ledger.applied
+        return self.progress.applied
+
+    @property
+    def decisions(self) -> int:
+        return self.progress.decisions
+
+    @property
+    def last_stream_id(self) -> str:
+        return self.progress.last_stream_id
+
+    @property
+    def rejected(self) -> int:
+        return self.progress.rejected
 
     def digest(self) -> str:
         return state_digest(self.state, self.policy)
@@ -135,20 +165,25 @@ class Replica:
             state = after
             applied.append(envelope)
             decisions += isinstance(envelope.event, AllocationDecided)
-        last = entries[-1][0].decode() if entries else self.last_stream_id
+        last = entries[-1][0].decode() if entries else self.progress.last_stream_id
         return Folded(state, tuple(applied), tuple(dead), duplicates, decisions, last)
 
     def commit(self, folded: Folded) -> None:
         """Log, sync, then advance (a failing log raises before anything advances)."""
+        before = self.progress
+        last_envelope = before.last_envelope
         if folded.applied:
             self.log.extend(folded.applied)
             self.log.sync()
-            self.last_envelope = folded.applied[-1]
-        self.state = folded.state
-        self.decisions += folded.decisions
-        self.duplicates += folded.duplicates
-        self.rejected += len(folded.dead)
-        self.last_stream_id = folded.last_stream_id
+            last_envelope = folded.applied[-1]
+        self.progress = Progress(
+            folded.state,
+            folded.last_stream_id,
+            before.decisions + folded.decisions,
+            before.duplicates + folded.duplicates,
+            before.rejected + len(folded.dead),
+            last_envelope,
+        )
 
     def close(self) -> None:
         self.log.close()

@@ -39,7 +39,7 @@ from selfplay_shell.redis.fencing import Leadership
 from selfplay_shell.redis.http import StatusServer
 from selfplay_shell.redis.leader import LeaderDuties, Schedule
 from selfplay_shell.redis.publisher import DEFAULT_CAP
-from selfplay_shell.redis.replica import DeadLetter, Replica
+from selfplay_shell.redis.replica import DeadLetter, Progress, Replica, state_digest
 from selfplay_shell.redis.status import DEFAULT_LAG_LIMIT, ServiceFacts, healthz, metrics_text
 from selfplay_shell.redis.streams import StreamNames, dead_letter_fields
 
@@ -142,17 +142,19 @@ class ReplicaService:
 
     # --- status --------------------------------------------------------------------------------
 
-    def facts(self) -> ServiceFacts:
-        replica, leadership = self.replica, self.leadership
+    def facts(self, progress: Progress | None = None) -> ServiceFacts:
+        progress = progress or self.replica.progress
+        leadership = self.leadership
+        token = leadership.token
         return ServiceFacts(
             replica=self.config.name,
-            role="leader" if leadership.leading else "standby",
-            fencing_token=leadership.token,
-            last_stream_id=replica.last_stream_id,
-            applied=replica.applied,
-            duplicates=replica.duplicates,
-            rejected=replica.rejected,
-            decisions=replica.decisions,
+            role="standby" if token is None else "leader",
+            fencing_token=token,
+            last_stream_id=progress.last_stream_id,
+            applied=progress.applied,
+            duplicates=progress.duplicates,
+            rejected=progress.rejected,
+            decisions=progress.decisions,
             decisions_written=self.duties.decisions_written,
             lag=self.lag,
             lease_age=leadership.lease_age(),
@@ -164,7 +166,8 @@ class ReplicaService:
         )
 
     def healthz(self) -> dict[str, Any]:
-        return healthz(self.facts(), self.replica.digest())
+        progress = self.replica.progress  # one moment for the facts and the digest
+        return healthz(self.facts(progress), state_digest(progress.state, self.config.policy))
 
     def metrics(self) -> str:
         return metrics_text(self.facts())
