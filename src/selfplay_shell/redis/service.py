@@ -294,7 +294,13 @@ class ReplicaService:
 
             async def step() -> None:
                 nonlocal backlog
-                backlog = await self._read_step(backlog)
+                try:
+                    backlog = await self._read_step(backlog)
+                except UNREACHABLE:
+                    # Redis may have delivered entries whose reply the break lost: they wait
+                    # in our pending list, so read that first again.
+                    backlog = True
+                    raise
 
             try:
                 await self._with_backoff(step)
