@@ -191,7 +191,8 @@ def _flood(url: str, root: Path) -> dict[str, Any]:
     peak = max(r.rss_mib("VmHWM") for r in replicas)
     cpu = max(r.cpu_seconds() - c for r, c in zip(replicas, cpu_before, strict=True))
     live = [r.health()["state_digest"] for r in replicas]
-    for replica in replicas:
+    # standbys first: stopping the leader first would start a new term (a tick, a decision)
+    for replica in sorted(replicas, key=lambda r: r.health()["role"] == "leader"):
         replica.stop()
     replayed = [_replayed_digest(r.log_dir) for r in replicas]
     return {
