@@ -288,3 +288,27 @@ def test_a_flood_of_100000_events_is_absorbed_in_bounded_memory(
     assert growth_mib < 64, growth_mib
     assert r1.terminate() == 0
     assert r2.terminate() == 0
+
+
+def test_the_leader_refreshes_from_the_data_stores_through_the_stream(
+    redis_server: RedisServer, replicas: list[Replica], tmp_path: Path
+) -> None:
+    data = tmp_path / "data"  # no stores at all: every source reports what it has (nothing)
+    data.mkdir()
+    (only,) = _start(
+        replicas, redis_server, tmp_path, "r1",
+        extra=("--data", str(data), "--refresh-every", "0.5", *QUIET),
+    )  # fmt: skip
+    client = redis_server.client()
+
+    def refreshes() -> list[dict[str, str]] | None:
+        found = [
+            fields
+            for _, fields in stream_entries(client)
+            if json.loads(fields["envelope"])["type"] == "sources_refreshed"
+        ]
+        return found if len(found) >= 2 else None
+
+    found = wait_for("two source refreshes", refreshes, timeout=60)
+    assert {fields["fence"] for fields in found} == {"1"}
+    assert only.terminate() == 0

@@ -123,7 +123,11 @@ def cmd_serve(args: argparse.Namespace, _out: Output) -> int:
         def ready(port: int) -> None:
             print(f"serving replica {config.name} on http://{config.http_host}:{port}", flush=True)
 
-        return run_service(config, accessor, ready)
+        try:
+            return run_service(config, accessor, ready)
+        finally:
+            if accessor is not None:
+                accessor.close()
     except (ServiceError, ReplayInputError, LogBusyError, OSError, ValueError) as error:
         sys.stderr.write(f"selfplay-scheduler serve: {error}\n")
         return EXIT_USAGE
