@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final, NamedTuple, TypeVar
+from typing import Any, Final, TypeVar
 
 import attrs
 import cattrs
@@ -408,68 +408,6 @@ class _ConfigConstants:
     samples_per_game: float
 
 
-class _ScoreConstants(NamedTuple):
-    """Every policy number the score reads, flattened once so the hot loop unpacks one tuple."""
-
-    fresh_hours: float
-    stale_span: float
-    max_hours: float
-    velocity_cap: float
-    uncertainty_floor: float
-    uncertainty_base: float
-    uncertainty_mix: float
-    uncertainty_scale: float
-    gap_mix: float
-    gap_scale: float
-    info_mix: float
-    info_scale: float
-    quality_centre: float
-    slow_per_hour: float
-    fast_per_hour: float
-    slow_multiplier: float
-    fast_multiplier: float
-    normal_multiplier: float
-    emergency_games: int
-    critical_games: int
-    emergency_multiplier: float
-    critical_multiplier: float
-    override_levels: tuple[float, float, float, float]
-    override_other: float
-    # (player-count multiplier, data-deficit target) per config, in canonical order.
-    per_config: tuple[tuple[float, float], ...]
-
-
-class _WeightConstants(NamedTuple):
-    """The dynamic-weight rules flattened; the five weights no rule changes are pre-clamped."""
-
-    staleness: float
-    velocity: float
-    curriculum: float
-    data_deficit: float
-    idle_high: float
-    idle_low: float
-    queue_high: int
-    at_target_high: float
-    elo_high: float
-    elo_medium: float
-    idle_high_staleness: float
-    idle_low_staleness: float
-    queue_high_staleness: float
-    at_target_velocity: float
-    elo_high_curriculum: float
-    elo_medium_curriculum: float
-    idle_high_data_deficit: float
-    staleness_bounds: tuple[float, float]
-    velocity_bounds: tuple[float, float]
-    curriculum_bounds: tuple[float, float]
-    data_deficit_bounds: tuple[float, float]
-    training: float
-    exploration: float
-    improvement: float
-    quality: float
-    voi: float
-
-
 @attrs.frozen
 class SchedulerPolicy:
     """Every weight, bound, threshold, table and multiplier of the reference, as one value."""
@@ -495,9 +433,6 @@ class SchedulerPolicy:
     _per_config: tuple[_ConfigConstants, ...] = attrs.field(
         init=False, eq=False, hash=False, repr=False
     )
-    _score_constants: _ScoreConstants = attrs.field(init=False, eq=False, hash=False, repr=False)
-    _weight_constants: _WeightConstants = attrs.field(init=False, eq=False, hash=False, repr=False)
-
     def __attrs_post_init__(self) -> None:
         deficit = self.data_deficit
         small = float(deficit.target_games)
@@ -511,67 +446,6 @@ class SchedulerPolicy:
             for key in ALL_CONFIGS
         )
         object.__setattr__(self, "_per_config", constants)
-        st, vel, voi, unc = self.staleness, self.velocity, self.voi, self.uncertainty
-        ov, sv = self.overrides, self.starvation
-        score = _ScoreConstants(
-            fresh_hours=st.fresh_hours,
-            stale_span=st.stale_hours - st.fresh_hours,
-            max_hours=st.max_hours,
-            velocity_cap=vel.factor_cap_per_day,
-            uncertainty_floor=unc.floor,
-            uncertainty_base=unc.base,
-            uncertainty_mix=voi.uncertainty_mix,
-            uncertainty_scale=voi.uncertainty_scale,
-            gap_mix=voi.gap_mix,
-            gap_scale=voi.gap_scale,
-            info_mix=voi.info_gain_mix,
-            info_scale=voi.info_gain_scale,
-            quality_centre=self.quality.centre,
-            slow_per_hour=vel.slow_per_hour,
-            fast_per_hour=vel.fast_per_hour,
-            slow_multiplier=vel.slow_multiplier,
-            fast_multiplier=vel.fast_multiplier,
-            normal_multiplier=vel.normal_multiplier,
-            emergency_games=sv.emergency_games,
-            critical_games=sv.critical_games,
-            emergency_multiplier=sv.emergency_multiplier,
-            critical_multiplier=sv.critical_multiplier,
-            override_levels=(ov.critical, ov.high, ov.medium, ov.low),
-            override_other=ov.other,
-            per_config=tuple((c.player_multiplier, c.deficit_target) for c in constants),
-        )
-        object.__setattr__(self, "_score_constants", score)
-        base, rules = self.weights, self.dynamic
-        bounds = rules.bounds
-        weights = _WeightConstants(
-            staleness=base.staleness,
-            velocity=base.velocity,
-            curriculum=base.curriculum,
-            data_deficit=base.data_deficit,
-            idle_high=rules.idle_gpu_high_threshold,
-            idle_low=rules.idle_gpu_low_threshold,
-            queue_high=rules.training_queue_high_threshold,
-            at_target_high=rules.configs_at_target_threshold,
-            elo_high=rules.elo_high_threshold,
-            elo_medium=rules.elo_medium_threshold,
-            idle_high_staleness=rules.idle_high_staleness_multiplier,
-            idle_low_staleness=rules.idle_low_staleness_multiplier,
-            queue_high_staleness=rules.queue_high_staleness_multiplier,
-            at_target_velocity=rules.at_target_velocity_multiplier,
-            elo_high_curriculum=rules.elo_high_curriculum_multiplier,
-            elo_medium_curriculum=rules.elo_medium_curriculum_multiplier,
-            idle_high_data_deficit=rules.idle_high_data_deficit_multiplier,
-            staleness_bounds=(bounds.staleness.min, bounds.staleness.max),
-            velocity_bounds=(bounds.velocity.min, bounds.velocity.max),
-            curriculum_bounds=(bounds.curriculum.min, bounds.curriculum.max),
-            data_deficit_bounds=(bounds.data_deficit.min, bounds.data_deficit.max),
-            training=bounds.training.clamp(base.training),
-            exploration=bounds.exploration.clamp(base.exploration),
-            improvement=bounds.improvement.clamp(base.improvement),
-            quality=bounds.quality.clamp(base.quality),
-            voi=bounds.voi.clamp(base.voi),
-        )
-        object.__setattr__(self, "_weight_constants", weights)
 
     def constants_for(self, key: ConfigKey) -> _ConfigConstants:
         return self._per_config[key.index]

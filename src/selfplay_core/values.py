@@ -289,63 +289,6 @@ class ConfigPriority:
     breakdown: PriorityBreakdown | None = None
 
 
-# Trusted constructors for the ranking hot loop. Every value they receive was derived from
-# validated inputs and a validated policy, so re-running the validators would only cost time
-# (~0.5 µs per ConfigPriority, ~3 µs per DynamicWeights). They set the slots directly.
-_new = object.__new__
-_SET_PRIORITY: Final = tuple(
-    getattr(ConfigPriority, f.name).__set__ for f in attrs.fields(ConfigPriority)
-)
-_SET_WEIGHTS: Final = tuple(
-    getattr(DynamicWeights, f.name).__set__ for f in attrs.fields(DynamicWeights)
-)
-
-
-def _trusted_priority(
-    key: ConfigKey, score: float, games_count: int, breakdown: PriorityBreakdown | None
-) -> ConfigPriority:
-    result: ConfigPriority = _new(ConfigPriority)
-    set_key, set_score, set_games, set_breakdown = _SET_PRIORITY
-    set_key(result, key)
-    set_score(result, score)
-    set_games(result, games_count)
-    set_breakdown(result, breakdown)
-    return result
-
-
-def _trusted_weights(
-    staleness: float,
-    velocity: float,
-    training: float,
-    exploration: float,
-    curriculum: float,
-    improvement: float,
-    data_deficit: float,
-    quality: float,
-    voi: float,
-    idle_gpu_fraction: float,
-    training_queue_depth: int,
-    configs_at_target_fraction: float,
-    average_elo: float,
-) -> DynamicWeights:
-    result: DynamicWeights = _new(DynamicWeights)
-    (s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12) = _SET_WEIGHTS
-    s0(result, staleness)
-    s1(result, velocity)
-    s2(result, training)
-    s3(result, exploration)
-    s4(result, curriculum)
-    s5(result, improvement)
-    s6(result, data_deficit)
-    s7(result, quality)
-    s8(result, voi)
-    s9(result, idle_gpu_fraction)
-    s10(result, training_queue_depth)
-    s11(result, configs_at_target_fraction)
-    s12(result, average_elo)
-    return result
-
-
 from selfplay_core.state import ConfigState, SchedulerState  # noqa: E402 - re-export (interfaces.md)
 
 __all__ += ["ConfigState", "SchedulerState"]
