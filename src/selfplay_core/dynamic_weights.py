@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Mapping
 from selfplay_core.cluster import NodeCapability
 from selfplay_core.configs import ConfigKey
 from selfplay_core.policy import SchedulerPolicy
-from selfplay_core.priority_factors import REFERENCE_POLICY
+from selfplay_core.priority_formula import REFERENCE_POLICY
 from selfplay_core.values import ClusterSignals, DynamicWeights
 
 __all__ = ["cluster_signals", "compute_dynamic_weights"]

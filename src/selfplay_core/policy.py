@@ -400,7 +400,7 @@ class IntervalPolicy:
 
 
 @attrs.frozen
-class _ConfigConstants:
+class ConfigConstants:
     """Per-config constants precomputed once per policy."""
 
     player_multiplier: float
@@ -429,8 +429,9 @@ class SchedulerPolicy:
     intervals: IntervalPolicy = attrs.field(factory=IntervalPolicy)
     allocation: AllocationPolicy = attrs.field(factory=AllocationPolicy)
     events: EventPolicy = attrs.field(factory=EventPolicy)
-    # Derived, not part of the value's identity or its mapping form.
-    _per_config: tuple[_ConfigConstants, ...] = attrs.field(
+    # Derived, not part of the value's identity or its mapping form: the constants each config
+    # reads, in canonical order (index them with `ConfigKey.index`).
+    per_config: tuple[ConfigConstants, ...] = attrs.field(
         init=False, eq=False, hash=False, repr=False
     )
     def __attrs_post_init__(self) -> None:
@@ -438,17 +439,17 @@ class SchedulerPolicy:
         small = float(deficit.target_games)
         large = float(int(deficit.target_games * deficit.large_board_multiplier))
         constants = tuple(
-            _ConfigConstants(
+            ConfigConstants(
                 player_multiplier=self.player_count_multipliers[key.players],
                 deficit_target=large if key.is_large_board else small,
                 samples_per_game=self.samples.per_game[key],
             )
             for key in ALL_CONFIGS
         )
-        object.__setattr__(self, "_per_config", constants)
+        object.__setattr__(self, "per_config", constants)
 
-    def constants_for(self, key: ConfigKey) -> _ConfigConstants:
-        return self._per_config[key.index]
+    def constants_for(self, key: ConfigKey) -> ConfigConstants:
+        return self.per_config[key.index]
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> SchedulerPolicy:

@@ -1,25 +1,23 @@
-"""The priority score of reference/priority.md §8: one formula, its breakdown, and the ranking.
+"""The priority score of reference/priority.md §8: the score, its breakdown, and the ranking.
 
-`_evaluate` is the formula: it computes every factor, term and multiplier once, as plain
-floats, and the score is their result; `explain_priority` only packs those same numbers into
-frozen values. The score is the reference's to the last bit, except where docs/deviations.md
-says otherwise (a base ≤ 0 scores 0; quality and voi weights are clamped to their bounds;
-unhealthy nodes are not idle). The factors live in `priority_factors`, the weights in
-`dynamic_weights`, the §9 budgets and targets in `training_targets`; this module re-exports
-them all, so `from selfplay_core.priority import …` keeps working.
+The formula is written once, in `priority_formula.evaluate`: it computes every factor, term and
+multiplier as plain floats, the score is their result, and `explain_priority` packs the same
+numbers. The dynamic weights live in `dynamic_weights`, the §9 budgets and targets in
+`training_targets`; this module re-exports them all, so `from selfplay_core.priority import …`
+keeps working.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from typing import Literal, overload
 
 from selfplay_core.cluster import NodeCapability
 from selfplay_core.configs import ConfigKey
 from selfplay_core.dynamic_weights import cluster_signals, compute_dynamic_weights
 from selfplay_core.policy import SchedulerPolicy
-from selfplay_core.priority_factors import (
+from selfplay_core.priority_formula import (
     REFERENCE_POLICY,
+    evaluate,
     data_deficit_factor,
     elo_gap,
     elo_uncertainty,
@@ -77,116 +75,18 @@ __all__ = [
 ]
 
 
-@overload
-def _evaluate(
-    inputs: PriorityInputs, weights: DynamicWeights, policy: SchedulerPolicy, explain: Literal[False]
-) -> float: ...
-@overload
-def _evaluate(
-    inputs: PriorityInputs, weights: DynamicWeights, policy: SchedulerPolicy, explain: Literal[True]
-) -> PriorityBreakdown: ...
-def _evaluate(
-    inputs: PriorityInputs, weights: DynamicWeights, policy: SchedulerPolicy, explain: bool
-) -> float | PriorityBreakdown:
-    """The score of §8, or with `explain` the breakdown whose `score` it is.
-
-    B = S1 + … + S9 (left to right), then × seven multipliers (left to right); 0 when B ≤ 0.
-    Float results depend on the order of operations, which is exactly the reference's.
-    """
-    key = inputs.config_key
-    n = inputs.games_count
-    uncertainty = inputs.elo_uncertainty
-    if uncertainty is None:
-        uncertainty = elo_uncertainty(n, policy)
-    staleness = staleness_factor(inputs.staleness_hours, policy)
-    velocity = velocity_factor(inputs.elo_velocity, policy)
-    deficit = data_deficit_factor(n, key, policy)
-    voi = voi_score(inputs.current_elo, inputs.target_elo, n, uncertainty, policy)
-
-    w = weights
-    boost = inputs.exploration_boost
-    s_staleness = staleness * w.staleness
-    s_velocity = velocity * w.velocity
-    s_training = (1.0 if inputs.training_pending else 0.0) * w.training
-    s_exploration = (boost - 1.0) * w.exploration
-    s_curriculum = (inputs.curriculum_weight - 1.0) * w.curriculum
-    s_improvement = inputs.improvement_boost * w.improvement
-    s_quality = (inputs.quality_score - policy.quality.centre) * w.quality + inputs.quality_penalty
-    s_deficit = deficit * w.data_deficit
-    s_voi = voi * w.voi
-    base = (
-        s_staleness
-        + s_velocity
-        + s_training
-        + s_exploration
-        + s_curriculum
-        + s_improvement
-        + s_quality
-        + s_deficit
-        + s_voi
-    )
-    if base <= 0.0 and not explain:
-        return 0.0  # the multipliers cannot change a score that is 0 (docs/deviations.md)
-
-    m_velocity = velocity_multiplier(inputs.elo_velocity_per_hour, policy)
-    m_override = override_multiplier(inputs.priority_override, policy)
-    m_players = player_count_multiplier(key, policy)
-    m_starvation = starvation_multiplier(n, policy)
-    reference_score = (
-        base
-        * boost
-        * inputs.momentum_multiplier
-        * m_velocity
-        * m_override
-        * m_players
-        * inputs.cascade_multiplier
-        * m_starvation
-    )
-    score = reference_score if base > 0.0 else 0.0
-    if not explain:
-        return score
-    return PriorityBreakdown(
-        config_key=key,
-        factors=PriorityFactors(staleness, velocity, deficit, voi, uncertainty),
-        terms=PriorityTerms(
-            s_staleness,
-            s_velocity,
-            s_training,
-            s_exploration,
-            s_curriculum,
-            s_improvement,
-            s_quality,
-            s_deficit,
-            s_voi,
-        ),
-        base=base,
-        multipliers=PriorityMultipliers(
-            boost,
-            inputs.momentum_multiplier,
-            m_velocity,
-            m_override,
-            m_players,
-            inputs.cascade_multiplier,
-            m_starvation,
-        ),
-        tier=priority_tier(n, policy),
-        reference_score=reference_score,
-        score=score,
-    )
-
-
 def compute_priority_score(
     inputs: PriorityInputs, weights: DynamicWeights, policy: SchedulerPolicy = REFERENCE_POLICY
 ) -> float:
     """Reference §8: B = S1 + … + S9, then × seven multipliers; 0 when B ≤ 0."""
-    return _evaluate(inputs, weights, policy, False)
+    return evaluate(inputs, weights, policy, False)
 
 
 def explain_priority(
     inputs: PriorityInputs, weights: DynamicWeights, policy: SchedulerPolicy = REFERENCE_POLICY
 ) -> PriorityBreakdown:
     """Every factor, additive term and multiplier behind `compute_priority_score`."""
-    return _evaluate(inputs, weights, policy, True)
+    return evaluate(inputs, weights, policy, True)
 
 
 # --- ranking -------------------------------------------------------------------------------------
@@ -223,16 +123,16 @@ def rank(
     scored: list[tuple[float, int, PriorityInputs, PriorityBreakdown | None]] = []
     seen = 0
     for inputs in items:
-        index = inputs.config_key.index
+        index = inputs.config_index
         bit = 1 << index
         if seen & bit:
             raise ValueError(f"config {inputs.config_key} given twice")
         seen |= bit
         if explain:
-            breakdown = _evaluate(inputs, weights, policy, True)
+            breakdown = evaluate(inputs, weights, policy, True)
             scored.append((-breakdown.score, index, inputs, breakdown))
         else:
-            scored.append((-_evaluate(inputs, weights, policy, False), index, inputs, None))
+            scored.append((-evaluate(inputs, weights, policy, False), index, inputs, None))
     # (−score, canonical index) is unique per config, so the tuples never compare the inputs.
     scored.sort()
     chosen = scored if top_n is None else scored[:top_n]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from selfplay_core.configs import ConfigKey
 from selfplay_core.policy import SchedulerPolicy
-from selfplay_core.priority_factors import REFERENCE_POLICY
+from selfplay_core.priority_formula import REFERENCE_POLICY
 
 __all__ = ["adaptive_budget", "games_needed", "samples_per_game", "target_games"]
 

@@ -127,11 +127,12 @@ class PriorityInputs:
         default=None, validator=_optional_bounded_non_negative
     )
     target_elo: float = attrs.field(default=2000.0, validator=_bounded)
-    # The config's canonical index, cached: the ranking loop reads it for every config.
-    _index: int = attrs.field(init=False, eq=False, hash=False, repr=False)
+    # The config's canonical index (`config_key.index`), cached: the ranking reads it for every
+    # config, and the policy's per-config constants are indexed by it.
+    config_index: int = attrs.field(init=False, eq=False, hash=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "_index", self.config_key.index)
+        object.__setattr__(self, "config_index", self.config_key.index)
 
 
 @attrs.frozen
@@ -192,13 +193,16 @@ class PriorityTier(enum.StrEnum):
 
 @attrs.frozen
 class PriorityFactors:
-    """The normalised factors (each in [0, 1]) and the Elo uncertainty that fed VOI."""
+    """The normalised factors (each in [0, 1]) and the three inputs of VOI besides the policy:
+    the Elo uncertainty, the Elo gap to the target and the information gain per game."""
 
     staleness: float
     velocity: float
     data_deficit: float
     voi: float
     elo_uncertainty: float
+    elo_gap: float
+    info_gain: float
 
 
 @attrs.frozen
