@@ -13,8 +13,6 @@ from selfplay_core.values import ClusterSignals, DynamicWeights
 __all__ = ["cluster_signals", "compute_dynamic_weights"]
 
 
-
-
 def cluster_signals(
     nodes: Iterable[NodeCapability],
     elos: Mapping[ConfigKey, float],

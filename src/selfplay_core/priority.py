@@ -17,10 +17,10 @@ from selfplay_core.dynamic_weights import cluster_signals, compute_dynamic_weigh
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.priority_formula import (
     REFERENCE_POLICY,
-    evaluate,
     data_deficit_factor,
     elo_gap,
     elo_uncertainty,
+    evaluate,
     info_gain_per_game,
     override_multiplier,
     player_count_multiplier,
@@ -42,10 +42,7 @@ from selfplay_core.values import (
     ConfigPriority,
     DynamicWeights,
     PriorityBreakdown,
-    PriorityFactors,
     PriorityInputs,
-    PriorityMultipliers,
-    PriorityTerms,
     PriorityTier,
 )
 

@@ -51,7 +51,10 @@ REFERENCE_POLICY: Final = SchedulerPolicy()
 
 @overload
 def evaluate(
-    inputs: PriorityInputs, weights: DynamicWeights, policy: SchedulerPolicy, explain: Literal[False]
+    inputs: PriorityInputs,
+    weights: DynamicWeights,
+    policy: SchedulerPolicy,
+    explain: Literal[False],
 ) -> float: ...
 @overload
 def evaluate(
@@ -187,7 +190,9 @@ def staleness_factor(hours: float, policy: SchedulerPolicy = REFERENCE_POLICY) -
 
 def velocity_factor(elo_per_day: float, policy: SchedulerPolicy = REFERENCE_POLICY) -> float:
     """0 for no or negative progress; Elo/day over the cap (100), at most 1."""
-    return _breakdown(PriorityInputs(_ANY_CONFIG, elo_velocity=elo_per_day), policy).factors.velocity
+    return _breakdown(
+        PriorityInputs(_ANY_CONFIG, elo_velocity=elo_per_day), policy
+    ).factors.velocity
 
 
 def data_deficit_factor(

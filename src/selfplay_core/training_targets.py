@@ -9,8 +9,6 @@ from selfplay_core.priority_formula import REFERENCE_POLICY
 __all__ = ["adaptive_budget", "games_needed", "samples_per_game", "target_games"]
 
 
-
-
 def adaptive_budget(elo: float, policy: SchedulerPolicy = REFERENCE_POLICY) -> int:
     """Gumbel budget by Elo: ≥ 2000 → 3200, ≥ 1800 → 1600, ≥ 1500 → 800, else 800."""
     b = policy.budget
@@ -49,5 +47,3 @@ def games_needed(games_count: int, target_samples: int, samples_per_game: float)
     current = int(games_count * samples_per_game)
     remaining = max(0, target_samples - current)
     return int(remaining / samples_per_game)
-
-
