@@ -169,7 +169,8 @@ def _problems(exc: BaseException, path: str, cl: object = None) -> list[tuple[st
             (f"{path}.{key}" if path else key, "unknown key") for key in sorted(exc.extra_fields)
         ]
     if isinstance(exc, FieldError) and exc.field is not None:
-        return [(f"{path}.{exc.field}" if path else exc.field, str(exc))]
+        field = _EXTERNAL_NAMES.get(exc.field, exc.field)
+        return [(f"{path}.{field}" if path else field, str(exc))]
     if isinstance(exc, KeyError):
         return [(path, f"required field missing: {exc}")]
     text = str(exc)
