@@ -64,51 +64,10 @@ def evaluate(
     inputs: PriorityInputs, weights: DynamicWeights, policy: SchedulerPolicy, explain: bool
 ) -> float | PriorityBreakdown:
     """The score of one config, or with `explain` the breakdown whose `score` it is."""
-    st, vel, voi, unc = policy.staleness, policy.velocity, policy.voi, policy.uncertainty
     n = inputs.games_count
     per_config = policy.per_config[inputs.config_index]
-
-    # Factors (§2.3), each in [0, 1]; `x if x < 1.0 else 1.0` is the reference's min(1.0, x)
-    # and `x if x > 0.0 else 0.0` its max(0.0, x) (same numbers, no call: this runs 12 times
-    # per ranking). Staleness: 0 before fresh, linear to 1 at stale, 1 after max.
-    hours = inputs.staleness_hours
-    if hours < st.fresh_hours:
-        staleness = 0.0
-    elif hours > st.max_hours:
-        staleness = 1.0
-    else:
-        staleness = (hours - st.fresh_hours) / (st.stale_hours - st.fresh_hours)
-        staleness = staleness if staleness < 1.0 else 1.0
-    per_day = inputs.elo_velocity
-    if per_day <= 0:
-        velocity = 0.0
-    else:
-        velocity = per_day / vel.factor_cap_per_day
-        velocity = velocity if velocity < 1.0 else 1.0
-    target = per_config.deficit_target
-    deficit = 0.0 if n >= target else 1.0 - n / target  # never above 1: n is not negative
-    # VOI: uncertainty max(floor, base/√n) unless given, info gain U/√n, gap to the target Elo.
-    uncertainty = inputs.elo_uncertainty
-    if n > 0:
-        root = sqrt(n)
-        if uncertainty is None:
-            uncertainty = unc.base / root
-            uncertainty = uncertainty if uncertainty > unc.floor else unc.floor
-        info_gain = uncertainty / root
-    else:
-        if uncertainty is None:
-            uncertainty = unc.base
-        info_gain = uncertainty
-    gap = inputs.target_elo - inputs.current_elo
-    gap = gap if gap > 0.0 else 0.0
-    u_part = uncertainty / voi.uncertainty_scale
-    gap_part = gap / voi.gap_scale
-    info_part = info_gain / voi.info_gain_scale
-    value_of_information = (
-        voi.uncertainty_mix * (u_part if u_part < 1.0 else 1.0)
-        + voi.gap_mix * (gap_part if gap_part < 1.0 else 1.0)
-        + voi.info_gain_mix * (info_part if info_part < 1.0 else 1.0)
-    )
+    factors = _factors(inputs, policy, per_config.deficit_target)
+    staleness, velocity, deficit, value_of_information, _, _, _ = factors
 
     # Terms S1…S9 and their sum B, left to right (§8).
     w = weights
@@ -130,6 +89,7 @@ def evaluate(
         return 0.0  # multipliers never amplify a base ≤ 0 (docs/deviations.md)
 
     # Multipliers (§8), applied left to right.
+    vel = policy.velocity
     per_hour = inputs.elo_velocity_per_hour
     if per_hour < vel.slow_per_hour:
         m_velocity = vel.slow_multiplier
@@ -160,9 +120,7 @@ def evaluate(
         return score
     return PriorityBreakdown(
         config_key=inputs.config_key,
-        factors=PriorityFactors(
-            staleness, velocity, deficit, value_of_information, uncertainty, gap, info_gain
-        ),
+        factors=PriorityFactors(*factors),
         terms=PriorityTerms(*terms),
         base=base,
         multipliers=PriorityMultipliers(*multipliers),
@@ -170,6 +128,57 @@ def evaluate(
         reference_score=reference_score,
         score=score,
     )
+
+
+def _factors(
+    inputs: PriorityInputs, policy: SchedulerPolicy, deficit_target: float
+) -> tuple[float, float, float, float, float, float, float]:
+    """The factors of §2.3, in `PriorityFactors`' order: staleness, velocity, data deficit, VOI
+    (each in [0, 1]), then the VOI's inputs: Elo uncertainty, Elo gap, information gain."""
+    st, vel, voi, unc = policy.staleness, policy.velocity, policy.voi, policy.uncertainty
+    n = inputs.games_count
+    # Factors (§2.3), each in [0, 1]; `x if x < 1.0 else 1.0` is the reference's min(1.0, x)
+    # and `x if x > 0.0 else 0.0` its max(0.0, x) (same numbers, no call: this runs 12 times
+    # per ranking). Staleness: 0 before fresh, linear to 1 at stale, 1 after max.
+    hours = inputs.staleness_hours
+    if hours < st.fresh_hours:
+        staleness = 0.0
+    elif hours > st.max_hours:
+        staleness = 1.0
+    else:
+        staleness = (hours - st.fresh_hours) / (st.stale_hours - st.fresh_hours)
+        staleness = staleness if staleness < 1.0 else 1.0
+    per_day = inputs.elo_velocity
+    if per_day <= 0:
+        velocity = 0.0
+    else:
+        velocity = per_day / vel.factor_cap_per_day
+        velocity = velocity if velocity < 1.0 else 1.0
+    target = deficit_target
+    deficit = 0.0 if n >= target else 1.0 - n / target  # never above 1: n is not negative
+    # VOI: uncertainty max(floor, base/√n) unless given, info gain U/√n, gap to the target Elo.
+    uncertainty = inputs.elo_uncertainty
+    if n > 0:
+        root = sqrt(n)
+        if uncertainty is None:
+            uncertainty = unc.base / root
+            uncertainty = uncertainty if uncertainty > unc.floor else unc.floor
+        info_gain = uncertainty / root
+    else:
+        if uncertainty is None:
+            uncertainty = unc.base
+        info_gain = uncertainty
+    gap = inputs.target_elo - inputs.current_elo
+    gap = gap if gap > 0.0 else 0.0
+    u_part = uncertainty / voi.uncertainty_scale
+    gap_part = gap / voi.gap_scale
+    info_part = info_gain / voi.info_gain_scale
+    value_of_information = (
+        voi.uncertainty_mix * (u_part if u_part < 1.0 else 1.0)
+        + voi.gap_mix * (gap_part if gap_part < 1.0 else 1.0)
+        + voi.info_gain_mix * (info_part if info_part < 1.0 else 1.0)
+    )
+    return staleness, velocity, deficit, value_of_information, uncertainty, gap, info_gain
 
 
 # --- one number each, read from the formula -------------------------------------------------------
