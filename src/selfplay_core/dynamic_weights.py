@@ -1,4 +1,4 @@
-"""Dynamic reweighting (reference/priority.md §7): cluster signals, then the nine weights."""
+"""Dynamic reweighting (docs/reference.md §weights): cluster signals, then the nine weights."""
 
 from __future__ import annotations
 

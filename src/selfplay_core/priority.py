@@ -1,4 +1,4 @@
-"""The priority score of reference/priority.md §8: the score, its breakdown, and the ranking.
+"""The priority score of docs/reference.md §score: the score, its breakdown, and the ranking.
 
 The formula is written once, in `priority_formula.evaluate`: it computes every factor, term and
 multiplier as plain floats, the score is their result, and `explain_priority` packs the same

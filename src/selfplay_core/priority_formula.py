@@ -1,4 +1,4 @@
-"""The priority formula of reference/priority.md §2.3 and §8, written once.
+"""The priority formula of docs/reference.md §factors and §score, written once.
 
 `evaluate` computes every factor, additive term and multiplier of one config as plain floats;
 the score is their result, and with `explain=True` the same numbers are packed into a

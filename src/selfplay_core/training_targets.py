@@ -1,4 +1,4 @@
-"""Budgets, target game counts and games still needed (reference/priority.md §9)."""
+"""Budgets, target game counts and games still needed (docs/reference.md §targets)."""
 
 from __future__ import annotations
 

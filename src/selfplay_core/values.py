@@ -219,20 +219,6 @@ class PriorityTerms:
     data_deficit: float
     voi: float
 
-    def total(self) -> float:
-        """B = S1 + … + S9, summed left to right as the reference does."""
-        return (
-            self.staleness
-            + self.velocity
-            + self.training
-            + self.exploration
-            + self.curriculum
-            + self.improvement
-            + self.quality
-            + self.data_deficit
-            + self.voi
-        )
-
 
 @attrs.frozen
 class PriorityMultipliers:
@@ -246,19 +232,6 @@ class PriorityMultipliers:
     cascade: float
     starvation: float
 
-    def apply(self, base: float) -> float:
-        """base × each multiplier, left to right (float products are order-sensitive)."""
-        return (
-            base
-            * self.exploration_boost
-            * self.momentum
-            * self.velocity
-            * self.override
-            * self.player_count
-            * self.cascade
-            * self.starvation
-        )
-
 
 @attrs.frozen
 class PriorityBreakdown:
@@ -266,7 +239,8 @@ class PriorityBreakdown:
 
     `reference_score` is base × multipliers (the reference's result, which can be negative);
     `score` is that, except 0.0 when base ≤ 0 (docs/deviations.md: multipliers never amplify a
-    negative base). `recombine()` rebuilds `score` from the parts.
+    negative base). The parts are the very numbers the score was computed from
+    (selfplay_core.priority_formula.evaluate).
     """
 
     config_key: ConfigKey
@@ -277,10 +251,6 @@ class PriorityBreakdown:
     tier: PriorityTier
     reference_score: float
     score: float
-
-    def recombine(self) -> float:
-        base = self.terms.total()
-        return self.multipliers.apply(base) if base > 0.0 else 0.0
 
 
 @attrs.frozen
