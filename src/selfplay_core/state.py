@@ -11,26 +11,25 @@
   shares with events (a refresh overwrites those only with news).
 
 Everything is built for a fast reducer: small records, read-only mappings copied with
-`mappingproxy.copy()`, and a persistent window of recent envelope ids (`RecentIds`).
+`mappingproxy.copy()`, and a persistent ledger of recent envelope ids (`ledger.Ledger`).
 """
 
 from __future__ import annotations
 
-import bisect
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import attrs
 
 from selfplay_core.cluster import Backpressure, ClusterState, NodeCapability
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
+from selfplay_core.elo_series import EloSeries
 from selfplay_core.event_policy import EventPolicy
-
-if TYPE_CHECKING:
-    from selfplay_core.policy import SchedulerPolicy
-    from selfplay_core.values import PriorityInputs
+from selfplay_core.ledger import Ledger
+from selfplay_core.policy import SchedulerPolicy
+from selfplay_core.values import PriorityInputs
 
 __all__ = [
     "MAX_MAGNITUDE",
@@ -42,11 +41,11 @@ __all__ = [
     "EloSeries",
     "EloTracking",
     "Ledger",
-    "RecentIds",
     "SchedulerState",
     "SourceBook",
     "check_invariants",
     "cluster_state",
+    "earliest_expiry",
     "priority_inputs",
     "priority_inputs_for",
 ]
@@ -55,13 +54,12 @@ __all__ = [
 MAX_MAGNITUDE: Final = 1e9
 
 _EMPTY: Final[Mapping[Any, Any]] = MappingProxyType({})
-_new_object: Final = object.__new__
 
 
 # --- per config --------------------------------------------------------------------------
 
 
-@attrs.frozen(weakref_slot=False)  # the reducer's builders need its plain slot layout
+@attrs.frozen
 class ConfigFacts:
     """Per-config facts that only data sources and the facade's setters write (never events)."""
 
@@ -78,7 +76,7 @@ class ConfigFacts:
 _DEFAULT_FACTS: Final = ConfigFacts()
 
 
-@attrs.frozen(weakref_slot=False)  # the reducer's builders need its plain slot layout
+@attrs.frozen
 class ConfigState:
     """One config as the reference's `ConfigPriority` (priority.md §2.2) holds it.
 
@@ -138,11 +136,15 @@ class ConfigState:
             return 1.0
         return self.exploration_boost
 
+    def with_boost(self, boost: float, expires_at: float) -> ConfigState:
+        """This config with exploration boost `boost` lapsing at `expires_at` (0.0 = none)."""
+        return attrs.evolve(self, exploration_boost=boost, exploration_boost_expires_at=expires_at)
+
 
 # --- cluster, Elo, sources, allocations ---------------------------------------------------
 
 
-@attrs.frozen(weakref_slot=False)  # the reducer's builders need its plain slot layout
+@attrs.frozen
 class ClusterFacts:
     """The cluster as the events and the node source left it (allocation.md §2.3).
 
@@ -160,110 +162,7 @@ class ClusterFacts:
     training_queue_depth: int = 0
 
 
-class _PointLog:
-    """Append-only list of (at, elo) points shared by successive `EloSeries` values."""
-
-    __slots__ = ("points", "top")
-
-    def __init__(self, points: list[tuple[float, float]]) -> None:
-        self.points = points
-        self.top = len(points)  # the end of the newest series
-
-
-class EloSeries:
-    """ELO_UPDATED observations of one config, (at, elo) oldest first, as a persistent value.
-
-    Like `Ledger`, successive series share one append-only log, so appending to the newest
-    series and dropping points older than the window are O(1) and O(log n) instead of copying
-    the window on every update; a branch copies. Equality is by content."""
-
-    __slots__ = ("_end", "_log", "_start")
-
-    def __init__(self, log: _PointLog, start: int, end: int) -> None:
-        self._log = log
-        self._start = start
-        self._end = end
-
-    @classmethod
-    def of(cls, points: Iterable[tuple[float, float]] = ()) -> EloSeries:
-        kept = [(float(t), float(elo)) for t, elo in points]
-        return cls(_PointLog(kept), 0, len(kept))
-
-    @property
-    def points(self) -> tuple[tuple[float, float], ...]:
-        return tuple(self._log.points[self._start : self._end])
-
-    @property
-    def first(self) -> tuple[float, float]:
-        return self._log.points[self._start]
-
-    @property
-    def last(self) -> tuple[float, float]:
-        return self._log.points[self._end - 1]
-
-    def appended(self, at: float, elo: float, cutoff: float) -> EloSeries:
-        """This series without points before `cutoff`, with (at, elo) appended (`at` ≥ every
-        point's time: the reducer's clock never goes back)."""
-        log, start, end = self._log, self._start, self._end
-        if end != log.top:  # a branch: copy this series' window
-            log = _PointLog(list(log.points[start:end]))
-            start, end = 0, log.top
-        points = log.points
-        if start < end and points[start][0] < cutoff:
-            start = bisect.bisect_left(points, (cutoff,), start, end)
-        points.append((at, elo))
-        end += 1
-        log.top = end
-        if start > 1024 and 2 * start > end:  # mostly dropped points: compact
-            log = _PointLog(points[start:end])
-            start, end = 0, log.top
-        new = _new_object(EloSeries)  # skips __init__: once per ELO_UPDATED
-        new._log = log
-        new._start = start
-        new._end = end
-        return new
-
-    def ends(self) -> tuple[int, float, float, float]:
-        """(number of points, first time, first Elo, last Elo): what a velocity needs, in one
-        call (this is on the path of every ELO_UPDATED)."""
-        points = self._log.points
-        first_t, first_elo = points[self._start]
-        return self._end - self._start, first_t, first_elo, points[self._end - 1][1]
-
-    def __len__(self) -> int:
-        return self._end - self._start
-
-    def __iter__(self) -> Iterator[tuple[float, float]]:
-        return iter(self.points)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, EloSeries):
-            return NotImplemented
-        return self.points == other.points
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"EloSeries({list(self.points)!r})"
-
-    def __to_data__(self) -> list[list[float]]:
-        """Plain data for snapshots: [[at, elo], ...]."""
-        return [[t, elo] for t, elo in self.points]
-
-    @classmethod
-    def __from_data__(cls, data: object) -> EloSeries:
-        if not isinstance(data, list | tuple):
-            raise TypeError(f"elo series: expected a list, got {type(data).__name__}")
-        points: list[tuple[float, float]] = []
-        for i, point in enumerate(data):
-            ok = isinstance(point, list | tuple) and len(point) == 2
-            if not ok or not all(type(x) in (int, float) and math.isfinite(x) for x in point):
-                raise ValueError(f"elo series.{i}: expected [at, elo], finite numbers")
-            points.append((float(point[0]), float(point[1])))
-        return cls.of(points)
-
-
-@attrs.frozen(weakref_slot=False)  # the reducer's builders need its plain slot layout
+@attrs.frozen
 class EloTracking:
     """ELO_UPDATED observations, (at, elo) oldest first within the window, and the Elo/hour
     velocity last derived from them (events.md §3.25)."""
@@ -272,7 +171,7 @@ class EloTracking:
     velocity_per_hour: Mapping[ConfigKey, float] = _EMPTY
 
 
-@attrs.frozen(weakref_slot=False)  # the reducer's builders need its plain slot layout
+@attrs.frozen
 class SourceBook:
     """When each source last reported (`last_refresh`, source name → at), and what it last
     said of the fields it shares with events (`reported`, field name → one value per config in
@@ -342,250 +241,7 @@ class AllocationBook:
     decisions: int = 0
 
 
-# --- the window of recent envelope ids ------------------------------------------------------
-
-
-class _IdLog:
-    """Append-only list of ids shared by successive `RecentIds`/`Ledger` values.
-
-    `index` maps the ids appended to this log to their sequence numbers; `older` is the index
-    of the log this one succeeded, so a compaction copies only the list of ids, never rebuilds
-    an index. A succeeded log is never appended to again (its newest window is due for
-    compaction, so it always gets a successor), which keeps the shared `older` unchanged."""
-
-    __slots__ = ("base", "ids", "index", "older", "top")
-
-    def __init__(self, base: int, ids: list[str]) -> None:
-        self.base = base
-        self.ids = ids
-        self.index = {id_: base + i for i, id_ in enumerate(ids)}
-        self.older: dict[str, int] = {}
-        self.top = base + len(ids)  # the end of the newest window
-
-    def seq(self, id_: object) -> int | None:
-        """The latest sequence number of `id_` in this log or its predecessor's index."""
-        found = self.index.get(id_)  # type: ignore[call-overload]
-        if found is None:
-            return self.older.get(id_)  # type: ignore[call-overload, no-any-return]
-        return found  # type: ignore[no-any-return]
-
-    def successor(self, size: int) -> _IdLog:
-        """A log holding this one's last `size` ids, whose older index is this one's (the window
-        of any later end only reaches ids appended since this log began)."""
-        end = self.top
-        new = _new_object(_IdLog)
-        new.base = max(end - size, self.base)
-        new.ids = self.ids[new.base - self.base :]
-        new.index = {}
-        new.older = self.index
-        new.top = end
-        return new
-
-
-def window_log(log: _IdLog, end: int, size: int) -> _IdLog:
-    """The log a window ending at `end` appends to: its own, a successor when it is long
-    enough to compact, or a copy of the window when it is not the log's newest (a branch)."""
-    if end != log.top:
-        start = max(end - size, log.base)
-        return _IdLog(start, log.ids[start - log.base : end - log.base])
-    if end - log.base >= 2 * size:
-        return log.successor(size)
-    return log
-
-
-class RecentIds:
-    """The ids of the last `size` envelopes seen, as a persistent value.
-
-    Successive windows share one append-only log, so adding an id to the newest window is O(1);
-    each window is the log's prefix up to its own `end` and so never changes. Adding to an older
-    window (a branch) copies that window first; the log is compacted when it reaches twice the
-    size. Equality is by content (`size` and `ids`). Not for use from several threads at once.
-    """
-
-    __slots__ = ("_end", "_log", "size")
-
-    def __init__(self, log: _IdLog, end: int, size: int) -> None:
-        self._log = log
-        self._end = end
-        self.size = size
-
-    @classmethod
-    def of(cls, ids: Iterable[str] = (), size: int = 10_000) -> RecentIds:
-        """A window holding the last `size` of `ids` (oldest first)."""
-        kept = list(ids)[-size:] if size > 0 else []
-        return cls(_IdLog(0, kept), len(kept), size)
-
-    @property
-    def ids(self) -> tuple[str, ...]:
-        log = self._log
-        start = max(self._end - self.size, log.base)
-        return tuple(log.ids[start - log.base : self._end - log.base])
-
-    def __contains__(self, id_: object) -> bool:
-        log = self._log
-        if self._end == log.top:
-            seq = log.seq(id_)
-            return seq is not None and seq >= self._end - self.size
-        return id_ in self.ids
-
-    def add(self, id_: str) -> RecentIds:
-        """This window with `id_` appended (and the oldest id dropped when full)."""
-        end = self._end
-        log = window_log(self._log, end, self.size)
-        log.ids.append(id_)
-        log.index[id_] = end
-        log.top = end + 1
-        return RecentIds(log, end + 1, self.size)
-
-    def resized(self, size: int) -> RecentIds:
-        return self if size == self.size else RecentIds.of(self.ids, size)
-
-    def __len__(self) -> int:
-        return min(self.size, self._end - self._log.base)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.ids)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, RecentIds):
-            return NotImplemented
-        return self.size == other.size and self.ids == other.ids
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"RecentIds(size={self.size}, ids={self.ids!r})"
-
-
-class Ledger:
-    """What changes with every envelope, in one small persistent value: the window of recent
-    envelope ids (shared append-only log, as `RecentIds`), how many envelopes were applied,
-    the latest envelope time (`last_at`) and the earliest pending expiry (`next_expiry_at`,
-    0.0 = none). One object per envelope instead of four keeps `reduce` fast. Equality is by
-    content. Not for use from several threads at once."""
-
-    __slots__ = ("_end", "_log", "applied", "last_at", "next_expiry_at", "size")
-
-    def __init__(
-        self,
-        log: _IdLog,
-        end: int,
-        size: int,
-        applied: int,
-        last_at: float,
-        next_expiry_at: float,
-    ) -> None:
-        self._log = log
-        self._end = end
-        self.size = size
-        self.applied = applied
-        self.last_at = last_at
-        self.next_expiry_at = next_expiry_at
-
-    @classmethod
-    def of(
-        cls,
-        ids: Iterable[str] = (),
-        size: int = 10_000,
-        applied: int = 0,
-        last_at: float = 0.0,
-        next_expiry_at: float = 0.0,
-    ) -> Ledger:
-        window = RecentIds.of(ids, size)
-        return cls(window._log, window._end, size, applied, last_at, next_expiry_at)
-
-    @property
-    def recent_ids(self) -> RecentIds:
-        return RecentIds(self._log, self._end, self.size)
-
-    @property
-    def ids(self) -> tuple[str, ...]:
-        return self.recent_ids.ids
-
-    def __contains__(self, id_: object) -> bool:
-        end = self._end
-        log = self._log
-        if end == log.top:
-            seq = log.seq(id_)
-            return seq is not None and seq >= end - self.size
-        return id_ in self.recent_ids.ids
-
-    def record(self, id_: str, applied: int, last_at: float, next_expiry_at: float) -> Ledger:
-        """This ledger with `id_` appended to the window and the counters replaced."""
-        end = self._end
-        log = self._log
-        if end != log.top or end - log.base >= 2 * self.size:
-            log = window_log(log, end, self.size)  # a branch, or time to compact
-        log.ids.append(id_)
-        log.index[id_] = end
-        log.top = end + 1
-        new = _new_object(Ledger)  # skips __init__: this is the hot path of `reduce`
-        new._log = log
-        new._end = end + 1
-        new.size = self.size
-        new.applied = applied
-        new.last_at = last_at
-        new.next_expiry_at = next_expiry_at
-        return new
-
-    def __to_data__(self) -> dict[str, Any]:
-        """Plain data for snapshots (the codec's protocol for hand-written values)."""
-        return {
-            "size": self.size,
-            "ids": list(self.ids),
-            "applied": self.applied,
-            "last_at": self.last_at,
-            "next_expiry_at": self.next_expiry_at,
-        }
-
-    @classmethod
-    def __from_data__(cls, data: object) -> Ledger:
-        """The inverse of `__to_data__`; TypeError/ValueError name the field on bad data."""
-        if not isinstance(data, Mapping):
-            raise TypeError(f"ledger: expected an object, got {type(data).__name__}")
-        missing = {"size", "ids", "applied", "last_at", "next_expiry_at"} - set(data)
-        if missing:
-            raise ValueError(f"ledger.{sorted(missing)[0]}: missing")
-        size, ids, applied = data["size"], data["ids"], data["applied"]
-        if type(size) is not int or size < 1:
-            raise ValueError(f"ledger.size: expected an integer >= 1, got {size!r}")
-        if not isinstance(ids, list | tuple) or not all(type(i) is str for i in ids):
-            raise TypeError("ledger.ids: expected a list of strings")
-        if type(applied) is not int or applied < 0:
-            raise ValueError(f"ledger.applied: expected an integer >= 0, got {applied!r}")
-        times = {name: data[name] for name in ("last_at", "next_expiry_at")}
-        for name, value in times.items():
-            number = type(value) in (int, float)
-            if not number or not math.isfinite(value) or value < 0:
-                raise ValueError(f"ledger.{name}: expected a finite time >= 0, got {value!r}")
-        return cls.of(ids, size, applied, float(times["last_at"]), float(times["next_expiry_at"]))
-
-    def with_next_expiry(self, next_expiry_at: float) -> Ledger:
-        return Ledger(self._log, self._end, self.size, self.applied, self.last_at, next_expiry_at)
-
-    def resized(self, size: int) -> Ledger:
-        if size == self.size:
-            return self
-        return Ledger.of(self.ids, size, self.applied, self.last_at, self.next_expiry_at)
-
-    def _key(self) -> tuple[object, ...]:
-        return (self.size, self.ids, self.applied, self.last_at, self.next_expiry_at)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Ledger):
-            return NotImplemented
-        return self._key() == other._key()
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return (
-            f"Ledger(size={self.size}, ids={self.ids!r}, applied={self.applied}, "
-            f"last_at={self.last_at!r}, next_expiry_at={self.next_expiry_at!r})"
-        )
-
-
-@attrs.frozen(weakref_slot=False)  # the reducer's builders need its plain slot layout
+@attrs.frozen
 class Books:
     """The parts of the state that only a few event types change: Elo tracking, the source
     book, recorded allocations, and unknown event types seen (type → count, in type order)."""
@@ -596,7 +252,26 @@ class Books:
     unknown_events: Mapping[str, int] = _EMPTY
 
 
-# --- the whole state ----------------------------------------------------------------------
+# --- the whole state ---------------------------------------------------------------------
+
+
+def _with_item(
+    configs: Mapping[ConfigKey, ConfigState], key: ConfigKey, config: ConfigState
+) -> Mapping[ConfigKey, ConfigState]:
+    """`configs` with `key` → `config`, read-only, in the same order (a mappingproxy's dict is
+    copied directly: no rehashing of the keys)."""
+    changed = configs.copy() if type(configs) is MappingProxyType else dict(configs)
+    changed[key] = config
+    return MappingProxyType(changed)
+
+
+def earliest_expiry(
+    configs: Mapping[ConfigKey, ConfigState], overloaded_until: Mapping[str, float]
+) -> float:
+    """The earliest boost or backoff expiry (0.0 = none): what `ledger.next_expiry_at` holds."""
+    times = [cs.exploration_boost_expires_at for cs in configs.values()]
+    times += overloaded_until.values()
+    return min([t for t in times if t], default=0.0)
 
 
 def _initial_configs() -> Mapping[ConfigKey, ConfigState]:
@@ -604,7 +279,7 @@ def _initial_configs() -> Mapping[ConfigKey, ConfigState]:
     return MappingProxyType(dict.fromkeys(ALL_CONFIGS, default))
 
 
-@attrs.frozen(weakref_slot=False)  # the reducer's builders need its plain slot layout
+@attrs.frozen
 class SchedulerState:
     """Everything the scheduler knows, at `last_at` (the latest envelope time seen).
 
@@ -632,11 +307,46 @@ class SchedulerState:
     def config(self, key: ConfigKey) -> ConfigState:
         return self.configs[key]
 
-    # The interface's flat names for the parts.
-    @property
-    def recent_ids(self) -> RecentIds:
-        return self.ledger.recent_ids
+    # Changes. Each keeps `ledger.next_expiry_at` (the earliest boost or backoff expiry) exact.
+    def with_config(self, key: ConfigKey, config: ConfigState) -> SchedulerState:
+        """This state with config `key` replaced by `config`."""
+        before = self.configs[key]
+        if config is before:
+            return self
+        configs = _with_item(self.configs, key, config)
+        ledger = self.ledger
+        old, new = before.exploration_boost_expires_at, config.exploration_boost_expires_at
+        if new != old:
+            soonest = ledger.next_expiry_at
+            if old and old == soonest:  # the earliest expiry moved: find the new one
+                soonest = earliest_expiry(configs, self.cluster.overloaded_until)
+            elif new and (soonest == 0.0 or new < soonest):
+                soonest = new
+            ledger = ledger.with_next_expiry(soonest)
+        return SchedulerState(configs, self.cluster, self.books, ledger)
 
+    def with_configs(self, configs: Mapping[ConfigKey, ConfigState]) -> SchedulerState:
+        """This state with every config replaced (`configs` in canonical order)."""
+        soonest = earliest_expiry(configs, self.cluster.overloaded_until)
+        return SchedulerState(
+            configs, self.cluster, self.books, self.ledger.with_next_expiry(soonest)
+        )
+
+    def with_cluster(self, cluster: ClusterFacts) -> SchedulerState:
+        """This state with `cluster` (its overload backoffs may move the next expiry)."""
+        ledger = self.ledger
+        if cluster.overloaded_until is not self.cluster.overloaded_until:
+            soonest = earliest_expiry(self.configs, cluster.overloaded_until)
+            ledger = ledger.with_next_expiry(soonest)
+        return SchedulerState(self.configs, cluster, self.books, ledger)
+
+    def with_books(self, books: Books) -> SchedulerState:
+        return SchedulerState(self.configs, self.cluster, books, self.ledger)
+
+    def with_ledger(self, ledger: Ledger) -> SchedulerState:
+        return SchedulerState(self.configs, self.cluster, self.books, ledger)
+
+    # The interface's flat names for the parts.
     @property
     def applied(self) -> int:
         return self.ledger.applied
@@ -699,8 +409,6 @@ class SchedulerState:
 
 def priority_inputs_for(state: SchedulerState, config_key: ConfigKey, now: float) -> PriorityInputs:
     """The priority inputs of one config at `now` (a lapsed boost counts as 1.0)."""
-    from selfplay_core.values import PriorityInputs
-
     cs = state.configs[config_key]
     facts = cs.facts
     return PriorityInputs(
@@ -806,12 +514,6 @@ def _config_problems(
     return problems
 
 
-def _expiries(state: SchedulerState) -> list[float]:
-    found = [cs.exploration_boost_expires_at for cs in state.configs.values()]
-    found += state.cluster.overloaded_until.values()
-    return [t for t in found if t]
-
-
 def check_invariants(
     state: SchedulerState, policy: SchedulerPolicy | EventPolicy | None = None
 ) -> tuple[str, ...]:
@@ -854,8 +556,7 @@ def check_invariants(
             problems += _number_problems(f"elo.history.{key}", elo)
     for key, velocity in state.elo.velocity_per_hour.items():
         problems += _number_problems(f"elo.velocity_per_hour.{key}", velocity)
-    expiries = _expiries(state)
-    expected = min(expiries) if expiries else 0.0
+    expected = earliest_expiry(state.configs, state.cluster.overloaded_until)
     if state.next_expiry_at != expected:
         problems.append(f"next_expiry_at: {state.next_expiry_at!r}, expected {expected!r}")
     if list(state.unknown_events) != sorted(state.unknown_events):
