@@ -41,30 +41,22 @@ class _IdLog:
         self.older: dict[str, int] = {} if older is None else older
         self.top = base + len(ids)  # the end of the newest window
 
-    def seq(self, id_: str) -> int | None:
-        """The latest sequence number of `id_` in this log or its predecessor's index."""
-        found = self.index.get(id_)
-        return self.older.get(id_) if found is None else found
-
-    def for_window_ending(self, end: int, size: int) -> _IdLog:
-        """The log a window ending at `end` appends to: this one; a successor holding the last
-        `size` ids (indexed by this log's index) when it is long enough to compact; or a copy
-        of the window when `end` is not this log's newest (a branch)."""
+    def appended(self, end: int, size: int, id_: str) -> tuple[_IdLog, int]:
+        """`id_` appended to the window of `size` ids ending at `end`: the log holding it and
+        the window's new end. The log is this one; a successor holding the last `size` ids
+        (indexed by this log's index) when it is long enough to compact; or a copy of the
+        window when `end` is not this log's newest (a branch)."""
+        log = self
         if end != self.top:
             start = max(end - size, self.base)
-            return _IdLog(start, self.ids[start - self.base : end - self.base])
-        if end - self.base >= 2 * size:
+            log = _IdLog(start, self.ids[start - self.base : end - self.base])
+        elif end - self.base >= 2 * size:
             start = max(end - size, self.base)
-            return _IdLog(start, self.ids[start - self.base :], older=self.index)
-        return self
-
-    def append(self, id_: str) -> int:
-        """Append `id_` at the end of the newest window; the new end."""
-        end = self.top
-        self.ids.append(id_)
-        self.index[id_] = end
-        self.top = end + 1
-        return end + 1
+            log = _IdLog(start, self.ids[start - self.base :], older=self.index)
+        log.ids.append(id_)
+        log.index[id_] = end
+        log.top = end + 1
+        return log, end + 1
 
 
 @attrs.frozen(eq=False, repr=False)
@@ -100,12 +92,12 @@ class Ledger:
         return tuple(log.ids[start - log.base : self._end - log.base])
 
     def __contains__(self, id_: object) -> bool:
-        if not isinstance(id_, str):
-            return False
         end = self._end
         log = self._log
-        if end == log.top:  # the newest window: look the id up
-            seq = log.seq(id_)
+        if end == log.top:  # the newest window: look the id up (latest sequence number)
+            seq = log.index.get(id_)  # type: ignore[call-overload]
+            if seq is None:
+                seq = log.older.get(id_)  # type: ignore[call-overload]
             return seq is not None and seq >= end - self.size
         return id_ in self.ids
 
@@ -115,19 +107,16 @@ class Ledger:
     def __iter__(self) -> Iterator[str]:
         return iter(self.ids)
 
-    def _appended(self, id_: str, applied: int, last_at: float) -> Ledger:
-        log = self._log.for_window_ending(self._end, self.size)
-        end = log.append(id_)
-        return Ledger(log, end, self.size, applied, last_at, self.next_expiry_at)
-
     def remembered(self, id_: str) -> Ledger:
         """`id_` seen (appended to the window, the oldest id dropped when full), nothing else:
         an envelope that is not applied (an unknown or emit-only event)."""
-        return self._appended(id_, self.applied, self.last_at)
+        log, end = self._log.appended(self._end, self.size, id_)
+        return Ledger(log, end, self.size, self.applied, self.last_at, self.next_expiry_at)
 
     def applied_at(self, id_: str, at: float) -> Ledger:
         """`id_` seen and applied at `at` (the reducer's clock: never before `last_at`)."""
-        return self._appended(id_, self.applied + 1, at)
+        log, end = self._log.appended(self._end, self.size, id_)
+        return Ledger(log, end, self.size, self.applied + 1, at, self.next_expiry_at)
 
     def with_next_expiry(self, next_expiry_at: float) -> Ledger:
         if next_expiry_at == self.next_expiry_at:

@@ -118,17 +118,18 @@ def reduce(
     state: SchedulerState, envelope: Envelope, policy: SchedulerPolicy = _REFERENCE_POLICY
 ) -> Transition:
     """Apply one envelope. Pure: `state` is not changed, time is `envelope.at`."""
-    if envelope.id in state.ledger:
+    ledger = state.ledger
+    if envelope.id in ledger:
         return Transition(state, ())
-    ledger = state.ledger.resized(policy.events.dedup_window)
+    if ledger.size != policy.events.dedup_window:
+        ledger = ledger.resized(policy.events.dedup_window)
+        state = state.with_ledger(ledger)
     event = envelope.event
     handler = _HANDLERS.get(type(event))
     if handler is None:
         return Transition(_seen_only(state.with_ledger(ledger.remembered(envelope.id)), event))
     at = max(envelope.at, ledger.last_at)  # a late envelope does not move time backwards
     lapsed: tuple[Event, ...] = ()
-    if ledger is not state.ledger:
-        state = state.with_ledger(ledger)
     if ledger.next_expiry_at and at >= ledger.next_expiry_at:
         expired = lapse(state, at)
         state, lapsed = expired.state, expired.emitted

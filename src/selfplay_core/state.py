@@ -136,9 +136,79 @@ class ConfigState:
             return 1.0
         return self.exploration_boost
 
+    # The changes events make most often, as constructor calls (`attrs.evolve` costs about
+    # three constructions: it walks every field by name); the rarer ones use `attrs.evolve`.
     def with_boost(self, boost: float, expires_at: float) -> ConfigState:
         """This config with exploration boost `boost` lapsing at `expires_at` (0.0 = none)."""
-        return attrs.evolve(self, exploration_boost=boost, exploration_boost_expires_at=expires_at)
+        return ConfigState(
+            self.staleness_hours,
+            self.elo_velocity,
+            self.training_pending,
+            boost,
+            expires_at,
+            self.curriculum_weight,
+            self.quality_penalty,
+            self.momentum_multiplier,
+            self.search_budget,
+            self.facts,
+        )
+
+    def with_staleness(self, hours: float) -> ConfigState:
+        return ConfigState(
+            hours,
+            self.elo_velocity,
+            self.training_pending,
+            self.exploration_boost,
+            self.exploration_boost_expires_at,
+            self.curriculum_weight,
+            self.quality_penalty,
+            self.momentum_multiplier,
+            self.search_budget,
+            self.facts,
+        )
+
+    def with_training_pending(self, pending: bool) -> ConfigState:
+        return ConfigState(
+            self.staleness_hours,
+            self.elo_velocity,
+            pending,
+            self.exploration_boost,
+            self.exploration_boost_expires_at,
+            self.curriculum_weight,
+            self.quality_penalty,
+            self.momentum_multiplier,
+            self.search_budget,
+            self.facts,
+        )
+
+    def with_quality_penalty(self, penalty: float) -> ConfigState:
+        return ConfigState(
+            self.staleness_hours,
+            self.elo_velocity,
+            self.training_pending,
+            self.exploration_boost,
+            self.exploration_boost_expires_at,
+            self.curriculum_weight,
+            penalty,
+            self.momentum_multiplier,
+            self.search_budget,
+            self.facts,
+        )
+
+    def with_velocity(self, elo_velocity: float, momentum_multiplier: float) -> ConfigState:
+        """ELO_VELOCITY_CHANGED's write: the daily velocity and the momentum multiplier."""
+        return ConfigState(
+            self.staleness_hours,
+            elo_velocity,
+            self.training_pending,
+            self.exploration_boost,
+            self.exploration_boost_expires_at,
+            self.curriculum_weight,
+            self.quality_penalty,
+            momentum_multiplier,
+            self.search_budget,
+            self.facts,
+        )
 
 
 # --- cluster, Elo, sources, allocations ---------------------------------------------------
@@ -160,6 +230,20 @@ class ClusterFacts:
     backpressure: Backpressure | None = None
     backpressure_active: bool = False
     training_queue_depth: int = 0
+
+    def with_node_health(
+        self, nodes: tuple[NodeCapability, ...], unhealthy_nodes: frozenset[str]
+    ) -> ClusterFacts:
+        """The node events' write (NODE_UNHEALTHY and the like, NODE_RECOVERED and the like)."""
+        return ClusterFacts(
+            nodes,
+            unhealthy_nodes,
+            self.overloaded_until,
+            self.health_factor,
+            self.backpressure,
+            self.backpressure_active,
+            self.training_queue_depth,
+        )
 
 
 @attrs.frozen
@@ -250,6 +334,10 @@ class Books:
     sources: SourceBook = SourceBook()
     allocations: AllocationBook = AllocationBook()
     unknown_events: Mapping[str, int] = _EMPTY
+
+    def with_elo(self, elo: EloTracking) -> Books:
+        """ELO_UPDATED's write (a fifth of a real log: a constructor call, not `evolve`)."""
+        return Books(elo, self.sources, self.allocations, self.unknown_events)
 
 
 # --- the whole state ---------------------------------------------------------------------

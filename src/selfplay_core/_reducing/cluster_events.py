@@ -61,9 +61,7 @@ def node_down(
         unhealthy = unhealthy | {node_id}
     if nodes is cluster.nodes and unhealthy is cluster.unhealthy_nodes:
         return Outcome(state)
-    return Outcome(
-        state.with_cluster(attrs.evolve(cluster, nodes=nodes, unhealthy_nodes=unhealthy))
-    )
+    return Outcome(state.with_cluster(cluster.with_node_health(nodes, unhealthy)))
 
 
 def node_up(
@@ -76,7 +74,7 @@ def node_up(
     unhealthy = state.cluster.unhealthy_nodes
     if event.node_id not in unhealthy:
         return Outcome(state)
-    cluster = attrs.evolve(state.cluster, unhealthy_nodes=unhealthy - {event.node_id})
+    cluster = state.cluster.with_node_health(state.cluster.nodes, unhealthy - {event.node_id})
     return Outcome(state.with_cluster(cluster))
 
 

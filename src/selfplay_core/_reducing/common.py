@@ -4,9 +4,7 @@ and the boost rule."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final, TypeAlias
-
-import attrs
+from typing import Any, Final, NamedTuple, TypeAlias
 
 from selfplay_core.event_policy import EventPolicy
 from selfplay_core.events import Event
@@ -19,10 +17,10 @@ SCHEDULER_SOURCE: Final = "selfplay_scheduler"
 MAX_COUNT: Final = int(MAX_MAGNITUDE)
 
 
-@attrs.frozen
-class Outcome:
+class Outcome(NamedTuple):
     """What one handler did: the state after the event (its ledger's window and counters are
-    the reducer's to record), and the events the reference would publish, in order."""
+    the reducer's to record), and the events the reference would publish, in order. (A named
+    tuple: immutable, read by name, and the cheapest value to build once per envelope.)"""
 
     state: SchedulerState
     emitted: tuple[Event, ...] = ()

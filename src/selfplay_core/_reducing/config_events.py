@@ -42,7 +42,13 @@ from selfplay_core.events import (
     TrainingEarlyStopped,
 )
 from selfplay_core.policy import SchedulerPolicy
-from selfplay_core.state import MAX_MAGNITUDE, ConfigState, EloSeries, SchedulerState
+from selfplay_core.state import (
+    MAX_MAGNITUDE,
+    ConfigState,
+    EloSeries,
+    EloTracking,
+    SchedulerState,
+)
 
 
 def selfplay_complete(
@@ -52,7 +58,7 @@ def selfplay_complete(
     config = state.configs[key]
     if same(config.staleness_hours, 0.0):
         return Outcome(state)  # already fresh
-    return Outcome(state.with_config(key, attrs.evolve(config, staleness_hours=0.0)))
+    return Outcome(state.with_config(key, config.with_staleness(0.0)))
 
 
 def training_completed(
@@ -62,7 +68,7 @@ def training_completed(
     config = state.configs[key]
     if config.training_pending is False:
         return Outcome(state)  # nothing pending
-    return Outcome(state.with_config(key, attrs.evolve(config, training_pending=False)))
+    return Outcome(state.with_config(key, config.with_training_pending(False)))
 
 
 def model_promoted(
@@ -113,7 +119,7 @@ def target_updated(
     kind = _priority_kind(event.priority)
     if kind == _HIGH:
         if config.training_pending is not True:
-            config = attrs.evolve(config, training_pending=True)
+            config = config.with_training_pending(True)
         if config.exploration_boost < ep.target_high_boost_floor:
             config = boosted(config, ep.target_high_boost_floor, at, ep)
     elif kind == _LOW:
@@ -140,7 +146,7 @@ def quality_degraded(
     penalty = bounded(penalty)
     if same(config.quality_penalty, penalty):
         return Outcome(state)  # the same penalty
-    return Outcome(state.with_config(key, attrs.evolve(config, quality_penalty=penalty)))
+    return Outcome(state.with_config(key, config.with_quality_penalty(penalty)))
 
 
 def curriculum_rebalanced(
@@ -167,6 +173,8 @@ def curriculum_rebalanced(
 def rate_changed(
     state: SchedulerState, event: SelfplayRateChanged, at: float, policy: SchedulerPolicy
 ) -> Outcome:
+    if event.new_rate is None:
+        return Outcome(state)  # no rate given: no information, no change (as the reference)
     key = event.config_key
     config = attrs.evolve(state.configs[key], momentum_multiplier=as_weight(event.new_rate))
     return Outcome(state.with_config(key, config))
@@ -180,7 +188,7 @@ def training_blocked(
     config = state.configs[key]
     target = max(ep.training_blocked_floor, config.exploration_boost * ep.training_blocked_factor)
     config = boosted(config, min(ep.training_blocked_cap, target), at, ep)
-    config = attrs.evolve(config, training_pending=True)
+    config = config.with_training_pending(True)
     update = SelfplayTargetUpdated(
         config_key=key,
         priority="high",
@@ -285,7 +293,7 @@ def velocity_changed(
         config = boosted(config, target, at, ep)
     velocity = bounded(event.velocity)
     if not (same(config.elo_velocity, velocity) and same(old, momentum)):
-        config = attrs.evolve(config, elo_velocity=velocity, momentum_multiplier=momentum)
+        config = config.with_velocity(velocity, momentum)
     trend = event.trend
     update = SelfplayTargetUpdated(
         config_key=key,
@@ -377,7 +385,7 @@ def low_quality(
         new = boosted(config, target, at, ep)
         if abs(new.exploration_boost - config.exploration_boost) > ep.low_quality_change_threshold:
             throttled += 1
-        configs[key] = attrs.evolve(new, quality_penalty=penalty)
+        configs[key] = new.with_quality_penalty(penalty)
     emitted: tuple[Event, ...] = ()
     if throttled and penalty < 0:
         emitted = tuple(
@@ -440,7 +448,5 @@ def elo_updated(
         if not known:
             changed = dict(sorted(changed.items()))
         velocities = MappingProxyType(changed)
-    tracking = attrs.evolve(
-        tracking, history=MappingProxyType(histories), velocity_per_hour=velocities
-    )
-    return Outcome(state.with_books(attrs.evolve(state.books, elo=tracking)))
+    tracking = EloTracking(MappingProxyType(histories), velocities)
+    return Outcome(state.with_books(state.books.with_elo(tracking)))
