@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 from selfplay_core.cluster import NodeCapability
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
 from selfplay_core.elo_series import EloSeries
+from selfplay_core.invariants import check_invariants
 from selfplay_core.state import (
     ClusterFacts,
     ConfigState,
     SchedulerState,
-    check_invariants,
     cluster_state,
     priority_inputs,
     priority_inputs_for,
