@@ -10,11 +10,12 @@ one step:
    whose expiry is at or before it lapses first (§4), emitting what the reference's decay emits;
 4. the handler applies the event (§3) and says what the reference would publish (§6), as data.
 
-Each handler is typed by its event class and returns an `Outcome` (the state after the event,
-what it emits); `reduce` looks the handler up, calls it and records the envelope in the
-state's `Ledger` — nothing else. Numbers
-that come from outside are kept within ±`MAX_MAGNITUDE`, weights and multipliers are kept ≥ 0
-and boosts within the policy's bounds, so every reachable state satisfies `check_invariants`.
+Each handler takes `(state, event, at, policy)`, its event typed by the class it is registered
+for, and returns an `Outcome` (the state after the event, what it emits); state changes go
+through `attrs.evolve` or the values' `with_…` methods. `reduce` looks the handler up, calls it
+and records the envelope in the state's `Ledger` — nothing else. Numbers that come from outside
+are kept within ±`MAX_MAGNITUDE`, weights and multipliers are kept ≥ 0 and boosts within the
+policy's bounds, so every reachable state satisfies `invariants.check_invariants`.
 """
 
 from __future__ import annotations
