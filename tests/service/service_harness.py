@@ -197,6 +197,8 @@ def decisions_by_round(client: redis.Redis) -> dict[str, set[str]]:
     """Round (decision envelope id) → the fencing tokens of the entries that decided it."""
     rounds: dict[str, set[str]] = {}
     for _, fields in stream_entries(client):
+        if "fence" not in fields:  # not the leader's
+            continue
         envelope = json.loads(fields["envelope"])
         if envelope["type"] == "allocation_decided":
             rounds.setdefault(envelope["id"], set()).add(fields["fence"])
