@@ -22,7 +22,7 @@ from selfplay_core.allocation import (
     target_jobs_for_node,
 )
 from selfplay_core.allocation_policy import AllocationPolicy
-from selfplay_core.cluster import Backpressure, ClusterState, NodeCapability
+from selfplay_core.cluster import Backpressure, ClusterState, NodeCapability, SpawnPause
 from selfplay_core.codec import DecodeError, decode, encode
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey, ConfigKeyError
 from selfplay_core.decide import decide
@@ -60,6 +60,8 @@ from selfplay_core.events import (
     SelfplayRateChanged,
     SelfplayTargetUpdated,
     SourcesRefreshed,
+    SpawningPaused,
+    SpawningResumed,
     TargetTrainingSamplesSet,
     Tick,
     TrainingBlockedByQuality,
@@ -196,6 +198,9 @@ __all__ = [
     "ShellFacts",
     "Snapshot",
     "SourcesRefreshed",
+    "SpawnPause",
+    "SpawningPaused",
+    "SpawningResumed",
     "StarvationFigures",
     "Step",
     "TargetTrainingSamplesSet",

@@ -77,6 +77,11 @@ def _non_negative(inst: Any, attribute: attrs.Attribute[Any], value: object) -> 
         raise Negative(attribute.name, f"must not be negative, got {value!r}")
 
 
+def _optional_non_negative(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None:
+        _non_negative(inst, attribute, value)
+
+
 def _count(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
     if type(value) is not int:
         raise WrongType(attribute.name, f"expected an integer, got {type(value).__name__}")
@@ -603,6 +608,23 @@ class ConfigBoosted:
     multiplier: float = attrs.field(validator=_non_negative)
 
 
+@attrs.frozen
+class SpawningPaused:
+    """Facade `pause_spawning()` (no duration: until `SpawningResumed`) and
+    `activate_backpressure(reason, duration_seconds)`: batches are empty while it holds."""
+
+    TAG: ClassVar[str] = "spawning_paused"
+    reason: str = attrs.field(default="pause_spawning", validator=_text)
+    duration_seconds: float | None = attrs.field(default=None, validator=_optional_non_negative)
+
+
+@attrs.frozen
+class SpawningResumed:
+    """Facade `resume_spawning()`: ends any pause, timed or not."""
+
+    TAG: ClassVar[str] = "spawning_resumed"
+
+
 def _freeze_json(value: Any) -> Any:
     """JSON-shaped data made read-only: objects → mappingproxy, arrays → tuples."""
     if isinstance(value, Mapping):
@@ -667,6 +689,8 @@ SCHEDULER_EVENTS: Final[tuple[type[Any], ...]] = (
     AllocationDecided,
     TargetTrainingSamplesSet,
     ConfigBoosted,
+    SpawningPaused,
+    SpawningResumed,
 )
 """The scheduler's own events."""
 
@@ -720,6 +744,8 @@ Event: TypeAlias = (
     | AllocationDecided
     | TargetTrainingSamplesSet
     | ConfigBoosted
+    | SpawningPaused
+    | SpawningResumed
     | UnknownEvent
 )
 """Any event an envelope can carry."""

@@ -29,6 +29,8 @@ from selfplay_core._reducing.cluster_events import (
     node_down,
     node_overloaded,
     node_up,
+    spawning_paused,
+    spawning_resumed,
 )
 from selfplay_core._reducing.common import (
     SCHEDULER_SOURCE,
@@ -96,6 +98,8 @@ from selfplay_core.events import (
     SelfplayRateChanged,
     SelfplayTargetUpdated,
     SourcesRefreshed,
+    SpawningPaused,
+    SpawningResumed,
     TargetTrainingSamplesSet,
     Tick,
     TrainingBlockedByQuality,
@@ -250,6 +254,8 @@ _HANDLER_TABLE: Final[dict[type[Any], Handler]] = {
     AllocationDecided: allocation_decided,
     TargetTrainingSamplesSet: target_samples_set,
     ConfigBoosted: config_boosted,
+    SpawningPaused: spawning_paused,
+    SpawningResumed: spawning_resumed,
 }
 _HANDLERS: Final[Mapping[type[Any], Handler]] = MappingProxyType(_HANDLER_TABLE)
 _handler_for: Final = _HANDLER_TABLE.get

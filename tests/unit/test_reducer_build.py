@@ -38,7 +38,7 @@ def test_state_parts_equal_the_constructors() -> None:
     built = build.scheduler_state(state.configs, state.cluster, state.books, state.ledger)
     assert type(built) is SchedulerState
     assert built == state
-    cluster_args = ((), frozenset({"gpu-01"}), {"gpu-02": 5.0}, 0.5, None, True, 7)
+    cluster_args = ((), frozenset({"gpu-01"}), {"gpu-02": 5.0}, 0.5, None, True, 7, None)
     assert build.cluster_facts(*cluster_args) == ClusterFacts(*cluster_args)
     books = state.books
     assert build.books(books.elo, books.sources, books.allocations, books.unknown_events) == Books(
@@ -85,7 +85,7 @@ def test_every_twin_built_part_is_its_public_class_and_frozen() -> None:
             "books",
         ),
         (
-            build.cluster_facts((), frozenset(), {}, 1.0, None, False, 0),
+            build.cluster_facts((), frozenset(), {}, 1.0, None, False, 0, None),
             ClusterFacts(),
             "nodes",
         ),

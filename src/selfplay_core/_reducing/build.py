@@ -144,6 +144,7 @@ def cluster_facts(
     backpressure: Any,
     backpressure_active: bool,
     queue_depth: int,
+    spawn_pause: Any,
 ) -> ClusterFacts:
     new = _new(_CL_TWIN)
     new.nodes = nodes
@@ -153,6 +154,7 @@ def cluster_facts(
     new.backpressure = backpressure
     new.backpressure_active = backpressure_active
     new.training_queue_depth = queue_depth
+    new.spawn_pause = spawn_pause
     new.__class__ = ClusterFacts
     return new  # type: ignore[no-any-return]
 

@@ -17,11 +17,13 @@ from selfplay_core._reducing.common import (
     sooner,
     thaw,
 )
-from selfplay_core.cluster import NodeCapability, cluster_health_factor
+from selfplay_core.cluster import NodeCapability, SpawnPause, cluster_health_factor
 from selfplay_core.events import (
     NodeOverloaded,
     P2PClusterHealthy,
     P2PClusterUnhealthy,
+    SpawningPaused,
+    SpawningResumed,
 )
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.state import (
@@ -67,6 +69,7 @@ def node_down(s: SchedulerState, e: Any, now: float, p: SchedulerPolicy) -> Out 
         cluster.backpressure,
         cluster.backpressure_active,
         cluster.training_queue_depth,
+        cluster.spawn_pause,
     )
     return (s.configs, new, s.books, s.ledger.next_expiry_at, ())
 
@@ -85,6 +88,7 @@ def node_up(s: SchedulerState, e: Any, now: float, p: SchedulerPolicy) -> Out | 
         cluster.backpressure,
         cluster.backpressure_active,
         cluster.training_queue_depth,
+        cluster.spawn_pause,
     )
     return (s.configs, new, s.books, s.ledger.next_expiry_at, ())
 
@@ -119,6 +123,32 @@ def backpressure_flag(active: bool) -> Handler:
         return cluster_out(s, new, s.ledger.next_expiry_at)
 
     return handle
+
+
+def spawning_paused(
+    s: SchedulerState, e: SpawningPaused, now: float, p: SchedulerPolicy
+) -> Out | None:
+    """`pause_spawning()` / `activate_backpressure(reason, duration)`: batches are empty until
+    the pause ends. A pause that still holds and ends later (or never) is kept."""
+    until = None if e.duration_seconds is None else now + e.duration_seconds
+    held = s.cluster.spawn_pause
+    lasts_longer = held is not None and (
+        held.until is None or (until is not None and held.until >= until)
+    )
+    if held is not None and held.holds_at(now) and lasts_longer:
+        return None  # only the bookkeeping changes
+    new = replace_cluster(s.cluster, spawn_pause=SpawnPause(e.reason, until))
+    return cluster_out(s, new, s.ledger.next_expiry_at)
+
+
+def spawning_resumed(
+    s: SchedulerState, e: SpawningResumed, now: float, p: SchedulerPolicy
+) -> Out | None:
+    """`resume_spawning()`: any pause ends now."""
+    if s.cluster.spawn_pause is None:
+        return None  # only the bookkeeping changes
+    new = replace_cluster(s.cluster, spawn_pause=None)
+    return cluster_out(s, new, s.ledger.next_expiry_at)
 
 
 def node_overloaded(

@@ -119,6 +119,7 @@ def replace_cluster(
     backpressure: Any = _KEEP,
     backpressure_active: Any = _KEEP,
     queue_depth: Any = _KEEP,
+    spawn_pause: Any = _KEEP,
 ) -> ClusterFacts:
     """`c` with some fields replaced (a fast, explicit `attrs.evolve`)."""
     return cluster_facts(
@@ -129,6 +130,7 @@ def replace_cluster(
         c.backpressure if backpressure is _KEEP else backpressure,
         c.backpressure_active if backpressure_active is _KEEP else backpressure_active,
         c.training_queue_depth if queue_depth is _KEEP else queue_depth,
+        c.spawn_pause if spawn_pause is _KEEP else spawn_pause,
     )
 
 

@@ -41,6 +41,7 @@ _BY_VALIDATOR: dict[Callable[..., None], st.SearchStrategy[Any]] = {
     ev._finite: finite_floats,
     ev._optional_finite: _optional(finite_floats),
     ev._non_negative: non_negative_floats,
+    ev._optional_non_negative: _optional(non_negative_floats),
     ev._count: counts,
     ev._optional_count: _optional(counts),
     ev._text: texts,
