@@ -38,6 +38,7 @@ from selfplay_core.decide import priorities
 from selfplay_core.priority import elo_uncertainty
 from selfplay_core.state import priority_inputs_for
 from selfplay_shell.bus import BusMessage
+from selfplay_shell.sources.config import AccessorConfig
 from selfplay_shell.compat.callbacks import CallbackAccessor
 from selfplay_shell.compat.records import ConfigPriority
 from selfplay_shell.scheduler import SelfplayScheduler as ShellScheduler
@@ -97,7 +98,8 @@ class SelfplayScheduler(ShellScheduler):
 
     Keyword arguments after the reference's (``policy``, ``accessor``, ``log``, ``clock``,
     ``bus``, …) are the shell scheduler's; an ``accessor`` given there keeps feeding the state,
-    with the callbacks' sources added on top."""
+    with the callbacks' sources added on top. ``accessor_config`` sets the callbacks' sources'
+    timeouts and TTL (`AccessorConfig`)."""
 
     def __init__(
         self,
@@ -117,6 +119,8 @@ class SelfplayScheduler(ShellScheduler):
         is_emergency_active_fn: Callback = None,
         backpressure_monitor: Any = None,
         verbose: bool = False,
+        *,
+        accessor_config: AccessorConfig | None = None,
         **shell_options: Any,
     ) -> None:
         self.callbacks = ReferenceCallbacks(
@@ -142,6 +146,7 @@ class SelfplayScheduler(ShellScheduler):
                 backpressure_monitor=backpressure_monitor,
                 is_emergency_active_fn=is_emergency_active_fn,
                 inner=accessor,
+                config=accessor_config,
                 clock=shell_options.get("clock", time.time),
             )
         super().__init__(accessor=accessor, **shell_options)
