@@ -609,6 +609,16 @@ class ConfigBoosted:
 
 
 @attrs.frozen
+class NewGamesAvailable:
+    """NEW_GAMES_AVAILABLE (upstream HEAD, head.md §7.4): `new_games` more completed games of a
+    config (publishers also say `games_added`, `games_count` or `count`)."""
+
+    TAG: ClassVar[str] = "new_games_available"
+    config_key: ConfigKey = attrs.field(converter=to_config_key)
+    new_games: int = attrs.field(default=0, validator=_count)
+
+
+@attrs.frozen
 class SpawningPaused:
     """Facade `pause_spawning()` (no duration: until `SpawningResumed`) and
     `activate_backpressure(reason, duration_seconds)`: batches are empty while it holds."""
@@ -677,6 +687,9 @@ REFERENCE_EVENTS: Final[tuple[type[Any], ...]] = (
 )
 """The 28 types the reference subscribes to, in events.md §2 order."""
 
+LATER_EVENTS: Final[tuple[type[Any], ...]] = (NewGamesAvailable,)
+"""Types the reference subscribes to only after ad4eaccf9 (head.md) that this library applies."""
+
 EMITTED_ONLY_EVENTS: Final[tuple[type[Any], ...]] = (
     QualityPenaltyApplied,
     SelfplayAllocationUpdated,
@@ -695,9 +708,9 @@ SCHEDULER_EVENTS: Final[tuple[type[Any], ...]] = (
 """The scheduler's own events."""
 
 EVENT_CLASSES: Final[tuple[type[Any], ...]] = (
-    REFERENCE_EVENTS + EMITTED_ONLY_EVENTS + SCHEDULER_EVENTS
+    REFERENCE_EVENTS + LATER_EVENTS + EMITTED_ONLY_EVENTS + SCHEDULER_EVENTS
 )
-"""Every known event class, canonical order (reference, emitted-only, scheduler)."""
+"""Every known event class, canonical order (reference, later, emitted-only, scheduler)."""
 
 EVENT_TYPES: Final[Mapping[str, type[Any]]] = types.MappingProxyType(
     {cls.TAG: cls for cls in EVENT_CLASSES}
@@ -737,6 +750,7 @@ ReferenceEvent: TypeAlias = (
 
 Event: TypeAlias = (
     ReferenceEvent
+    | NewGamesAvailable
     | QualityPenaltyApplied
     | SelfplayAllocationUpdated
     | Tick

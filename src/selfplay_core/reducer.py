@@ -58,6 +58,7 @@ from selfplay_core._reducing.config_events import (
 from selfplay_core._reducing.expiry import (
     lapse,
 )
+from selfplay_core._reducing.later_events import new_games_available
 from selfplay_core._reducing.refresh import (
     sources_refreshed,
 )
@@ -83,6 +84,7 @@ from selfplay_core.events import (
     HostOffline,
     LowQualityDataWarning,
     ModelPromoted,
+    NewGamesAvailable,
     NodeActivated,
     NodeOverloaded,
     NodeRecovered,
@@ -249,6 +251,7 @@ _HANDLER_TABLE: Final[dict[type[Any], Handler]] = {
     BackpressureReleased: backpressure_flag(False),
     NodeOverloaded: node_overloaded,
     EloUpdated: elo_updated,
+    NewGamesAvailable: new_games_available,
     Tick: tick,
     SourcesRefreshed: sources_refreshed,
     AllocationDecided: allocation_decided,

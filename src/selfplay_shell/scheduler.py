@@ -170,6 +170,9 @@ def node_resources(node: object) -> NodeResources:
 class SelfplayScheduler:
     """Drop-in for the reference's `SelfplayScheduler` (see the module docstring)."""
 
+    #: The event types `subscribe_to_events` subscribes to: the reference's 28.
+    subscribed_types: tuple[str, ...] = _REFERENCE_TYPES
+
     def __init__(
         self,
         policy: SchedulerPolicy = SchedulerPolicy(),  # noqa: B008 - frozen value
@@ -484,7 +487,7 @@ class SelfplayScheduler:
         if self._subscriptions:
             return True
         source = bus if bus is not None else get_event_bus()
-        for event_type in _REFERENCE_TYPES:
+        for event_type in self.subscribed_types:
             try:
                 self._subscriptions.append(source.subscribe(event_type, self._on_message))
             except Exception:

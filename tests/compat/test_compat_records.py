@@ -63,18 +63,23 @@ def test_dynamic_weights_defaults_are_the_base_constants_and_to_dict_has_every_f
     assert (d["staleness"], d["velocity"], d["idle_gpu_fraction"]) == (0.5, 0.3, 0.25)
     assert (d["training_queue_depth"], d["configs_at_target_fraction"]) == (15, 0.3)
     assert d["average_elo"] == 1750.0
-    assert {"quality", "voi"} <= set(d) and len(d) == 13
+    assert {"quality", "voi"} <= set(d)
+    assert len(d) == 13
 
 
 # --- ConfigPriority properties (§2.3, T103-317) ------------------------------------------------
 
 
-@pytest.mark.parametrize(("hours", "factor"), [(0.5, 0.0), (1.0, 0.0), (2.5, 0.5), (4.0, 1.0), (100.0, 1.0)])
+@pytest.mark.parametrize(
+    ("hours", "factor"), [(0.5, 0.0), (1.0, 0.0), (2.5, 0.5), (4.0, 1.0), (100.0, 1.0)]
+)
 def test_staleness_factor(hours: float, factor: float) -> None:
     assert ConfigPriority(config_key="hex8_2p", staleness_hours=hours).staleness_factor == factor
 
 
-@pytest.mark.parametrize(("velocity", "factor"), [(0.0, 0.0), (-50.0, 0.0), (50.0, 0.5), (200.0, 1.0)])
+@pytest.mark.parametrize(
+    ("velocity", "factor"), [(0.0, 0.0), (-50.0, 0.0), (50.0, 0.5), (200.0, 1.0)]
+)
 def test_velocity_factor(velocity: float, factor: float) -> None:
     assert ConfigPriority(config_key="hex8_2p", elo_velocity=velocity).velocity_factor == factor
 
@@ -100,7 +105,9 @@ def test_is_large_board_follows_the_key_and_a_contradiction_is_an_error() -> Non
         ConfigPriority(config_key="hex8_2p", is_large_board=True)
 
 
-@pytest.mark.parametrize(("key", "players"), [("hex8_2p", 2), ("square8_3p", 3), ("hexagonal_4p", 4)])
+@pytest.mark.parametrize(
+    ("key", "players"), [("hex8_2p", 2), ("square8_3p", 3), ("hexagonal_4p", 4)]
+)
 def test_player_count(key: str, players: int) -> None:
     assert ConfigPriority(config_key=key).player_count == players
 
@@ -134,7 +141,9 @@ def test_elo_gap_info_gain_and_voi() -> None:
     assert ConfigPriority(config_key="hex8_2p", elo_uncertainty=200.0).info_gain_per_game == 200.0
     hundred = ConfigPriority(config_key="hex8_2p", game_count=100, elo_uncertainty=200.0)
     assert hundred.info_gain_per_game == 20.0
-    mid = ConfigPriority(config_key="hex8_2p", current_elo=1200.0, elo_uncertainty=250.0, game_count=50)
+    mid = ConfigPriority(
+        config_key="hex8_2p", current_elo=1200.0, elo_uncertainty=250.0, game_count=50
+    )
     assert mid.voi_score == pytest.approx(0.933333, abs=1e-6)
     uncertain = ConfigPriority(
         config_key="hex8_2p", current_elo=1200.0, elo_uncertainty=300.0, game_count=10
@@ -166,7 +175,8 @@ def test_properties_are_the_cores_functions_on_the_fields() -> None:
     key = record.inputs.config_key
     assert record.voi_score == core.voi_score(1600.0, 2000.0, 400, 30.0, policy) == 0.325
     assert record.data_deficit_factor == core.data_deficit_factor(400, key, policy)
-    assert record.inputs.staleness_hours == 2.5 and str(key) == record.config_key
+    assert record.inputs.staleness_hours == 2.5
+    assert str(key) == record.config_key
 
 
 def test_the_record_is_frozen_and_checked() -> None:
@@ -176,7 +186,7 @@ def test_the_record_is_frozen_and_checked() -> None:
     assert attrs.evolve(record, staleness_hours=3.0).staleness_factor == pytest.approx(2 / 3)
     with pytest.raises(ValueError, match="staleness_hours"):
         ConfigPriority(config_key="hex8_2p", staleness_hours=math.nan)
-    with pytest.raises(ValueError, match="game_count|games_count"):
+    with pytest.raises(ValueError, match=r"game_count|games_count"):
         ConfigPriority(config_key="hex8_2p", game_count=-1)
 
 
@@ -198,11 +208,13 @@ def test_node_capacity_weight_and_available_capacity() -> None:
 
 
 def test_all_configs_are_the_twelve_strings_in_order() -> None:
-    assert len(ALL_CONFIGS) == 12 and all(isinstance(c, str) for c in ALL_CONFIGS)
+    assert len(ALL_CONFIGS) == 12
+    assert all(isinstance(c, str) for c in ALL_CONFIGS)
     assert ALL_CONFIGS[:3] == ("hex8_2p", "hex8_3p", "hex8_4p")
     for config in ALL_CONFIGS:
         board, players = config.rsplit("_", 1)
-        assert board in BOARDS and players in {"2p", "3p", "4p"}
+        assert board in BOARDS
+        assert players in {"2p", "3p", "4p"}
 
 
 def test_tables_cover_every_board_and_player_count() -> None:
@@ -229,7 +241,8 @@ def test_multipliers_and_thresholds_are_ordered_as_the_reference() -> None:
 def test_dynamic_weight_bounds_are_the_policys_and_hold_the_fresh_weights() -> None:
     bounds = SchedulerPolicy().dynamic.bounds
     assert DYNAMIC_WEIGHT_BOUNDS["staleness"] == (bounds.staleness.min, bounds.staleness.max)
-    assert DYNAMIC_WEIGHT_BOUNDS["voi"] == (0.10, 0.35) and len(DYNAMIC_WEIGHT_BOUNDS) == 9
+    assert DYNAMIC_WEIGHT_BOUNDS["voi"] == (0.10, 0.35)
+    assert len(DYNAMIC_WEIGHT_BOUNDS) == 9
     weights = core.compute_dynamic_weights(core.cluster_signals((), {}))
     for name, (low, high) in DYNAMIC_WEIGHT_BOUNDS.items():
         assert low <= getattr(weights, name) <= high, name
@@ -238,6 +251,9 @@ def test_dynamic_weight_bounds_are_the_policys_and_hold_the_fresh_weights() -> N
 def test_constants_follow_a_changed_reference_policy_only_through_the_policy() -> None:
     # Nothing is re-typed: the module reads the reference policy's own fields.
     policy = SchedulerPolicy()
-    assert STALENESS_WEIGHT == policy.weights.staleness
-    assert DATA_STARVATION_EMERGENCY_MULTIPLIER == policy.starvation.emergency_multiplier
-    assert SAMPLES_PER_GAME_BY_BOARD["square8"]["3p"] == policy.samples.per_game.as_dict()["square8_3p"]
+    assert policy.weights.staleness == STALENESS_WEIGHT
+    assert policy.starvation.emergency_multiplier == DATA_STARVATION_EMERGENCY_MULTIPLIER
+    assert (
+        SAMPLES_PER_GAME_BY_BOARD["square8"]["3p"]
+        == policy.samples.per_game.as_dict()["square8_3p"]
+    )

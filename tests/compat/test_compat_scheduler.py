@@ -24,7 +24,10 @@ from selfplay_shell.compat import (
 from selfplay_shell.sources.config import AccessorConfig
 
 T0 = 1_767_225_600.0
-NODES = (NodeCapability(node_id="gpu-a", gpu_type="A100"), NodeCapability(node_id="gpu-b", gpu_type="H100"))
+NODES = (
+    NodeCapability(node_id="gpu-a", gpu_type="A100"),
+    NodeCapability(node_id="gpu-b", gpu_type="H100"),
+)
 
 
 class FakeClock:
@@ -62,7 +65,11 @@ class Monitor:
             raise self.fail
         p = self.pressure
         return SimpleNamespace(
-            queue_pressure=p, training_pressure=p, disk_pressure=p, sync_pressure=p, memory_pressure=p
+            queue_pressure=p,
+            training_pressure=p,
+            disk_pressure=p,
+            sync_pressure=p,
+            memory_pressure=p,
         )
 
 
@@ -106,7 +113,9 @@ async def test_every_reference_callback_is_accepted_and_the_unused_ones_are_neve
     scheduler.get_priority_configs_sync()
     assert total(await scheduler.allocate_selfplay_batch()) > 0
     # unified path: count 20, capped by max_selfplay 10
-    assert scheduler.get_target_jobs_for_node(SimpleNamespace(node_id="gpu-a", selfplay_jobs=4)) == 10
+    assert (
+        scheduler.get_target_jobs_for_node(SimpleNamespace(node_id="gpu-a", selfplay_jobs=4)) == 10
+    )
     assert all(not recorder.calls for recorder in callbacks.values())
     assert scheduler.callbacks.get_cluster_elo_fn is callbacks["get_cluster_elo_fn"]
     assert scheduler.verbose is True
@@ -122,7 +131,8 @@ def test_the_reference_positional_order_is_kept() -> None:
 
 def test_singleton_get_and_reset() -> None:
     first = get_selfplay_scheduler()
-    assert isinstance(first, SelfplayScheduler) and get_selfplay_scheduler() is first
+    assert isinstance(first, SelfplayScheduler)
+    assert get_selfplay_scheduler() is first
     assert first.subscribed
     reset_selfplay_scheduler()
     assert get_selfplay_scheduler() is not first
@@ -135,39 +145,51 @@ def test_every_config_has_a_record_with_its_string_key() -> None:
     scheduler = SelfplayScheduler()
     for config in ALL_CONFIGS:
         record = scheduler.get_config_priority(config)
-        assert isinstance(record, ConfigPriority) and record.config_key == config
+        assert isinstance(record, ConfigPriority)
+        assert record.config_key == config
     assert scheduler.get_config_priority("hex8_9p") is None
     assert scheduler.get_config_priority("invalid_config") is None
 
 
 async def test_string_keys_end_to_end() -> None:
-    scheduler, clock = with_nodes()
+    scheduler, _clock = with_nodes()
     scheduler.apply_event(
-        SourcesRefreshed(game_counts={"hexagonal_4p": 40, "hex8_2p": 120_000}, staleness_hours={"hex8_3p": 10.0})
+        SourcesRefreshed(
+            game_counts={
+                **dict.fromkeys(ALL_CONFIGS, 5000),
+                "hexagonal_4p": 40,
+                "hex8_2p": 120_000,
+            },
+            staleness_hours={"hex8_3p": 10.0},
+        )
     )
     assert scheduler.boost_config_allocation("hex8_3p", 1.5)
     assert scheduler.set_target_training_samples("hex8_2p", 100_000)
     assert scheduler.get_games_needed("hex8_2p") == 0
     ranked = scheduler.get_priority_configs_sync()
     assert [score for _, score in ranked] == sorted((score for _, score in ranked), reverse=True)
-    assert ranked[0][0] == "hex8_3p"  # boosted, stale, 3 players, no games
-    assert all(isinstance(key, str) for key, _ in ranked) and len(ranked) == 12
+    assert ranked[0][0] == "hexagonal_4p"  # 40 games: ×10 starvation, ×4 players
+    assert all(isinstance(key, str) for key, _ in ranked)
+    assert len(ranked) == 12
     only = scheduler.get_priority_configs_sync(top_n=1, filter_configs=["hex8_2p", "hex8_3p"])
     assert [key for key, _ in only] == ["hex8_3p"]
     batch = await scheduler.allocate_selfplay_batch(games_per_config=500)
-    assert all(isinstance(key, str) for key in batch) and "hexagonal_4p" in batch
+    assert all(isinstance(key, str) for key in batch)
+    assert "hexagonal_4p" in batch
     record = scheduler.get_config_priority("hexagonal_4p")
     assert record is not None
     assert record.games_allocated == sum(batch["hexagonal_4p"].values())
     assert set(record.nodes_allocated) == set(batch["hexagonal_4p"])
     assert record.priority_score == dict(ranked)["hexagonal_4p"]
-    assert record.game_count == 40 and record.elo_uncertainty == pytest.approx(300 / 40**0.5)
+    assert record.game_count == 40
+    assert record.elo_uncertainty == pytest.approx(300 / 40**0.5)
     assert scheduler.get_config_priority("hex8_3p").staleness_hours == 10.0  # type: ignore[union-attr]
 
 
 def test_health_check_is_the_reference_shape() -> None:
     result = SelfplayScheduler().health_check()
-    assert isinstance(result.healthy, bool) and isinstance(result.message, str)
+    assert isinstance(result.healthy, bool)
+    assert isinstance(result.message, str)
     assert "priority_age_seconds" in result.details
 
 
@@ -181,7 +203,8 @@ async def test_pause_spawning_empties_every_batch_until_resumed() -> None:
     clock.t += 3600
     assert await scheduler.allocate_selfplay_batch() == {}
     last = scheduler.last_allocation
-    assert last is not None and last.explanation.mode == "paused"
+    assert last is not None
+    assert last.explanation.mode == "paused"
     assert "spawning paused (pause_spawning)" in last.explanation.summary
     assert "Spawning paused" in scheduler.health_check().message
     scheduler.resume_spawning()
@@ -213,7 +236,7 @@ async def test_the_pause_is_in_the_log_and_replays() -> None:
     from selfplay_core import SchedulerState, reduce
 
     log: list[Any] = []
-    scheduler, clock = with_nodes(log=_Log(log))
+    scheduler, _clock = with_nodes(log=_Log(log))
     scheduler.activate_backpressure("disk", 120)
     await scheduler.allocate_selfplay_batch()
     state = SchedulerState.initial()
@@ -267,7 +290,8 @@ async def test_a_failing_monitor_keeps_its_last_signal_and_says_so() -> None:
     await scheduler.refresh_sources()
     assert scheduler.decide_batch().explanation.mode == "paused"
     health = scheduler.accessor.status()["backpressure_monitor"]  # type: ignore[union-attr]
-    assert health.state == "degraded" and "queue monitor down" in (health.reason or "")
+    assert health.state == "degraded"
+    assert "queue monitor down" in (health.reason or "")
     assert health.serving_last_good
     assert "backpressure_monitor" in scheduler.health_check().message
 
@@ -278,7 +302,8 @@ async def test_emergency_callback_sets_job_targets_to_zero() -> None:
     node = SimpleNamespace(node_id="n", gpu_name="RTX 4090", has_gpu=True, cpu_count=32)
     assert scheduler.get_target_jobs_for_node(node) > 0
     await scheduler.refresh_sources()
-    assert emergency.calls and scheduler.get_target_jobs_for_node(node) == 0
+    assert emergency.calls
+    assert scheduler.get_target_jobs_for_node(node) == 0
 
 
 # --- per-node callbacks (allocation.md §10, verified examples) ---------------------------------
@@ -302,9 +327,13 @@ def node(**changes: Any) -> SimpleNamespace:
     return SimpleNamespace(**{**BASE, **changes})
 
 
-def unified(count: int, cap: int | None, up: bool = False, down: int | None = None) -> SelfplayScheduler:
+def unified(
+    count: int, cap: int | None, up: bool = False, down: int | None = None
+) -> SelfplayScheduler:
     return SelfplayScheduler(
-        get_host_targets_fn=Recorder(SimpleNamespace(max_selfplay=cap) if cap is not None else object()),
+        get_host_targets_fn=Recorder(
+            SimpleNamespace(max_selfplay=cap) if cap is not None else object()
+        ),
         get_target_job_count_fn=Recorder(count),
         should_scale_up_fn=Recorder((up, "reason")),
         should_scale_down_fn=Recorder((down is not None, down or 0, "reason")),

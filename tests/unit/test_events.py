@@ -63,7 +63,7 @@ def test_scheduler_own_tags() -> None:
 
 
 def test_registry_is_a_bijection_over_all_classes() -> None:
-    assert len(ev.EVENT_TYPES) == len(ev.EVENT_CLASSES) == 37
+    assert len(ev.EVENT_TYPES) == len(ev.EVENT_CLASSES) == 38
     for tag, cls in ev.EVENT_TYPES.items():
         assert tag == cls.TAG
         assert attrs.has(cls)

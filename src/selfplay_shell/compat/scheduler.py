@@ -31,6 +31,7 @@ from selfplay_core import (
     DecodeError,
     Envelope,
     HostTarget,
+    NewGamesAvailable,
     SpawningPaused,
     SpawningResumed,
 )
@@ -38,13 +39,13 @@ from selfplay_core.decide import priorities
 from selfplay_core.priority import elo_uncertainty
 from selfplay_core.state import priority_inputs_for
 from selfplay_shell.bus import BusMessage
-from selfplay_shell.sources.config import AccessorConfig
 from selfplay_shell.compat.callbacks import CallbackAccessor
 from selfplay_shell.compat.records import ConfigPriority
 from selfplay_shell.scheduler import SelfplayScheduler as ShellScheduler
 from selfplay_shell.scheduler import get_selfplay_scheduler as _get_shell_scheduler
 from selfplay_shell.scheduler import node_resources
 from selfplay_shell.scheduler import reset_selfplay_scheduler as _reset_shell_scheduler
+from selfplay_shell.sources.config import AccessorConfig
 
 __all__ = [
     "UNUSED_CALLBACKS",
@@ -100,6 +101,9 @@ class SelfplayScheduler(ShellScheduler):
     ``bus``, …) are the shell scheduler's; an ``accessor`` given there keeps feeding the state,
     with the callbacks' sources added on top. ``accessor_config`` sets the callbacks' sources'
     timeouts and TTL (`AccessorConfig`)."""
+
+    #: The reference's 28 types and NEW_GAMES_AVAILABLE, which RingRift publishes at HEAD.
+    subscribed_types = (*ShellScheduler.subscribed_types, NewGamesAvailable.TAG)
 
     def __init__(
         self,
