@@ -124,12 +124,14 @@ def test_bad_events_are_counted_never_raised() -> None:
     scheduler = fresh()
     configs = scheduler.state.configs
     assert isinstance(scheduler.handle_event("not an event"), Failure)
+    missing = scheduler.handle_event(SimpleNamespace(payload={"config_key": "hex8_2p"}))
+    assert "no event type" in str(missing.failure())
     bad = SimpleNamespace(event_type="quality_degraded", payload={"config_key": "hex8_9p"})
     assert isinstance(scheduler.handle_event(bad), Failure)
-    assert scheduler.events_rejected == 2
-    # a type we do not know (here: none at all) is kept and counted, never applied (EC11)
-    scheduler.handle_event(SimpleNamespace(payload={"x": 1}))
-    assert scheduler.state.unknown_events == {"": 1}
+    assert scheduler.events_rejected == 3
+    # a type we do not know is kept and counted, never applied (EC11)
+    scheduler.handle_event(SimpleNamespace(event_type="GPU_SELFPLAY_COMPLETE", payload={}))
+    assert scheduler.state.unknown_events == {"GPU_SELFPLAY_COMPLETE": 1}
     assert scheduler.state.configs == configs
 
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import attrs
-from returns.result import Result
+from returns.result import Failure, Result
 
 from selfplay_core import (
     ConfigKey,
@@ -304,8 +304,14 @@ class SelfplayScheduler(ShellScheduler):
             event_id = getattr(event, "event_id", None) or getattr(event, "id", None)
             source = getattr(event, "source", "")
         kind = getattr(kind, "value", kind)  # an enum member → its string value
+        if not kind or not isinstance(kind, str):
+            with self._lock:
+                self.events_rejected += 1
+            why = f"no event type: got {type(event).__name__} without a usable event_type"
+            _log.warning("rejected event: %s", why)
+            return Failure(DecodeError(None, "event_type", "missing", why))
         return self.publish(
-            str(kind or ""),
+            kind,
             payload,
             id=str(event_id) if event_id else None,
             source=source if isinstance(source, str) else str(source),
