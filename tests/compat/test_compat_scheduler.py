@@ -138,6 +138,14 @@ def test_singleton_get_and_reset() -> None:
     assert get_selfplay_scheduler() is not first
 
 
+def test_a_shell_singleton_is_not_silently_taken_for_a_compat_one() -> None:
+    from selfplay_shell import get_selfplay_scheduler as shell_singleton
+
+    shell_singleton()
+    with pytest.raises(TypeError, match="reset_selfplay_scheduler"):
+        get_selfplay_scheduler()
+
+
 # --- string keys ------------------------------------------------------------------------------
 
 
