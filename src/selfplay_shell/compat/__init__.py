@@ -10,7 +10,7 @@ state from an event the core applies. What a user can see differ: docs/deviation
 """
 
 from selfplay_core import DynamicWeights
-from selfplay_core import HealthReport as HealthCheckResult
+from selfplay_core.status import HealthReport as HealthCheckResult
 from selfplay_shell.compat.callbacks import CallbackAccessor
 from selfplay_shell.compat.constants import *  # noqa: F403 - the reference's constants
 from selfplay_shell.compat.constants import __all__ as _constants

@@ -25,7 +25,7 @@ from selfplay_core import (
 )
 from selfplay_core import NodeCapability as CoreNodeCapability
 from selfplay_core import priority as core
-from selfplay_core.node_capacity import available_capacity, capacity_weight
+from selfplay_core.allocation.capacity import available_capacity, capacity_weight
 
 __all__ = ["ConfigPriority", "DynamicWeights", "NodeCapability"]
 

@@ -25,17 +25,10 @@ from typing import Any, Final
 import attrs
 from returns.result import Failure, Result
 
-from selfplay_core import (
-    ConfigKey,
-    ConfigKeyError,
-    DecodeError,
-    Envelope,
-    HostTarget,
-    NewGamesAvailable,
-    SpawningPaused,
-    SpawningResumed,
-)
+from selfplay_core import ConfigKey, ConfigKeyError, DecodeError, Envelope
+from selfplay_core.allocation import HostTarget
 from selfplay_core.decide import priorities
+from selfplay_core.events import NewGamesAvailable, SpawningPaused, SpawningResumed
 from selfplay_core.priority import elo_uncertainty
 from selfplay_core.state import priority_inputs_for
 from selfplay_shell.bus import BusMessage
