@@ -221,7 +221,7 @@ class SourceAccessor:
     """Named sources, each read in a worker thread with its timeout, cached for its TTL, and on
     failure serving its last good value while `status()` says what went wrong (the machinery of
     `SelfplayDataAccessor`, reusable for any set of sources, e.g. `selfplay_shell.compat`'s
-    callbacks). A subclass fills `_slots` (name → `_Slot`) and says how to read them."""
+    callbacks). A subclass adds its sources (`_add_source`) and says what a snapshot is."""
 
     def __init__(
         self,
@@ -242,6 +242,12 @@ class SourceAccessor:
     @property
     def config(self) -> AccessorConfig:
         return self._config
+
+    def _add_source(
+        self, name: str, reader: Callable[[ReadContext], Reading[Any]], ttl: float
+    ) -> None:
+        """One more source: `reader` runs in a worker thread under this accessor's rules."""
+        self._slots[name] = _Slot(name, reader, ttl)
 
     def close(self) -> None:
         """Stop the worker threads (reads in flight finish on their own deadline)."""

@@ -30,7 +30,7 @@ from returns.io import IOFailure, IOResult
 from returns.unsafe import unsafe_perform_io
 
 from selfplay_core import Backpressure, NodeCapability
-from selfplay_shell.accessor import AccessorSnapshot, SourceAccessor, SourceHealth, _Slot
+from selfplay_shell.accessor import AccessorSnapshot, SourceAccessor, SourceHealth
 from selfplay_shell.sources._base import ReadContext, Reading
 from selfplay_shell.sources.config import AccessorConfig, Anchors
 from selfplay_shell.sources.errors import SourceError, SourceFailure
@@ -118,10 +118,10 @@ class CallbackAccessor(SourceAccessor):
         self._monitor: _MonitorReader | None = None
         if backpressure_monitor is not None:
             self._monitor = _MonitorReader(backpressure_monitor)
-            self._slots["backpressure_monitor"] = _Slot("backpressure_monitor", self._monitor, ttl)
+            self._add_source("backpressure_monitor", self._monitor, ttl)
         if is_emergency_active_fn is not None:
             reader = _read_flag(is_emergency_active_fn)
-            self._slots["is_emergency_active_fn"] = _Slot("is_emergency_active_fn", reader, ttl)
+            self._add_source("is_emergency_active_fn", reader, ttl)
 
     async def snapshot(self) -> AccessorSnapshot:
         """The inner snapshot (if any) with this refresh's backpressure and queue depth."""
