@@ -240,6 +240,15 @@ async def test_a_timed_pause_never_shortens_an_open_ended_one() -> None:
     assert total(await scheduler.allocate_selfplay_batch()) > 0
 
 
+async def test_node_events_keep_the_pause() -> None:
+    scheduler, _clock = with_nodes()
+    scheduler.pause_spawning()
+    scheduler.handle_event({"node_id": "gpu-b"}, "NODE_UNHEALTHY")
+    scheduler.handle_event({"node_id": "gpu-b"}, "NODE_RECOVERED")
+    scheduler.handle_event({}, "P2P_CLUSTER_HEALTHY")
+    assert await scheduler.allocate_selfplay_batch() == {}
+
+
 async def test_the_pause_is_in_the_log_and_replays() -> None:
     from selfplay_core import SchedulerState, reduce
 
