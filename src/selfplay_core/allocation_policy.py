@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import attrs
 
-from selfplay_core._validators import count, non_negative
+from selfplay_core._validators import count, non_negative, optional_count
 
 # --- reference tables (thresholds.py 1127-1150) ---
 
@@ -134,11 +134,6 @@ class BackpressureRules:
             )
 
 
-def _optional_count(inst: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
-    if value is not None:
-        count(inst, attribute, value)
-
-
 def _patterns(value: Any) -> tuple[str, ...]:
     return tuple(str(p) for p in value)
 
@@ -152,8 +147,8 @@ class HardwareLimitRow:
     patterns: tuple[str, ...] = attrs.field(converter=_patterns)
     cpu_fraction: float = attrs.field(validator=non_negative)
     without_cpus: int = attrs.field(validator=count)
-    cap: int | None = attrs.field(default=None, validator=_optional_count)
-    per_gpu_cap: int | None = attrs.field(default=None, validator=_optional_count)
+    cap: int | None = attrs.field(default=None, validator=optional_count)
+    per_gpu_cap: int | None = attrs.field(default=None, validator=optional_count)
 
 
 REFERENCE_HARDWARE_LIMITS: Final[tuple[HardwareLimitRow, ...]] = (

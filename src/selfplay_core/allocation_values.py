@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from selfplay_core._validators import count, finite, non_negative
+from selfplay_core._validators import count, finite, non_negative, optional_count
 from selfplay_core.configs import ConfigKey, coerce_config_key
 
 
@@ -73,11 +73,6 @@ def _placements(
                 )
 
 
-def _optional_count(inst: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
-    if value is not None:
-        count(inst, attribute, value)
-
-
 @attrs.frozen
 class AllocationRequest:
     """`allocate_selfplay_batch(games_per_config, max_configs, *, target_games)` at time `now`.
@@ -89,7 +84,7 @@ class AllocationRequest:
 
     games_per_config: int = attrs.field(default=500, validator=count)
     max_configs: int = attrs.field(default=12, validator=count)
-    target_games: int | None = attrs.field(default=None, validator=_optional_count)
+    target_games: int | None = attrs.field(default=None, validator=optional_count)
     now: float = attrs.field(default=0.0, validator=finite)
 
 
@@ -185,8 +180,8 @@ class AllocationExplanation:
     effective_games_per_config: int = attrs.field(validator=count)
     throttle_multiplier: float = attrs.field(validator=non_negative)
     health_factor: float = attrs.field(validator=non_negative)
-    requested_budget: int | None = attrs.field(default=None, validator=_optional_count)
-    effective_budget: int | None = attrs.field(default=None, validator=_optional_count)
+    requested_budget: int | None = attrs.field(default=None, validator=optional_count)
+    effective_budget: int | None = attrs.field(default=None, validator=optional_count)
     configs: tuple[ConfigDecision, ...] = ()
     skipped: Mapping[ConfigKey, str] = attrs.field(factory=dict, converter=freeze_config_text)
     unmet: tuple[UnmetConstraint, ...] = ()

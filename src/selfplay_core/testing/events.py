@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 from hypothesis import strategies as st
 
+from selfplay_core import _validators as validators
 from selfplay_core import events as ev
 from selfplay_core.cluster import Backpressure, NodeCapability
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
@@ -38,15 +39,15 @@ def _optional(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 # Field strategy by the validator the field declares: covers every simple field of every class,
 # so a field added later is drawn without touching this module.
 _BY_VALIDATOR: dict[Callable[..., None], st.SearchStrategy[Any]] = {
-    ev._finite: finite_floats,
-    ev._optional_finite: _optional(finite_floats),
-    ev._non_negative: non_negative_floats,
-    ev._count: counts,
-    ev._optional_count: _optional(counts),
-    ev._text: texts,
-    ev._optional_text: _optional(texts),
-    ev._node_id: node_ids,
-    ev._optional_bool: _optional(st.booleans()),
+    validators.finite: finite_floats,
+    validators.optional_finite: _optional(finite_floats),
+    validators.non_negative: non_negative_floats,
+    validators.count: counts,
+    validators.optional_count: _optional(counts),
+    validators.text: texts,
+    validators.optional_text: _optional(texts),
+    validators.non_empty_text: node_ids,
+    validators.optional_bool: _optional(st.booleans()),
     ev._priority: texts | st.integers(min_value=-(10**6), max_value=10**6),
 }
 
