@@ -206,6 +206,7 @@ def _structure_envelope(raw: Any, _cls: Any) -> Envelope:
             try:
                 event = STRUCTURE_EVENT[cls](prepare_payload(cls, payload), cls)
             except Exception as exc:
+                _check_envelope_fields(record, at)  # an envelope problem is reported first
                 raise _Reject(_payload_error(cls, payload, exc)) from None
         return Envelope(
             id=record["id"],
@@ -220,6 +221,19 @@ def _structure_envelope(raw: Any, _cls: Any) -> Envelope:
 
 
 CONVERTER.register_structure_hook(Envelope, _structure_envelope)
+
+_ENVELOPE_FIELDS: Final = tuple(
+    field for field in attrs.fields(Envelope) if field.name in ("id", "at", "source")
+)
+
+
+def _check_envelope_fields(record: Mapping[str, Any], at: object) -> None:
+    """Run the Envelope's own validators of `id`, `at` and `source` (raising their
+    FieldProblem), for a record whose payload failed: the envelope's problem is named first."""
+    values = {"id": record["id"], "at": at, "source": record.get("source", "")}
+    for field in _ENVELOPE_FIELDS:
+        if field.validator is not None:
+            field.validator(None, field, values[field.name])
 
 MAX_JSON_DEPTH: Final = 100
 
