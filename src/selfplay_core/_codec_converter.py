@@ -67,7 +67,8 @@ def _structure_int(value: Any, _type: Any) -> int:
 def _structure_str(value: Any, _type: Any) -> str:
     if type(value) is not str:
         raise TypeError(f"expected a string, got {type(value).__name__}")
-    check_utf8("", value)  # the field's name comes from cattrs' path
+    if not value.isascii():  # ASCII always encodes
+        check_utf8("", value)  # the field's name comes from cattrs' path
     return value
 
 

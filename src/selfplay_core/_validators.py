@@ -72,6 +72,8 @@ def optional_finite(inst: Any, attribute: attrs.Attribute[Any], value: object) -
 
 
 def non_negative(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if type(value) is float and 0.0 <= value < math.inf:  # the common case, one comparison
+        return
     finite(inst, attribute, value)
     if value < 0:  # type: ignore[operator]
         raise Negative(attribute.name, f"must not be negative, got {value!r}")
@@ -104,7 +106,8 @@ def text(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
     """A string the log can write."""
     if type(value) is not str:
         raise WrongType(attribute.name, f"expected a string, got {type(value).__name__}")
-    check_utf8(attribute.name, value)
+    if not value.isascii():  # ASCII always encodes; only the rest needs the full check
+        check_utf8(attribute.name, value)
 
 
 def optional_text(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -114,6 +117,8 @@ def optional_text(inst: Any, attribute: attrs.Attribute[Any], value: object) -> 
 
 def non_empty_text(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
     """A non-empty string the log can write (ids, node names)."""
+    if type(value) is str and value and value.isascii():  # the common case
+        return
     text(inst, attribute, value)
     if not value:
         raise Empty(attribute.name, "must not be empty")

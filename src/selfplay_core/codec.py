@@ -186,10 +186,12 @@ def _structure_envelope(raw: Any, _cls: Any) -> Envelope:
         raise _fail(
             type_name, "payload", WRONG_TYPE, f"expected an object, got {type(payload).__name__}"
         )
-    for name in ("id", "at"):
-        if record.get(name) is None:
-            raise _fail(type_name, name, MISSING, f"no {name}")
-    at = record["at"]
+    event_id = record.get("id")
+    if event_id is None:
+        raise _fail(type_name, "id", MISSING, "no id")
+    at = record.get("at")
+    if at is None:
+        raise _fail(type_name, "at", MISSING, "no time")
     if type(at) is int:
         try:
             at = float(at)
@@ -206,10 +208,10 @@ def _structure_envelope(raw: Any, _cls: Any) -> Envelope:
             try:
                 event = STRUCTURE_EVENT[cls](prepare_payload(cls, payload), cls)
             except Exception as exc:
-                _check_envelope_fields(record, at)  # an envelope problem is reported first
+                _check_envelope_fields(event_id, at, record.get("source", ""))  # an envelope problem is reported first
                 raise _Reject(_payload_error(cls, payload, exc)) from None
         return Envelope(
-            id=record["id"],
+            id=event_id,
             type=type_name,
             schema_version=SCHEMA_VERSION,
             at=at,
@@ -227,13 +229,14 @@ _ENVELOPE_FIELDS: Final = tuple(
 )
 
 
-def _check_envelope_fields(record: Mapping[str, Any], at: object) -> None:
+def _check_envelope_fields(event_id: object, at: object, source: object) -> None:
     """Run the Envelope's own validators of `id`, `at` and `source` (raising their
     FieldProblem), for a record whose payload failed: the envelope's problem is named first."""
-    values = {"id": record["id"], "at": at, "source": record.get("source", "")}
+    values = {"id": event_id, "at": at, "source": source}
     for field in _ENVELOPE_FIELDS:
         if field.validator is not None:
             field.validator(None, field, values[field.name])
+
 
 MAX_JSON_DEPTH: Final = 100
 
@@ -343,22 +346,29 @@ def _classify(exc: BaseException) -> tuple[str, str]:
 
 def decode(raw: object) -> Result[Envelope, DecodeError]:
     """Any Python value → an `Envelope`, or a `DecodeError` saying what and where. Never raises."""
-    return decode_value(raw, Envelope)
+    return _structured(_structure_envelope, raw, Envelope)
 
 
 def decode_json(raw: object) -> Result[Envelope, DecodeError]:
     """`decode` for a value straight from a JSON parser (the log reader's decoder): the same
     function, kept as the name the reader calls."""
-    return decode_value(raw, Envelope)
+    return _structured(_structure_envelope, raw, Envelope)
 
 
 def decode_value(value: object, cls: type[T]) -> Result[T, DecodeError]:
     """The inverse of `encode_value` for a known class (`Envelope` included); never raises."""
+    return _structured(CONVERTER.get_structure_hook(cls), value, cls)
+
+
+def _structured(
+    hook: Callable[[Any, Any], Any], value: object, cls: type[T]
+) -> Result[T, DecodeError]:
+    """`hook` (the converter's structure hook for `cls`) applied to `value`, as a Result."""
     try:
-        return Success(CONVERTER.structure(value, cls))
+        return Success(hook(value, cls))
     except _Reject as reject:
         return Failure(reject.error)
-    except Exception as exc:  # noqa: BLE001  (a hostile object: raising __eq__, deep nesting, …)
+    except Exception as exc:  # a hostile object (raising __eq__, deep nesting, …): still a value
         if cls is Envelope:
             return Failure(DecodeError(None, "", INVALID, f"{type(exc).__name__}: {exc}"))
         path, leaf = _locate(exc, [])
