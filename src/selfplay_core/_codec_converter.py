@@ -91,7 +91,7 @@ def _structure_config_key(value: Any, _type: Any) -> ConfigKey:
 
 def _structure_str_or_int(value: Any, _type: Any) -> str | int:
     if type(value) is int:
-        return cast(int, value)
+        return value
     return _structure_str(value, str)
 
 
@@ -239,9 +239,7 @@ def _configure(converter: cattrs.Converter) -> None:
     # Event classes: cattrs-generated functions, with the one lenient field.
     for cls in EVENT_CLASSES:
         overrides = _OVERRIDES.get(cls, {})
-        converter.register_structure_hook(
-            cls, make_dict_structure_fn(cls, converter, **overrides)
-        )
+        converter.register_structure_hook(cls, make_dict_structure_fn(cls, converter, **overrides))
         converter.register_unstructure_hook(cls, make_dict_unstructure_fn(cls, converter))
 
 

@@ -42,7 +42,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, TypeVar, cast
 
 import attrs
-
 from cattrs.errors import (
     AttributeValidationNote,
     BaseValidationError,
@@ -176,6 +175,12 @@ def _structure_envelope(raw: Any, _cls: Any) -> Envelope:
         if type_name is None:
             raise _fail(None, "type", MISSING, "no event type")
         raise _fail(None, "type", WRONG_TYPE, f"expected a string, got {type(type_name).__name__}")
+    if not type_name.isascii():
+        try:
+            check_utf8("type", type_name)
+        except NotUtf8 as problem:  # name the type as it can be printed
+            printable = type_name.encode("utf-8", "backslashreplace").decode("utf-8")
+            raise _fail(printable, "type", NOT_UTF8, problem.detail) from None
     version = record.get("schema_version")
     if version != SCHEMA_VERSION or type(version) is not int:
         record = _upcast(record, type_name, version)
@@ -208,7 +213,9 @@ def _structure_envelope(raw: Any, _cls: Any) -> Envelope:
             try:
                 event = STRUCTURE_EVENT[cls](prepare_payload(cls, payload), cls)
             except Exception as exc:
-                _check_envelope_fields(event_id, at, record.get("source", ""))  # an envelope problem is reported first
+                _check_envelope_fields(
+                    event_id, at, record.get("source", "")
+                )  # an envelope problem is reported first
                 raise _Reject(_payload_error(cls, payload, exc)) from None
         return Envelope(
             id=event_id,

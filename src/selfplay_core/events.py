@@ -18,12 +18,6 @@ from typing import Any, ClassVar, Final, NoReturn, TypeAlias, TypeVar
 
 import attrs
 
-from selfplay_core._validators import Empty as Empty  # the problem kinds, re-exported
-from selfplay_core._validators import FieldProblem as FieldProblem
-from selfplay_core._validators import Negative as Negative
-from selfplay_core._validators import NotFinite as NotFinite
-from selfplay_core._validators import NotUtf8 as NotUtf8
-from selfplay_core._validators import WrongType as WrongType
 from selfplay_core._validators import (
     EachValue,
     count,
@@ -36,6 +30,12 @@ from selfplay_core._validators import (
     optional_text,
     text,
 )
+from selfplay_core._validators import Empty as Empty  # the problem kinds, re-exported
+from selfplay_core._validators import FieldProblem as FieldProblem
+from selfplay_core._validators import Negative as Negative
+from selfplay_core._validators import NotFinite as NotFinite
+from selfplay_core._validators import NotUtf8 as NotUtf8
+from selfplay_core._validators import WrongType as WrongType
 from selfplay_core.allocation_values import AllocationRequest, BatchAllocation
 from selfplay_core.cluster import Backpressure, NodeCapability
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey, coerce_config_key

@@ -200,6 +200,59 @@ def envelopes(
     )
 
 
+# --- hostile strings: what a publisher may send that a careless log would mangle ---
+
+_CONTROL = st.characters(max_codepoint=0x1F) | st.sampled_from("\x7f\x85\u2028\u2029\ufeff\u200b")
+
+hostile_texts: st.SearchStrategy[str] = (
+    st.text(st.characters(exclude_categories=["Cs"]), max_size=40)  # any encodable code point
+    | st.text(_CONTROL, min_size=1, max_size=20)  # control characters, line separators, BOM
+    | st.tuples(st.text(_CONTROL, min_size=1, max_size=3), st.integers(1_000, 100_000)).map(
+        lambda parts: (parts[0] + "\U0001f600é")[: parts[1]] * (parts[1] // 4 + 1)
+    )  # very long
+)
+"""Strings UTF-8 can encode, chosen to be hard on a log: controls, non-BMP, very long."""
+
+unencodable_texts: st.SearchStrategy[str] = st.builds(
+    lambda head, surrogate, tail: head + surrogate + tail,
+    st.text(max_size=6),
+    st.characters(categories=["Cs"]),
+    st.text(max_size=6),
+)
+"""Strings with a lone surrogate: no UTF-8 log can write them."""
+
+
+def hostile_envelopes() -> st.SearchStrategy[ev.Envelope]:
+    """Valid envelopes whose id, source and free-text fields (and an unknown event's keys and
+    strings) are `hostile_texts`."""
+    hostile_ids = hostile_texts.filter(bool)
+    hostile_events = st.one_of(
+        st.builds(ev.SelfplayTargetUpdated, configs, priority=hostile_texts, reason=hostile_texts),
+        st.builds(ev.RegressionDetected, configs, severity=hostile_texts),
+        st.builds(ev.NodeOverloaded, node_id=hostile_ids, resource_type=hostile_texts),
+        st.builds(
+            ev.SourcesRefreshed,
+            nodes=st.lists(
+                st.builds(NodeCapability, node_id=hostile_ids, gpu_type=hostile_texts), max_size=2
+            ).map(tuple),
+        ),
+        st.builds(
+            ev.UnknownEvent,
+            type=hostile_ids.filter(_is_unknown_type),
+            payload=st.dictionaries(
+                hostile_texts, json_documents(st.none() | st.integers() | hostile_texts), max_size=3
+            ),
+        ),
+    )
+    return st.builds(
+        ev.make_envelope,
+        hostile_events,
+        id=hostile_ids,
+        at=non_negative_floats,
+        source=hostile_texts,
+    )
+
+
 def _junk_field(field: attrs.Attribute[Any]) -> st.SearchStrategy[Any]:
     # Near misses for a field: wrong types, NaN/inf, negatives, bad config strings, nulls.
     return (
