@@ -146,7 +146,9 @@ class EachValue:
             try:
                 check(inst, attribute, val)
             except FieldProblem as exc:
-                raise type(exc)(f"{attribute.name}.{key}", exc.detail) from None
+                # "name" → "name.key"; a nested EachValue's "name.inner" → "name.key.inner"
+                where = f"{attribute.name}.{key}{exc.field[len(attribute.name) :]}"
+                raise type(exc)(where, exc.detail) from None
 
 
 __all__ = [

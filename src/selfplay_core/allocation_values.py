@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from selfplay_core._validators import count, finite, non_negative, optional_count
+from selfplay_core._validators import EachValue, count, finite, non_negative, optional_count
 from selfplay_core.configs import ConfigKey, coerce_config_key
 
 
@@ -56,21 +56,8 @@ def freeze_placements(
     return types.MappingProxyType({k: freeze_node_counts(v) for k, v in items})
 
 
-def _counts(_inst: Any, attribute: attrs.Attribute[Any], value: Mapping[Any, int]) -> None:
-    for key, games in value.items():
-        if isinstance(games, bool) or not isinstance(games, int) or games < 0:
-            raise ValueError(f"{attribute.name}.{key}: expected an integer ≥ 0, got {games!r}")
-
-
-def _placements(
-    _inst: Any, attribute: attrs.Attribute[Any], value: Mapping[ConfigKey, Mapping[str, int]]
-) -> None:
-    for key, per_node in value.items():
-        for node_id, games in per_node.items():
-            if isinstance(games, bool) or not isinstance(games, int) or games < 0:
-                raise ValueError(
-                    f"{attribute.name}.{key}.{node_id}: expected an integer ≥ 0, got {games!r}"
-                )
+_counts = EachValue(count)  # every value a count
+_placements = EachValue(EachValue(count))  # config → node → count
 
 
 @attrs.frozen

@@ -55,8 +55,6 @@ def _check_result(result: object) -> None:
         assert error.problem in PROBLEMS
         assert isinstance(error.path, str)
         assert error.message
-        # the detailed pass always finds what the fast pass rejected
-        assert "fast path only" not in error.message
     else:
         envelope = result.unwrap()
         # whatever decodes is a valid envelope that encodes to plain JSON and back
