@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 import attrs
 
@@ -66,9 +66,8 @@ def finite(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
         raise NotFinite(attribute.name, f"must be finite, got {value!r}")
 
 
-def optional_finite(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None:
-        finite(inst, attribute, value)
+optional_finite: Final[Validator] = attrs.validators.optional(finite)
+"""None, or what `finite` accepts."""
 
 
 def non_negative(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -87,9 +86,8 @@ def count(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
         raise Negative(attribute.name, f"must not be negative, got {value!r}")
 
 
-def optional_count(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None:
-        count(inst, attribute, value)
+optional_count: Final[Validator] = attrs.validators.optional(count)
+"""None, or what `count` accepts."""
 
 
 def check_utf8(field: str, value: str) -> None:
@@ -110,9 +108,8 @@ def text(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
         check_utf8(attribute.name, value)
 
 
-def optional_text(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None:
-        text(inst, attribute, value)
+optional_text: Final[Validator] = attrs.validators.optional(text)
+"""None, or what `text` accepts."""
 
 
 def non_empty_text(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
