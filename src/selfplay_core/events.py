@@ -36,7 +36,7 @@ from selfplay_core._validators import Negative as Negative
 from selfplay_core._validators import NotFinite as NotFinite
 from selfplay_core._validators import NotUtf8 as NotUtf8
 from selfplay_core._validators import WrongType as WrongType
-from selfplay_core.allocation_values import AllocationRequest, BatchAllocation
+from selfplay_core.allocation.values import AllocationRequest, BatchAllocation
 from selfplay_core.cluster import Backpressure, NodeCapability
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey, coerce_config_key
 from selfplay_core.signals import FeedbackSignal
