@@ -175,7 +175,7 @@ def _configure(converter: cattrs.Converter) -> None:
         read_only = get_origin(tp) is not dict
 
         def structure(value: Any, _tp: Any) -> Mapping[Any, Any]:
-            if not isinstance(value, Mapping):
+            if type(value) is not dict and not isinstance(value, Mapping):  # dict: no ABC check
                 raise TypeError(f"expected an object, got {type(value).__name__}")
             built = inner(value, dict)
             if canonical:
