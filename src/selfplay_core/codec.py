@@ -168,7 +168,7 @@ def _structure_envelope(raw: Any, _cls: Any) -> Envelope:
         if not isinstance(raw, Mapping):
             raise _fail(None, "", WRONG_TYPE, f"expected an object, got {type(raw).__name__}")
         raw = dict(raw)
-    record = cast(dict[str, Any], raw)
+    record: dict[str, Any] = raw
 
     type_name = record.get("type")
     if type(type_name) is not str:
