@@ -123,7 +123,7 @@ def _render_report(
 ) -> None:
     table = new_table("Replay", show_header=False)
     table.add_column("what")
-    table.add_column("value", justify="right")
+    table.add_column("value", justify="right", overflow="fold")
     table.add_row("started from", f"{origin} (record {start})")
     table.add_row("records", count(report.items))
     table.add_row("applied", count(report.applied))
@@ -145,8 +145,8 @@ def _render_report(
         rejected = new_table(
             f"Rejected lines (first {min(LIST_LIMIT, report.rejected)})",
         )
-        rejected.add_column("where")
-        rejected.add_column("why")
+        rejected.add_column("where", overflow="fold")
+        rejected.add_column("why", overflow="fold")
         for item in report.rejections[:LIST_LIMIT]:
             rejected.add_row(item.where, item.reason)
         out.print(rejected)
