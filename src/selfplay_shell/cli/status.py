@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, Final
 
-from selfplay_core.allocation_values import BatchAllocation
+from selfplay_core.allocation.values import BatchAllocation
 from selfplay_core.events import AllocationDecided
 from selfplay_core.replay import replay
 from selfplay_core.status import ShellFacts, health_check, scheduler_metrics, scheduler_status
