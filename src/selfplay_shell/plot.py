@@ -87,7 +87,7 @@ def plot_run(
     _draw_nodes(fig, fig.add_subplot(grid[2, :]), series, hours)
     fig.suptitle(
         f"{title}: games allocated so far per config"
-        + (" (dashed grey: under the other policy)" if series.with_counterfactual else "")
+        + ("; thin faded lines: under the other policy" if series.with_counterfactual else "")
     )
     fig.tight_layout()
     path = Path(out)
@@ -117,6 +117,7 @@ def _draw_board(axes: Any, board: str, series: DecisionSeries, hours: list[float
                 linestyle=style,
                 linewidth=1.0,
                 alpha=0.5,
+                label=f"{key.players} players, other policy",
             )
     axes.set_title(f"board {board}")
     axes.set_xlabel("hours since the first decision")
