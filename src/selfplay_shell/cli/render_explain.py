@@ -152,7 +152,7 @@ def _render_allocation(out: Output, a: dict[str, Any]) -> None:
         f" ({a['mode']} mode): G {cell(a['requested_games_per_config'])} → "
         f"{cell(a['effective_games_per_config'])}{budget}; throttle "
         f"×{number(a['throttle_multiplier'])}, health ×{number(a['health_factor'])}; "
-        f"{count(a['total_games'])} games allocated, {count(a['placed_games'])} placed on "
+        f"{count(a['total_games'])} games in this decision, {count(a['placed_games'])} placed on "
         f"nodes, {count(a['unplaced_games'])} unplaced",
     )
     table = _table("How each config's games came about (games)")
