@@ -84,6 +84,7 @@ def test_simulate_rejects_bad_input_in_one_line_and_writes_nothing(
         (["--at", "nan"], ["--at", "not a time"]),
         (["--at", "1e300"], ["--at", "not a time"]),
         (["--at", "+infh"], ["--at", "not a time"]),
+        (["--at", "0001-01-01T00:00:00+14:00"], ["--at 0001-01-01T00:00:00+14:00", "not a time"]),
         (["--at", "yesterday"], ["--at"]),
         (["--decision", "0"], ["--decision", "≥ 1"]),
         (["--decision", "500"], ["--decision 500", "has 12 decision"]),

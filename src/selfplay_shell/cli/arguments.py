@@ -88,10 +88,11 @@ def finite_float(*, above: float = 0.0, at_most: float = math.inf) -> Callable[[
     return parse
 
 
-def epoch_seconds(value: float, flag: str) -> float:
-    """`value` if it is a finite time a date can show (years 1 to 9999), else a `UsageError`."""
+def epoch_seconds(value: float, given: str) -> float:
+    """`value` (what `--at given` means) if it is a finite time a date can show (years 1 to
+    9999), else a `UsageError`."""
     if not math.isfinite(value) or not EPOCH_MIN <= value <= EPOCH_MAX:
-        raise UsageError(f"{flag} {value:g}: not a time (years 1 to 9999)")
+        raise UsageError(f"--at {given}: not a time (years 1 to 9999)")
     return value
 
 

@@ -16,7 +16,7 @@ from selfplay_core.events import AllocationDecided, Envelope
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.replay import DecisionCheck, replay
 from selfplay_core.state import SchedulerState
-from selfplay_shell.cli.arguments import epoch_seconds
+from selfplay_shell.cli.arguments import UsageError, epoch_seconds
 from selfplay_shell.cli.output import (
     EXIT_OK,
     Output,
@@ -40,9 +40,9 @@ def _parse_at(text: str, first_at: float | None) -> float:
             offset = float(body) * unit
         except ValueError:
             raise ReplayInputError(f"--at {text}: not a duration like +90m or +2h") from None
-        return epoch_seconds((first_at or 0.0) + offset, "--at")
+        return epoch_seconds((first_at or 0.0) + offset, text)
     try:
-        return epoch_seconds(float(text), "--at")
+        return epoch_seconds(float(text), text)
     except ValueError:
         pass
     try:
@@ -53,7 +53,10 @@ def _parse_at(text: str, first_at: float | None) -> float:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    try:
+        return epoch_seconds(moment.timestamp(), text)
+    except (OverflowError, ValueError):  # a zone pushing year 1 or 9999 past the calendar
+        raise UsageError(f"--at {text}: not a time (years 1 to 9999)") from None
 
 
 def _first_at(log: str) -> float | None:
