@@ -135,8 +135,7 @@ def _draw_nodes(fig: Any, axes: Any, series: DecisionSeries, hours: list[float])
     end = hours[-1] if hours[-1] > hours[0] else hours[0] + 1.0
     import matplotlib.pyplot as plt
 
-    colours = plt.get_cmap("magma_r").copy()
-    colours.set_bad("lightgrey")
+    colours = plt.get_cmap("magma_r").with_extremes(bad="lightgrey")
     image = axes.imshow(
         grid,
         aspect="auto",
