@@ -164,8 +164,8 @@ __all__ = [
     "non_negative",
     "optional_bool",
     "optional_count",
-    "optional_non_negative",
     "optional_finite",
+    "optional_non_negative",
     "optional_text",
     "text",
 ]
