@@ -31,6 +31,9 @@ from selfplay_core.state import SchedulerState
 from selfplay_shell.eventlog import read_log
 from selfplay_shell.redis import state_digest
 
+# Real `serve` processes, signals and restarts: the slow set (run on the main interpreter only).
+pytestmark = pytest.mark.slow
+
 QUIET = ("--decide-every", "3600", "--tick-every", "3600", "--lease", "5")
 BUSY = ("--decide-every", "0.2", "--tick-every", "0.5", "--lease", "1")
 
@@ -94,7 +97,6 @@ def _publish(server: RedisServer, count: int, *prefixes: str, timeout: float = 1
         assert out.decode().strip() == "done"
 
 
-@pytest.mark.slow
 def test_interleaved_publishers_leave_every_replica_in_the_same_state(
     redis_server: RedisServer, replicas: list[Replica], tmp_path: Path
 ) -> None:
@@ -115,7 +117,6 @@ def test_interleaved_publishers_leave_every_replica_in_the_same_state(
         assert _replayed_digest(replica.log_dir) == digests[replica.name]
 
 
-@pytest.mark.slow
 def test_a_killed_leader_is_replaced_within_the_lease_and_nothing_is_lost(
     redis_server: RedisServer, replicas: list[Replica], tmp_path: Path
 ) -> None:
@@ -151,7 +152,6 @@ def test_a_killed_leader_is_replaced_within_the_lease_and_nothing_is_lost(
     assert {f"{p}-{i}" for p in ("alpha", "beta") for i in range(3000)} <= ids
 
 
-@pytest.mark.slow
 def test_a_paused_leader_loses_the_lease_and_never_decides_a_round_twice(
     redis_server: RedisServer, replicas: list[Replica], tmp_path: Path
 ) -> None:
@@ -181,7 +181,6 @@ def test_a_paused_leader_loses_the_lease_and_never_decides_a_round_twice(
     assert reports[0]["decisions"] == reports[1]["decisions"] == len(rounds)
 
 
-@pytest.mark.slow
 def test_replicas_ride_out_a_redis_restart_under_load(
     redis_server: RedisServer, replicas: list[Replica], tmp_path: Path
 ) -> None:
@@ -275,7 +274,6 @@ def _rss_kib(replica: Replica, field: str) -> int:
     raise AssertionError(f"no {field} for {replica.name}")
 
 
-@pytest.mark.slow
 def test_a_flood_of_100000_events_is_absorbed_in_bounded_memory(
     redis_server: RedisServer, replicas: list[Replica], tmp_path: Path
 ) -> None:
