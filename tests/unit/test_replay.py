@@ -28,11 +28,14 @@ from selfplay_core.replay import (
     Difference,
     Outcome,
     Rejected,
+    Verdict,
+    VerdictKind,
     canonical_json,
     counterfactual,
     first_difference,
     replay,
     replay_report,
+    replay_verdict,
     same_json,
     starvation_figures,
     summarize,
@@ -383,3 +386,85 @@ def test_encoded_decisions_are_what_is_compared() -> None:
     check = next(s.check for s in replay(SchedulerState.initial(), log) if s.check is not None)
     assert check.recorded_json == check.replayed_json
     assert json.loads(check.recorded_json) == encode_value(check.recorded)
+
+
+# --- the verdict -------------------------------------------------------------------------------
+
+
+def _tampered(log: list[Any], index: int) -> list[Any]:
+    envelope = log[index]
+    assert isinstance(envelope.event, AllocationDecided)
+    request = attrs.evolve(envelope.event.request, games_per_config=999)
+    return [
+        *log[:index],
+        attrs.evolve(envelope, event=AllocationDecided(request, envelope.event.result)),
+        *log[index + 1 :],
+    ]
+
+
+def test_a_clean_replay_is_identical() -> None:
+    verdict = replay_verdict(_report(record(SCRIPT)))
+    assert verdict == Verdict(
+        VerdictKind.IDENTICAL, "all 4 decision(s) identical; all 10 line(s) replayed"
+    )
+    assert verdict.ok
+
+
+def test_a_differing_decision_is_named() -> None:
+    verdict = replay_verdict(_report(_tampered(record(SCRIPT), 4)))
+    assert verdict.kind == VerdictKind.DIFFERS
+    assert verdict.message.startswith("1 of 4 decision(s) differ; the first is decision 2")
+    assert "'e00004'" in verdict.message
+    assert not replay_verdict(_report(_tampered(record(SCRIPT), 4)), lenient=True).ok
+
+
+@pytest.mark.parametrize(
+    ("extra", "kind_text", "reason"),
+    [
+        (Rejected("log.jsonl:12", "invalid JSON"), "1 rejected", "log.jsonl:12: invalid JSON"),
+        (
+            make_envelope(UnknownEvent("allocation_decided_v2", {}), id="u", at=9e3, source="s"),
+            "1 of an unknown type",
+            "item 4: envelope 'u' has a type this library does not know",
+        ),
+        (None, "1 a repeated id", "item 4: envelope 'e00000' repeats an id"),
+    ],
+)
+def test_a_line_not_replayed_makes_the_replay_incomplete(
+    extra: Any, kind_text: str, reason: str
+) -> None:
+    log = record(SCRIPT[:4])
+    items = [*log, log[0] if extra is None else extra]
+    report = _report(items)
+    assert report.skipped == 1
+    assert report.first_skipped is not None
+    assert report.first_skipped.position == 4
+    verdict = replay_verdict(report)
+    assert verdict.kind == VerdictKind.INCOMPLETE
+    assert verdict.message.startswith(f"1 line(s) not replayed ({kind_text}), the first at ")
+    assert reason in verdict.message
+    assert verdict.message.endswith("; 1 decision(s) checked")
+    assert "line 5" in replay_verdict(report, first_skipped_at="line 5").message
+    lenient = replay_verdict(report, lenient=True)
+    assert lenient.ok
+    assert "(accepted: lenient)" in lenient.message
+
+
+def test_a_counterfactual_verdict_judges_only_the_lines() -> None:
+    log = [*record(SCRIPT), Rejected("x:11", "bad")]
+    other = SchedulerPolicy.from_mapping({"starvation": {"emergency_multiplier": 1.0}})
+    report = counterfactual(SchedulerState.initial(), log, other).replay
+    assert not report.all_identical
+    assert replay_verdict(report, compare_decisions=False).kind == VerdictKind.INCOMPLETE
+    assert replay_verdict(report, compare_decisions=False, lenient=True).ok
+
+
+@given(st.lists(envelopes() | st.builds(Rejected, st.text(max_size=5), st.text()), max_size=25))
+def test_only_a_full_identical_replay_is_ok(items: list[Any]) -> None:
+    report = replay_report(SchedulerState.initial(), items)
+    verdict = replay_verdict(report)
+    assert verdict.ok == (
+        report.applied + report.ignored == report.items == len(items)
+        and report.decisions_identical == report.decisions_checked
+    )
+    assert "\n" not in verdict.message

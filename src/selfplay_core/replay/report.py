@@ -239,12 +239,17 @@ class VerdictKind:
     INCOMPLETE: Final = "incomplete"  # lines were read but not replayed (nothing differed)
 
 
+def _one_line(text: object) -> str:
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 @attrs.frozen
 class Verdict:
-    """A report's verdict: its kind (`VerdictKind`), and one line saying why."""
+    """A report's verdict: its kind (`VerdictKind`), and one line saying why (anything
+    unprintable a log brought in, a newline or a lone surrogate, is shown escaped)."""
 
     kind: str
-    message: str
+    message: str = attrs.field(converter=_one_line)
 
     @property
     def ok(self) -> bool:
