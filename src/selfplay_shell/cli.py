@@ -30,7 +30,7 @@ from typing import Any, Final
 import attrs
 from returns.result import Failure
 
-from selfplay_core.allocation_values import AllocationRequest, BatchAllocation
+from selfplay_core.allocation.values import AllocationRequest, BatchAllocation
 from selfplay_core.decide import decide
 from selfplay_core.events import AllocationDecided, Envelope
 from selfplay_core.policy import SchedulerPolicy

@@ -13,8 +13,8 @@ Every name below is importable from `selfplay_core.replay`, as before the module
 """
 
 from selfplay_core.replay.checking import (
-    DecisionCheck,
     Decider,
+    DecisionCheck,
     Difference,
     canonical_json,
     check_decision,

@@ -15,15 +15,15 @@ from typing import Any, Final, TypeAlias
 import attrs
 import orjson
 
-from selfplay_core.allocation_values import AllocationRequest, BatchAllocation
+from selfplay_core.allocation.values import AllocationRequest, BatchAllocation
 from selfplay_core.codec import encode_value
 from selfplay_core.events import AllocationDecided, Envelope
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.state import SchedulerState
 
 __all__ = [
-    "DecisionCheck",
     "Decider",
+    "DecisionCheck",
     "Difference",
     "canonical_json",
     "check_decision",

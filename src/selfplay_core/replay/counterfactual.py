@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from selfplay_core.allocation_values import BatchAllocation
+from selfplay_core.allocation.values import BatchAllocation
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.replay.fold import Item, Step, replay
@@ -308,5 +308,3 @@ def starvation_figures(
             {key: (totals[key] / grand if grand else 0.0) for key in ALL_CONFIGS}
         ),
     )
-
-

@@ -18,7 +18,7 @@ from selfplay_core.decide import decide
 from selfplay_core.events import AllocationDecided, Envelope, Event, UnknownEvent
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.reducer import reduce
-from selfplay_core.replay.checking import DecisionCheck, Decider, check_decision
+from selfplay_core.replay.checking import Decider, DecisionCheck, check_decision
 from selfplay_core.state import SchedulerState
 
 __all__ = ["Item", "Outcome", "Rejected", "Step", "envelope_of", "replay"]

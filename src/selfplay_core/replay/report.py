@@ -62,7 +62,9 @@ def _skipped(step: Step) -> Skipped:
     envelope = step.envelope
     assert envelope is not None  # only a rejected line has no envelope
     if step.outcome == Outcome.UNKNOWN:
-        reason = f"envelope {envelope.id!r} has a type this library does not know: {envelope.type!r}"
+        reason = (
+            f"envelope {envelope.id!r} has a type this library does not know: {envelope.type!r}"
+        )
     else:
         reason = f"envelope {envelope.id!r} repeats an id already applied"
     return Skipped(step.position, step.outcome, "", reason)
@@ -309,6 +311,4 @@ def _skipped_text(report: ReplayReport, first_skipped_at: str | None) -> str:
     ]
     parts = ", ".join(f"{n} {what}" for n, what in kinds if n)
     where = first_skipped_at or first.where or f"item {first.position}"
-    return (
-        f"{report.skipped} line(s) not replayed ({parts}), the first at {where}: {first.reason}"
-    )
+    return f"{report.skipped} line(s) not replayed ({parts}), the first at {where}: {first.reason}"

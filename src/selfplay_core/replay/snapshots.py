@@ -58,9 +58,7 @@ class Snapshot:
     def _bound_to_its_position(self, _attribute: Any, log: LogIdentity | None) -> None:
         if log is None:
             if self.position > 0:
-                raise ValueError(
-                    f"log: a snapshot at position {self.position} must record its log"
-                )
+                raise ValueError(f"log: a snapshot at position {self.position} must record its log")
         elif log.last.position != self.position - 1:
             raise ValueError(
                 f"log: its last envelope is at item {log.last.position}, "
@@ -87,7 +85,8 @@ def snapshot_of(
             return attrs.evolve(resumed_from, policy=policy)
         return Snapshot(report.final_state or SchedulerState.initial(policy), policy, 0)
     first = resumed_from.log.first if resumed_from and resumed_from.log else report.first_envelope
-    assert first is not None and report.final_state is not None  # an envelope was read
+    assert first is not None  # an envelope was read ...
+    assert report.final_state is not None  # ... so a state came of it
     return Snapshot(report.final_state, policy, last.position + 1, LogIdentity(first, last))
 
 

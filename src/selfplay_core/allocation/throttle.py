@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from selfplay_core.allocation_configs import (
+from selfplay_core.allocation.configs import (
     CRITICAL,
     EMERGENCY,
     starvation_level,
