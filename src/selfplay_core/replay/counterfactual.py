@@ -10,13 +10,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
 from selfplay_core.allocation.values import BatchAllocation
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
 from selfplay_core.policy import SchedulerPolicy
+from selfplay_core.replay.checking import DecisionCheck
 from selfplay_core.replay.fold import Item, Step, replay
 from selfplay_core.replay.report import ReplayReport, summarize
 from selfplay_core.state import SchedulerState
@@ -28,6 +29,8 @@ __all__ = [
     "counterfactual",
     "starvation_figures",
 ]
+
+K = TypeVar("K", ConfigKey, str)
 
 
 @attrs.frozen
@@ -188,9 +191,24 @@ def _nodes(result: BatchAllocation) -> Mapping[str, int]:
     return MappingProxyType({k: totals[k] for k in sorted(totals)})
 
 
-def _add(totals: dict[Any, int], games: Mapping[Any, int]) -> None:
-    for key, value in games.items():
-        totals[key] = totals.get(key, 0) + value
+def _delta_of(check: DecisionCheck) -> DecisionDelta:
+    return DecisionDelta(
+        number=check.number,
+        at=check.at,
+        recorded_games=_games(check.recorded),
+        counterfactual_games=_games(check.replayed),
+        recorded_nodes=_nodes(check.recorded),
+        counterfactual_nodes=_nodes(check.replayed),
+    )
+
+
+def _total(counts: Iterable[Mapping[K, int]]) -> Mapping[K, int]:
+    """Sums per key, keys in order (canonical config order; node ids sorted)."""
+    totals: dict[K, int] = {}
+    for mapping in counts:
+        for key, value in mapping.items():
+            totals[key] = totals.get(key, 0) + value
+    return MappingProxyType({k: totals[k] for k in sorted(totals)})
 
 
 def counterfactual(
@@ -209,53 +227,28 @@ def counterfactual(
     the cluster would have evolved. Memory grows with the number of decisions (one small
     `DecisionDelta` each), not with the number of envelopes."""
     deltas: list[DecisionDelta] = []
-    recorded_seq: list[tuple[float, Mapping[ConfigKey, int]]] = []
-    other_seq: list[tuple[float, Mapping[ConfigKey, int]]] = []
-    totals: tuple[dict[ConfigKey, int], dict[ConfigKey, int], dict[str, int], dict[str, int]] = (
-        {},
-        {},
-        {},
-        {},
-    )
 
     def steps() -> Iterator[Step]:
         for step in replay(state0, items, policy, start_position=start_position, substitute=True):
             if step.check is not None:
-                c = step.check
-                delta = DecisionDelta(
-                    number=c.number,
-                    at=c.at,
-                    recorded_games=_games(c.recorded),
-                    counterfactual_games=_games(c.replayed),
-                    recorded_nodes=_nodes(c.recorded),
-                    counterfactual_nodes=_nodes(c.replayed),
-                )
-                deltas.append(delta)
-                recorded_seq.append((c.at, delta.recorded_games))
-                other_seq.append((c.at, delta.counterfactual_games))
-                _add(totals[0], delta.recorded_games)
-                _add(totals[1], delta.counterfactual_games)
-                _add(totals[2], delta.recorded_nodes)
-                _add(totals[3], delta.counterfactual_nodes)
+                deltas.append(_delta_of(step.check))
             if on_step is not None:
                 on_step(step)
             yield step
 
     report = summarize(steps(), initial=state0, start_position=start_position)
+    recorded = [(d.at, d.recorded_games) for d in deltas]
+    other = [(d.at, d.counterfactual_games) for d in deltas]
     return CounterfactualReport(
         decisions=tuple(deltas),
-        recorded_games=_canonical_counts(totals[0]),
-        counterfactual_games=_canonical_counts(totals[1]),
-        recorded_nodes=MappingProxyType({k: totals[2][k] for k in sorted(totals[2])}),
-        counterfactual_nodes=MappingProxyType({k: totals[3][k] for k in sorted(totals[3])}),
-        recorded_starvation=starvation_figures(recorded_seq, window_seconds),
-        counterfactual_starvation=starvation_figures(other_seq, window_seconds),
+        recorded_games=_total(d.recorded_games for d in deltas),
+        counterfactual_games=_total(d.counterfactual_games for d in deltas),
+        recorded_nodes=_total(d.recorded_nodes for d in deltas),
+        counterfactual_nodes=_total(d.counterfactual_nodes for d in deltas),
+        recorded_starvation=starvation_figures(recorded, window_seconds),
+        counterfactual_starvation=starvation_figures(other, window_seconds),
         replay=report,
     )
-
-
-def _canonical_counts(totals: Mapping[ConfigKey, int]) -> Mapping[ConfigKey, int]:
-    return MappingProxyType({k: totals[k] for k in sorted(totals)})
 
 
 def starvation_figures(
