@@ -103,7 +103,8 @@ def run() -> dict[str, object]:
         "games_unplaced": batch.unplaced_games,
         "backpressure_multiplier": pressure.spawn_rate_multiplier(POLICY.allocation.backpressure),
     }
-    for name, state in (("", cluster), ("_health_0_7", health), ("_backpressure_0_5", backpressure)):
+    variants = (("", cluster), ("_health_0_7", health), ("_backpressure_0_5", backpressure))
+    for name, state in variants:
         seconds = median_seconds(lambda s=state: allocate(priorities, s, REQUEST, POLICY))
         figures[f"heavy_reference_mode{name}_median_us"] = round(seconds * 1e6, 1)
     figures["heavy_reference_mode_target_us"] = 150

@@ -14,7 +14,7 @@ from selfplay_core.events import SelfplayComplete, Tick, make_envelope
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.replay import Snapshot, replay_report, snapshot_of
 from selfplay_core.state import SchedulerState
-from selfplay_shell.cli import PROGRESS_MIN_LINES, _Output
+from selfplay_shell.cli import PROGRESS_MIN_LINES, Output
 from selfplay_shell.eventlog import EventLog
 from selfplay_shell.replay_files import (
     ReplayInputError,
@@ -231,7 +231,7 @@ def test_strict_after_a_snapshot_judges_only_the_rest(tmp_path: Path) -> None:
 
 
 def test_the_progress_bar_runs_on_a_terminal_for_long_logs() -> None:
-    out = _Output()
+    out = Output()
     sink = io.StringIO()
     out.err = Console(file=sink, force_terminal=True, width=100)
     with out.progress(PROGRESS_MIN_LINES - 1, "short") as none:
