@@ -44,7 +44,10 @@ class Output:
             self.out.print(*things)
 
     def error(self, message: str) -> None:
-        self.err.print(f"[bold red]error:[/] {message}")
+        from rich.markup import escape
+
+        # escaped: a message quotes file names and log text, where "[x]" is not markup
+        self.err.print(f"[bold red]error:[/] {escape(message)}")
 
     @contextmanager
     def progress(self, total: int | None, label: str) -> Iterator[Callable[[object], None] | None]:
