@@ -120,7 +120,8 @@ def replay(
     decide_again = decide if decider is None else decider
     state = state0
     for position, item in enumerate(items, start_position):
-        envelope = envelope_of(item)
+        # the reader's items are `Success`es: unwrapped here, everything else by `envelope_of`
+        envelope = item.unwrap() if type(item) is Success else envelope_of(item)
         if envelope is None:
             rejection = as_rejection(item, position)
             yield Step(position, None, Outcome.REJECTED, state, rejection=rejection)
@@ -134,17 +135,11 @@ def replay(
             if substitute:
                 replayed = AllocationDecided(event.request, decision.replayed)
                 applied = attrs.evolve(envelope, event=replayed)
-        transition = reduce(before, applied, policy)
-        state = transition.state
+        state, emitted = reduce(before, applied, policy)
         if state is before:  # the reducer saw this id already: nothing changed
-            yield Step(position, envelope, Outcome.DUPLICATE, state)
-            continue
-        yield Step(
-            position, envelope, _outcome(before, state, event), state, transition.emitted, decision
-        )
-
-
-def _outcome(before: SchedulerState, after: SchedulerState, event: Event) -> str:
-    if after.ledger.applied != before.ledger.applied:
-        return Outcome.APPLIED
-    return Outcome.UNKNOWN if type(event) is UnknownEvent else Outcome.IGNORED
+            outcome = Outcome.DUPLICATE
+        elif state.ledger.applied != before.ledger.applied:
+            outcome = Outcome.APPLIED
+        else:  # remembered as seen, not applied
+            outcome = Outcome.UNKNOWN if type(event) is UnknownEvent else Outcome.IGNORED
+        yield Step(position, envelope, outcome, state, emitted, decision)

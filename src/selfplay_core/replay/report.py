@@ -145,8 +145,8 @@ class ReplayReport:
         }
 
 
-#: The outcomes of a line replayed as the live scheduler handled it.
-_REPLAYED: Final = frozenset((Outcome.APPLIED, Outcome.IGNORED))
+#: The outcomes of a line read but not replayed.
+_SKIPPED: Final = (Outcome.REJECTED, Outcome.UNKNOWN, Outcome.DUPLICATE)
 
 
 def summarize(
@@ -159,61 +159,63 @@ def summarize(
     """Fold steps into a report. Memory stays flat: counters, the first `MAX_REJECTIONS`
     reasons, the first line skipped, the first difference. `initial`/`start_position` are
     what an empty stream ends at; `on_step` (e.g. a progress bar) sees every step."""
-    counts = dict.fromkeys(
-        (Outcome.APPLIED, Outcome.UNKNOWN, Outcome.DUPLICATE, Outcome.IGNORED, Outcome.REJECTED),
-        0,
-    )
-    checked = identical = 0
+    applied = ignored = checked = identical = 0
+    skipped: dict[str, int] = dict.fromkeys(_SKIPPED, 0)
     rejections: list[Rejected] = []
     first: DecisionCheck | None = None
     first_skipped: Skipped | None = None
     first_envelope: tuple[int, Envelope] | None = None
-    last_envelope: tuple[int, Envelope] | None = None
+    last_envelope: Envelope | None = None
+    last_position = position = start_position - 1
     final_state: SchedulerState | None = initial
-    final_position = start_position
     unknown_types: dict[str, int] = {}
+    applied_kind = Outcome.APPLIED
     for step in steps:
         if on_step is not None:
             on_step(step)
         position, envelope, outcome, final_state, _, decision, rejection = step
-        final_position = position + 1
-        counts[outcome] += 1
-        if decision is not None:
-            checked += 1
-            if decision.identical:
-                identical += 1
-            elif first is None:
-                first = decision
-        if outcome not in _REPLAYED:
-            if first_skipped is None:
-                first_skipped = _skipped(step)
+        if envelope is not None:
+            last_envelope, last_position = envelope, position
+            if first_envelope is None:
+                first_envelope = (position, envelope)
+        if outcome == applied_kind:  # the usual step: nothing else to note
+            applied += 1
+            if decision is not None:
+                checked += 1
+                if decision.identical:
+                    identical += 1
+                elif first is None:
+                    first = decision
+        elif outcome == Outcome.IGNORED:
+            ignored += 1
+        else:
+            skipped[outcome] += 1
+            first_skipped = first_skipped or _skipped(step)
             if rejection is not None and len(rejections) < MAX_REJECTIONS:
                 rejections.append(rejection)
             if outcome == Outcome.UNKNOWN and envelope is not None:
                 unknown_types[envelope.type] = unknown_types.get(envelope.type, 0) + 1
-        if envelope is not None:
-            last_envelope = (position, envelope)
-            if first_envelope is None:
-                first_envelope = last_envelope
     return ReplayReport(
-        items=sum(counts.values()),
-        applied=counts[Outcome.APPLIED],
-        unknown=counts[Outcome.UNKNOWN],
-        duplicates=counts[Outcome.DUPLICATE],
-        ignored=counts[Outcome.IGNORED],
-        rejected=counts[Outcome.REJECTED],
+        items=applied + ignored + sum(skipped.values()),
+        applied=applied,
+        unknown=skipped[Outcome.UNKNOWN],
+        duplicates=skipped[Outcome.DUPLICATE],
+        ignored=ignored,
+        rejected=skipped[Outcome.REJECTED],
         rejections=tuple(rejections),
         decisions_checked=checked,
         decisions_identical=identical,
         first_difference=first,
         first_at=None if first_envelope is None else first_envelope[1].at,
-        last_at=None if last_envelope is None else last_envelope[1].at,
+        last_at=None if last_envelope is None else last_envelope.at,
         unknown_types=MappingProxyType(dict(sorted(unknown_types.items()))),
         final_state=final_state,
-        final_position=final_position,
+        final_position=position + 1,
         first_skipped=first_skipped,
         first_envelope=None if first_envelope is None else EnvelopeMark.of(*first_envelope),
-        last_envelope=None if last_envelope is None else EnvelopeMark.of(*last_envelope),
+        last_envelope=None
+        if last_envelope is None
+        else EnvelopeMark.of(last_position, last_envelope),
     )
 
 
