@@ -386,7 +386,7 @@ def _unreadable(directory: Path) -> dict[str, tuple[Path, str]]:
     empty.write_bytes(b"")
     garbage = directory / "garbage.jsonl"
     garbage.write_bytes(bytes(range(7, 256)) * 20 + b"\n" + b"\x00\xff" * 50)
-    folder = directory / "a-directory"
+    folder = directory / "a\ndirectory [x]"  # still one line, still its name
     folder.mkdir()
     return {
         "empty": (empty, "is empty"),
@@ -413,6 +413,7 @@ def test_unreadable_input_exits_2_in_one_line_for_every_command(
             assert (code, out) == (2, ""), (args, err)
             assert err.count("\n") == 1
             assert needle in err
+            assert path.name.replace("\n", "\\n") in err
     _one_line_refusal(run("replay", str(path)), needle)  # and as a process: no traceback
 
 

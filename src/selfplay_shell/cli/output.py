@@ -46,8 +46,10 @@ class Output:
     def error(self, message: str) -> None:
         from rich.markup import escape
 
-        # escaped: a message quotes file names and log text, where "[x]" is not markup
-        self.err.print(f"[bold red]error:[/] {escape(message)}")
+        # escaped: a message quotes file names and log text, where "[x]" is not markup;
+        # and kept to one line, whatever those hold
+        one_line = message.replace("\r", "\\r").replace("\n", "\\n")
+        self.err.print(f"[bold red]error:[/] {escape(one_line)}")
 
     @contextmanager
     def progress(self, total: int | None, label: str) -> Iterator[Callable[[object], None] | None]:
