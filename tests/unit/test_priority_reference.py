@@ -282,7 +282,9 @@ def test_multipliers_never_amplify_a_negative_base() -> None:
     assert b.base < 0
     assert b.reference_score < b.base  # what the reference would do: more negative
     assert compute_priority_score(inputs, FRESH) == 0.0
-    assert b.score == b.recombine() == 0.0
+    assert b.score == 0.0
+    # What the reference returns: base × boost × momentum × velocity × override × players × …
+    assert b.reference_score == b.base * 1.0 * 1.0 * 1.2 * 3.0 * 4.0 * 1.0 * 1.0
 
 
 # --- §14.4 VOI table ---------------------------------------------------------------------------
