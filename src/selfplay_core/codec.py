@@ -424,10 +424,12 @@ def _prepare(
         else:
             if cls is SelfplayRateChanged and name == "new_rate":
                 # reference: `new_rate or rate_multiplier or-default 1.0` (events.md §3.7)
-                fallback = p.get("rate_multiplier")
+                # A null `rate_multiplier` says nothing: no rate, no change (the reference
+                # leaves `mm` alone then); an absent one reads as 1.0.
+                fallback = p.get("rate_multiplier", 1.0)
                 if not owned:
                     p, owned = dict(p), True
-                p["new_rate"] = 1.0 if fallback is None else fallback  # type: ignore[index]
+                p["new_rate"] = fallback  # type: ignore[index]
                 if wire_names is not None and fallback is not None:
                     wire_names[name] = "rate_multiplier"
     if None in p.values():

@@ -283,11 +283,13 @@ class CurriculumRebalanced:
 
 @attrs.frozen
 class SelfplayRateChanged:
-    """§3.7: `mm ← new_rate`. `old_rate`, `change_percent` come with the scheduler's emissions."""
+    """§3.7: `mm ← new_rate`; None (the publisher's `new_rate` was falsy and its
+    `rate_multiplier` null) changes nothing. `old_rate`, `change_percent` come with the
+    scheduler's emissions."""
 
     TAG: ClassVar[str] = "selfplay_rate_changed"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
-    new_rate: float = attrs.field(default=1.0, validator=_finite)
+    new_rate: float | None = attrs.field(default=1.0, validator=_optional_finite)
     old_rate: float | None = attrs.field(default=None, validator=_optional_finite)
     change_percent: float | None = attrs.field(default=None, validator=_optional_finite)
     reason: str = attrs.field(default="", validator=_text)
