@@ -26,6 +26,7 @@ from selfplay_shell.eventlog import (
     read_log,
     resolve_segments,
 )
+from selfplay_shell.eventlog.jsonline import checked_nesting
 
 __all__ = [
     "SNAPSHOT_SUFFIX",
@@ -103,7 +104,7 @@ def sidecar_snapshot(log: str | os.PathLike[str]) -> Path:
 def read_snapshot(path: str | os.PathLike[str]) -> Snapshot:
     file = Path(path)
     try:
-        raw = json.loads(file.read_text(encoding="utf-8"))
+        raw = json.loads(checked_nesting(file.read_text(encoding="utf-8")))
     except FileNotFoundError:
         raise ReplayInputError(f"snapshot {file} does not exist") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
