@@ -101,7 +101,7 @@ from selfplay_core.events import (
     UnknownEvent,
 )
 from selfplay_core.policy import SchedulerPolicy
-from selfplay_core.state import SchedulerState
+from selfplay_core.state import SchedulerState, dict_copy
 
 __all__ = ["SCHEDULER_SOURCE", "Outcome", "Transition", "reduce"]
 
@@ -126,10 +126,12 @@ def reduce(
         ledger = ledger.resized(policy.events.dedup_window)
         state = state.with_ledger(ledger)
     event = envelope.event
-    handler = _HANDLERS.get(type(event))
+    handler = _HANDLER_TABLE.get(type(event))  # the plain dict: a proxy's `get` costs more
     if handler is None:
         return Transition(_seen_only(state.with_ledger(ledger.remembered(envelope.id)), event))
-    at = max(envelope.at, ledger.last_at)  # a late envelope does not move time backwards
+    at = envelope.at
+    if at < ledger.last_at:  # a late envelope does not move time backwards
+        at = ledger.last_at
     lapsed: tuple[Event, ...] = ()
     if ledger.next_expiry_at and at >= ledger.next_expiry_at:
         expired = lapse(state, at)
@@ -143,7 +145,7 @@ def _seen_only(state: SchedulerState, event: object) -> SchedulerState:
     """An unknown (or emit-only) event: unknown types are counted, nothing else changes."""
     if type(event) is not UnknownEvent:
         return state
-    counts = dict(state.books.unknown_events)
+    counts = dict_copy(state.books.unknown_events)
     counts[event.type] = counts.get(event.type, 0) + 1
     unknown = MappingProxyType(dict(sorted(counts.items())))
     return state.with_books(attrs.evolve(state.books, unknown_events=unknown))

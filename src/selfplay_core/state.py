@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import attrs
 
@@ -44,6 +44,7 @@ __all__ = [
     "SchedulerState",
     "SourceBook",
     "cluster_state",
+    "dict_copy",
     "earliest_expiry",
     "priority_inputs",
     "priority_inputs_for",
@@ -342,12 +343,24 @@ class Books:
 # --- the whole state ---------------------------------------------------------------------
 
 
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def dict_copy(mapping: Mapping[_K, _V]) -> dict[_K, _V]:
+    """A writable copy of one of the state's read-only mappings, in the same order. A
+    mappingproxy's dict is copied directly (`dict(proxy)` goes key by key through the mapping
+    protocol: about eight times slower for the twelve configs)."""
+    if type(mapping) is MappingProxyType:
+        return mapping.copy()
+    return dict(mapping)
+
+
 def _with_item(
     configs: Mapping[ConfigKey, ConfigState], key: ConfigKey, config: ConfigState
 ) -> Mapping[ConfigKey, ConfigState]:
-    """`configs` with `key` → `config`, read-only, in the same order (a mappingproxy's dict is
-    copied directly: no rehashing of the keys)."""
-    changed = configs.copy() if type(configs) is MappingProxyType else dict(configs)
+    """`configs` with `key` → `config`, read-only, in the same order."""
+    changed = dict_copy(configs)
     changed[key] = config
     return MappingProxyType(changed)
 

@@ -25,7 +25,7 @@ from selfplay_core.events import (
     P2PNodeDead,
 )
 from selfplay_core.policy import SchedulerPolicy
-from selfplay_core.state import SchedulerState
+from selfplay_core.state import SchedulerState, dict_copy
 
 _node_id: Final = attrgetter("node_id")
 
@@ -123,7 +123,7 @@ def node_overloaded(
     # Every entry is already after `at`: expired ones lapsed before the handler ran.
     until = at + policy.events.overload_backoff_seconds(event.resource_type)
     node_id = event.node_id
-    overloaded = dict(state.cluster.overloaded_until)
+    overloaded = dict_copy(state.cluster.overloaded_until)
     if until <= at:  # a zero backoff: nothing to wait for
         if node_id not in overloaded:
             return Outcome(state)

@@ -48,6 +48,7 @@ from selfplay_core.state import (
     EloSeries,
     EloTracking,
     SchedulerState,
+    dict_copy,
 )
 
 
@@ -164,7 +165,7 @@ def curriculum_rebalanced(
         weights.update(event.weights)
     if not weights:
         return Outcome(state)
-    configs = dict(state.configs)
+    configs = dict_copy(state.configs)
     for key, w in weights.items():
         configs[key] = attrs.evolve(configs[key], curriculum_weight=as_weight(w))
     return Outcome(state.with_configs(MappingProxyType(configs)))
@@ -434,7 +435,7 @@ def elo_updated(
     previous = tracking.history.get(key)
     series = previous if previous is not None else EloSeries.of()
     series = series.appended(at, elo, at - ep.elo_history_window_seconds)
-    histories = dict(tracking.history)
+    histories = dict_copy(tracking.history)
     histories[key] = series
     if previous is None:  # a new key: keep canonical config order
         histories = dict(sorted(histories.items()))
@@ -442,7 +443,7 @@ def elo_updated(
     count, first_at, first_elo, _ = series.ends()
     span_hours = (at - first_at) / 3600.0
     if span_hours > ep.elo_velocity_min_span_hours and count >= 2:
-        changed = dict(velocities)
+        changed = dict_copy(velocities)
         known = key in changed
         changed[key] = bounded((elo - first_elo) / span_hours)
         if not known:

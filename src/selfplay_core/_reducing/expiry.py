@@ -9,7 +9,7 @@ import attrs
 from selfplay_core._reducing.common import Outcome
 from selfplay_core.configs import ConfigKey
 from selfplay_core.events import Event, SelfplayTargetUpdated
-from selfplay_core.state import ConfigState, SchedulerState, earliest_expiry
+from selfplay_core.state import ConfigState, SchedulerState, dict_copy, earliest_expiry
 
 
 def lapse(state: SchedulerState, at: float) -> Outcome:
@@ -26,7 +26,7 @@ def lapse(state: SchedulerState, at: float) -> Outcome:
         if not expires or expires > at:
             continue
         if changed is None:
-            changed = dict(configs)
+            changed = dict_copy(configs)
         if config.exploration_boost > 1.0:
             changed[key] = config.with_boost(1.0, 0.0)
             emitted.append(
