@@ -50,11 +50,7 @@ def _bounded_non_negative(inst: Any, attribute: attrs.Attribute[Any], value: flo
         raise ValueError(f"{attribute.name}: must not be negative, got {value!r}")
 
 
-def _optional_bounded_non_negative(
-    inst: Any, attribute: attrs.Attribute[Any], value: float | None
-) -> None:
-    if value is not None:
-        _bounded_non_negative(inst, attribute, value)
+_optional_bounded_non_negative = attrs.validators.optional(_bounded_non_negative)
 
 
 def _fraction(inst: Any, attribute: attrs.Attribute[Any], value: float) -> None:
