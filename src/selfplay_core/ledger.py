@@ -123,10 +123,13 @@ class Ledger:
         log = self._log.appended(self._end, id_)
         return Ledger(log, self._end + 1, self.applied, self.last_at, self.next_expiry_at)
 
-    def applied_at(self, id_: str, at: float) -> Ledger:
-        """`id_` seen and applied at `at` (the reducer's clock: never before `last_at`)."""
+    def applied_at(self, id_: str, at: float, next_expiry_at: float | None = None) -> Ledger:
+        """`id_` seen and applied at `at` (the reducer's clock: never before `last_at`), the
+        earliest expiry then `next_expiry_at` (None: unchanged)."""
         log = self._log.appended(self._end, id_)
-        return Ledger(log, self._end + 1, self.applied + 1, at, self.next_expiry_at)
+        if next_expiry_at is None:
+            next_expiry_at = self.next_expiry_at
+        return Ledger(log, self._end + 1, self.applied + 1, at, next_expiry_at)
 
     def with_next_expiry(self, next_expiry_at: float) -> Ledger:
         if next_expiry_at == self.next_expiry_at:

@@ -48,6 +48,7 @@ __all__ = [
     "earliest_expiry",
     "priority_inputs",
     "priority_inputs_for",
+    "with_item",
 ]
 
 #: Every number in the state stays within ±this (the bound `PriorityInputs` accepts).
@@ -356,7 +357,7 @@ def dict_copy(mapping: Mapping[_K, _V]) -> dict[_K, _V]:
     return dict(mapping)
 
 
-def _with_item(
+def with_item(
     configs: Mapping[ConfigKey, ConfigState], key: ConfigKey, config: ConfigState
 ) -> Mapping[ConfigKey, ConfigState]:
     """`configs` with `key` → `config`, read-only, in the same order."""
@@ -407,22 +408,35 @@ class SchedulerState:
     def config(self, key: ConfigKey) -> ConfigState:
         return self.configs[key]
 
-    # Changes. Each keeps `ledger.next_expiry_at` (the earliest boost or backoff expiry) exact.
+    # Changes. Each keeps `ledger.next_expiry_at` (the earliest boost or backoff expiry) exact;
+    # the `expiry_with_…` methods say what it becomes (the reducer's handlers use them too).
+    def expiry_with_config(
+        self, before: ConfigState, config: ConfigState, configs: Mapping[ConfigKey, ConfigState]
+    ) -> float:
+        """`next_expiry_at` once config `before` becomes `config`, `configs` the result."""
+        soonest = self.ledger.next_expiry_at
+        old, new = before.exploration_boost_expires_at, config.exploration_boost_expires_at
+        if new != old:
+            if old and old == soonest:  # the earliest expiry moved: find the new one
+                soonest = earliest_expiry(configs, self.cluster.overloaded_until)
+            elif new and (soonest == 0.0 or new < soonest):
+                soonest = new
+        return soonest
+
+    def expiry_with_cluster(self, cluster: ClusterFacts) -> float:
+        """`next_expiry_at` once the cluster is `cluster` (its backoffs may have moved)."""
+        if cluster.overloaded_until is self.cluster.overloaded_until:
+            return self.ledger.next_expiry_at
+        return earliest_expiry(self.configs, cluster.overloaded_until)
+
     def with_config(self, key: ConfigKey, config: ConfigState) -> SchedulerState:
         """This state with config `key` replaced by `config`."""
         before = self.configs[key]
         if config is before:
             return self
-        configs = _with_item(self.configs, key, config)
-        ledger = self.ledger
-        old, new = before.exploration_boost_expires_at, config.exploration_boost_expires_at
-        if new != old:
-            soonest = ledger.next_expiry_at
-            if old and old == soonest:  # the earliest expiry moved: find the new one
-                soonest = earliest_expiry(configs, self.cluster.overloaded_until)
-            elif new and (soonest == 0.0 or new < soonest):
-                soonest = new
-            ledger = ledger.with_next_expiry(soonest)
+        configs = with_item(self.configs, key, config)
+        soonest = self.expiry_with_config(before, config, configs)
+        ledger = self.ledger.with_next_expiry(soonest)
         return SchedulerState(configs, self.cluster, self.books, ledger)
 
     def with_configs(self, configs: Mapping[ConfigKey, ConfigState]) -> SchedulerState:
@@ -434,10 +448,7 @@ class SchedulerState:
 
     def with_cluster(self, cluster: ClusterFacts) -> SchedulerState:
         """This state with `cluster` (its overload backoffs may move the next expiry)."""
-        ledger = self.ledger
-        if cluster.overloaded_until is not self.cluster.overloaded_until:
-            soonest = earliest_expiry(self.configs, cluster.overloaded_until)
-            ledger = ledger.with_next_expiry(soonest)
+        ledger = self.ledger.with_next_expiry(self.expiry_with_cluster(cluster))
         return SchedulerState(self.configs, cluster, self.books, ledger)
 
     def with_books(self, books: Books) -> SchedulerState:

@@ -52,5 +52,5 @@ def lapse(state: SchedulerState, at: float) -> Outcome:
     if any(until <= at for until in overloaded.values()):
         overloaded = MappingProxyType({n: t for n, t in overloaded.items() if t > at})
         cluster = attrs.evolve(cluster, overloaded_until=overloaded)
-    ledger = state.ledger.with_next_expiry(earliest_expiry(configs, overloaded))
-    return Outcome(SchedulerState(configs, cluster, books, ledger), tuple(emitted))
+    soonest = earliest_expiry(configs, overloaded)
+    return Outcome(configs, cluster, books, soonest, tuple(emitted))

@@ -16,7 +16,14 @@ from typing import Any, Final
 
 import attrs
 
-from selfplay_core._reducing.common import MAX_COUNT, Outcome, as_weight, boosted, bounded
+from selfplay_core._reducing.common import (
+    MAX_COUNT,
+    Outcome,
+    as_weight,
+    boosted,
+    bounded,
+    whole,
+)
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
 from selfplay_core.events import SOURCE_PARTS, SourcesRefreshed
 from selfplay_core.policy import SchedulerPolicy
@@ -227,4 +234,4 @@ def sources_refreshed(
         state = state.with_configs(configs)
     state = state.with_cluster(_refreshed_cluster(state.cluster, event))
     book = _refreshed_book(state.sources, event, reports.rows, at)
-    return Outcome(state.with_books(attrs.evolve(state.books, sources=book)))
+    return whole(state.with_books(attrs.evolve(state.books, sources=book)))
