@@ -23,7 +23,7 @@ from typing import Any, Final, TypeVar
 
 import attrs
 
-from selfplay_core.cluster import Backpressure, ClusterState, NodeCapability
+from selfplay_core.cluster import Backpressure, ClusterState, NodeCapability, SpawnPause
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
 from selfplay_core.elo_series import EloSeries
 from selfplay_core.event_policy import EventPolicy
@@ -221,7 +221,8 @@ class ClusterFacts:
 
     `nodes` are ordered by id, one per id; `overloaded_until` (node → end of its backoff) is
     ordered by node id; `backpressure_active` is the reference's flag of BACKPRESSURE_ACTIVATED
-    (read by nobody, kept for status); `backpressure` is the polled signal.
+    (read by nobody, kept for status); `backpressure` is the polled signal; `spawn_pause` the
+    facade's pause (`pause_spawning`, `activate_backpressure`), which empties batches.
     """
 
     nodes: tuple[NodeCapability, ...] = ()
@@ -231,6 +232,7 @@ class ClusterFacts:
     backpressure: Backpressure | None = None
     backpressure_active: bool = False
     training_queue_depth: int = 0
+    spawn_pause: SpawnPause | None = None
 
     def with_node_health(
         self, nodes: tuple[NodeCapability, ...], unhealthy_nodes: frozenset[str]
@@ -244,6 +246,7 @@ class ClusterFacts:
             self.backpressure,
             self.backpressure_active,
             self.training_queue_depth,
+            self.spawn_pause,
         )
 
 
@@ -558,4 +561,5 @@ def cluster_state(state: SchedulerState) -> ClusterState:
         overloaded_until=cluster.overloaded_until,
         health_factor=min(1.0, max(0.0, cluster.health_factor)),
         backpressure=cluster.backpressure,
+        spawn_pause=cluster.spawn_pause,
     )
