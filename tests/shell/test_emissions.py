@@ -17,6 +17,7 @@ from selfplay_core.configs import ALL_CONFIGS
 from selfplay_core.event_policy import EventPolicy
 from selfplay_core.published import iso_timestamp
 from selfplay_shell import BusMessage, EventBus, SelfplayScheduler
+from selfplay_shell.compat import SelfplayScheduler as CompatScheduler
 
 T0 = 1_767_225_600.0
 ISO_T0 = "2026-01-01T00:00:00+00:00"
@@ -260,11 +261,15 @@ ROWS: dict[str, Row] = {
 }
 
 
+@pytest.mark.parametrize("facade", [SelfplayScheduler, CompatScheduler])
 @pytest.mark.parametrize("path", list(ROWS))
-def test_each_emission_path_publishes_the_reference_payload(path: str) -> None:
+def test_each_emission_path_publishes_the_reference_payload(
+    path: str, facade: type[SelfplayScheduler]
+) -> None:
+    """The shell's scheduler and `selfplay_shell.compat`'s drop-in hand out the same shape."""
     sink = RecordingSink()
     clock = FakeClock()
-    s = SelfplayScheduler(clock=clock, bus=sink)
+    s = facade(clock=clock, bus=sink)
     expected = ROWS[path](s, clock)
     got = [(m.event_type, m.payload, m.source) for m in sink.messages]
     assert got == expected
@@ -302,3 +307,18 @@ def test_a_subscriber_on_the_bus_gets_new_weights_and_the_echo_keeps_the_weight(
     assert message.payload["config"] == "square8_2p"
     assert s.state.configs[ALL_CONFIGS[3]].curriculum_weight == 0.9
     assert str(ALL_CONFIGS[3]) == "square8_2p"
+
+
+def test_compat_handle_event_publishes_the_reference_shape() -> None:
+    """RingRift's router event handed to the compat scheduler: the echo it publishes is the
+    one `emit_curriculum_updated` sends."""
+    sink = RecordingSink()
+    s = CompatScheduler(clock=FakeClock(), bus=sink)
+    routed = {"event_type": "OPPONENT_MASTERED", "payload": {"config": "hex8_3p"}}
+    assert s.handle_event(routed).unwrap().type == "opponent_mastered"
+    (message,) = sink.messages
+    assert message.event_type == "curriculum_rebalanced"
+    assert message.source == "event_emitters"
+    assert message.payload["new_weights"] == {"hex8_3p": 0.9}
+    assert message.payload["old_weights"] == {}
+    assert message.payload["trigger"] == "opponent_mastered:unknown"
