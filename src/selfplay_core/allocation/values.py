@@ -9,36 +9,38 @@ from __future__ import annotations
 
 import types
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
 from selfplay_core._validators import count, finite, non_negative
-from selfplay_core.configs import ConfigKey, coerce_config_key
+from selfplay_core.configs import ALL_CONFIGS, ConfigKey, coerce_config_key
 
+V = TypeVar("V")
 
-def _by_config(item: tuple[ConfigKey, Any]) -> int:
-    return item[0].index
+# ConfigKey.index as a dict, so sorts can use its C-level lookup as their key
+_INDEX = {key: key.index for key in ALL_CONFIGS}
 
 
 def canonical(keys: Iterable[ConfigKey]) -> list[ConfigKey]:
     """Config keys in canonical order (one index lookup per key, no pairwise comparisons)."""
-    return sorted(keys, key=_config_index)
+    return sorted(keys, key=_INDEX.__getitem__)
 
 
-def _config_index(key: ConfigKey) -> int:
-    return key.index
+def _in_canonical_order(value: Mapping[Any, V]) -> dict[ConfigKey, V]:
+    """`value` keyed by `ConfigKey` (strings coerced) in canonical order; a later duplicate of a
+    key wins, as in a dict. The sort's key is a C-level index lookup, not a Python call."""
+    coerced = dict(zip(map(coerce_config_key, value), value.values(), strict=True))
+    return {key: coerced[key] for key in sorted(coerced, key=_INDEX.__getitem__)}
 
 
 def freeze_config_counts(value: Mapping[Any, int]) -> Mapping[ConfigKey, int]:
     """Read-only, keyed by `ConfigKey` in canonical order."""
-    items = sorted(((coerce_config_key(k), v) for k, v in value.items()), key=_by_config)
-    return types.MappingProxyType(dict(items))
+    return types.MappingProxyType(_in_canonical_order(value))
 
 
 def freeze_config_text(value: Mapping[Any, str]) -> Mapping[ConfigKey, str]:
-    items = sorted(((coerce_config_key(k), v) for k, v in value.items()), key=_by_config)
-    return types.MappingProxyType(dict(items))
+    return types.MappingProxyType(_in_canonical_order(value))
 
 
 def freeze_node_counts(value: Mapping[str, int]) -> Mapping[str, int]:
@@ -52,8 +54,8 @@ def freeze_node_text(value: Mapping[str, str]) -> Mapping[str, str]:
 def freeze_placements(
     value: Mapping[Any, Mapping[str, int]],
 ) -> Mapping[ConfigKey, Mapping[str, int]]:
-    items = sorted(((coerce_config_key(k), v) for k, v in value.items()), key=_by_config)
-    return types.MappingProxyType({k: freeze_node_counts(v) for k, v in items})
+    by_config = _in_canonical_order(value)
+    return types.MappingProxyType({k: freeze_node_counts(v) for k, v in by_config.items()})
 
 
 def _counts(_inst: Any, attribute: attrs.Attribute[Any], value: Mapping[Any, int]) -> None:
@@ -135,9 +137,22 @@ class ConfigDecision:
     note: str = ""
 
     def __attrs_post_init__(self) -> None:
-        # one check for the nine counts (cheaper than nine validators; same messages)
-        for name in _DECISION_COUNTS:
-            value = getattr(self, name)
+        # one check for the nine counts (cheaper than nine validators; same messages): all
+        # plain ints ≥ 0 is decided in C, and only a bad value walks the names for its message
+        counts = (
+            self.base_games,
+            self.floor_games,
+            self.minimum_games,
+            self.donated,
+            self.received,
+            self.unthrottled_games,
+            self.games,
+            self.placed,
+            self.unplaced,
+        )
+        if set(map(type, counts)) == {int} and min(counts) >= 0:
+            return
+        for name, value in zip(_DECISION_COUNTS, counts, strict=True):
             if type(value) is not int:
                 raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
             if value < 0:
