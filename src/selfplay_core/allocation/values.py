@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import types
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 
 from selfplay_core._validators import count, finite, non_negative
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey, coerce_config_key
-
-V = TypeVar("V")
 
 # ConfigKey.index as a dict, so sorts can use its C-level lookup as their key
 _INDEX = {key: key.index for key in ALL_CONFIGS}
@@ -27,20 +25,19 @@ def canonical(keys: Iterable[ConfigKey]) -> list[ConfigKey]:
     return sorted(keys, key=_INDEX.__getitem__)
 
 
-def _in_canonical_order(value: Mapping[Any, V]) -> dict[ConfigKey, V]:
-    """`value` keyed by `ConfigKey` (strings coerced) in canonical order; a later duplicate of a
-    key wins, as in a dict. The sort's key is a C-level index lookup, not a Python call."""
-    coerced = dict(zip(map(coerce_config_key, value), value.values(), strict=True))
-    return {key: coerced[key] for key in sorted(coerced, key=_INDEX.__getitem__)}
+def _by_config(item: tuple[ConfigKey, Any]) -> int:
+    return _INDEX[item[0]]
 
 
 def freeze_config_counts(value: Mapping[Any, int]) -> Mapping[ConfigKey, int]:
     """Read-only, keyed by `ConfigKey` in canonical order."""
-    return types.MappingProxyType(_in_canonical_order(value))
+    items = sorted(((coerce_config_key(k), v) for k, v in value.items()), key=_by_config)
+    return types.MappingProxyType(dict(items))
 
 
 def freeze_config_text(value: Mapping[Any, str]) -> Mapping[ConfigKey, str]:
-    return types.MappingProxyType(_in_canonical_order(value))
+    items = sorted(((coerce_config_key(k), v) for k, v in value.items()), key=_by_config)
+    return types.MappingProxyType(dict(items))
 
 
 def freeze_node_counts(value: Mapping[str, int]) -> Mapping[str, int]:
@@ -54,8 +51,8 @@ def freeze_node_text(value: Mapping[str, str]) -> Mapping[str, str]:
 def freeze_placements(
     value: Mapping[Any, Mapping[str, int]],
 ) -> Mapping[ConfigKey, Mapping[str, int]]:
-    by_config = _in_canonical_order(value)
-    return types.MappingProxyType({k: freeze_node_counts(v) for k, v in by_config.items()})
+    items = sorted(((coerce_config_key(k), v) for k, v in value.items()), key=_by_config)
+    return types.MappingProxyType({k: freeze_node_counts(v) for k, v in items})
 
 
 def _counts(_inst: Any, attribute: attrs.Attribute[Any], value: Mapping[Any, int]) -> None:
