@@ -532,3 +532,11 @@ def test_every_counting_plan_gives_the_same_counts(tmp_path: Path) -> None:
         ro.close()
     assert results["scan"] == results["v15"] == results["covering"] == results["partial"]
     assert sum(results["scan"].values()) == sum(1 for r in rows if r[3] is not None)
+
+
+def test_yaml_flow_nesting_counts_brackets_outside_quotes_and_comments() -> None:
+    from selfplay_shell.sources._files import MAX_YAML_FLOW_NESTING, flow_nesting
+
+    assert flow_nesting("a: [1, [2, {b: 3}]]\n") == 3
+    assert flow_nesting("a: '[[[' # [[[[\nb: \"{{\"\n") == 0
+    assert flow_nesting("[" * (MAX_YAML_FLOW_NESTING + 1)) > MAX_YAML_FLOW_NESTING
