@@ -1,8 +1,9 @@
 """`SelfplayDataAccessor`: the scheduler's inputs, read from the reference's real stores.
 
-Each source is read in a worker thread (never on the event loop) with a timeout, cached for a
-TTL, and on failure keeps serving its last good value while `status()` says what went wrong.
-Sources are independent: `snapshot()` reads them concurrently, so one slow or broken store
+Each source is read in a worker thread (never on the event loop) with a total deadline (the
+read stops at it, whatever the store is doing; the threads never hold up the process's exit),
+cached for a TTL, and on failure keeps serving its last good value while `status()` says what
+went wrong. Sources are independent: `snapshot()` reads them concurrently, so one slow or broken store
 delays nothing else. Readers live in `selfplay_shell.sources`, one module per store.
 
 Snapshot semantics: each field holds the source's last good value (None if it never produced
@@ -56,6 +57,7 @@ from selfplay_shell.sources.signals import (
     read_feedback,
     read_quality,
 )
+from selfplay_shell.sources.workers import ReadWorkers
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -234,9 +236,7 @@ class SelfplayDataAccessor:
         self._config = config or AccessorConfig()
         self._clock = clock
         self._own_executor = executor is None
-        self._executor = executor or concurrent.futures.ThreadPoolExecutor(
-            max_workers=self._config.max_workers, thread_name_prefix="selfplay-accessor"
-        )
+        self._executor = executor or ReadWorkers(self._config.max_workers, "selfplay-accessor")
         ttl, node_ttl = self._config.ttl_seconds, self._config.node_ttl_seconds
         self._slots: dict[SourceName, _Slot[Any]] = {
             "freshness": _Slot("freshness", read_freshness, ttl),
@@ -270,7 +270,9 @@ class SelfplayDataAccessor:
         return self._anchors.cwd
 
     def close(self) -> None:
-        """Stop the worker threads (reads in flight finish on their own deadline)."""
+        """Accept no more reads. Reads in flight end by their own deadline (every read has
+        one: `source_timeout_seconds`), and the worker threads are daemons, so neither this
+        nor the process's exit ever waits for a stuck read."""
         if self._own_executor:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
