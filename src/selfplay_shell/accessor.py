@@ -3,8 +3,8 @@
 Each source is read in a worker thread (never on the event loop) with a total deadline (the
 read stops at it, whatever the store is doing; the threads never hold up the process's exit),
 cached for a TTL, and on failure keeps serving its last good value while `status()` says what
-went wrong. Sources are independent: `snapshot()` reads them concurrently, so one slow or broken store
-delays nothing else. Readers live in `selfplay_shell.sources`, one module per store.
+went wrong. Sources are independent: `snapshot()` reads them concurrently, so one slow or
+broken store delays nothing else. Readers live in `selfplay_shell.sources`, one module per store.
 
 Snapshot semantics: each field holds the source's last good value (None if it never produced
 one, or if the source has no store in the configured mode: feedback, in-process curriculum,
