@@ -173,6 +173,7 @@ def _quarantine(
 ) -> None:
     chunks = max(1, -(-(end - start) // _CHUNK))
     detected = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    created = not quarantine.exists()
     fd = os.open(quarantine, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     with os.fdopen(fd, "ab", buffering=0) as out:  # unbuffered: nothing left to flush later
         kept = os.fstat(out.fileno()).st_size
@@ -195,9 +196,13 @@ def _quarantine(
             if durable:
                 os.fsync(out.fileno())
         except OSError:
-            # A half-written entry would sit in front of the next one: cut back to a whole file.
+            # A half-written entry would sit in front of the next one: cut back to a whole
+            # file, or remove the file this call created.
             with contextlib.suppress(OSError):
-                os.ftruncate(out.fileno(), kept)
+                if created:
+                    quarantine.unlink()
+                else:
+                    os.ftruncate(out.fileno(), kept)
             raise
 
 
