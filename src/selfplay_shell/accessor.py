@@ -462,7 +462,7 @@ class SelfplayDataAccessor:
             # A read that outlived its timeout is still going: wait for it, don't pile up threads.
             if slot.running is None or slot.running.done():
                 slot.running = self._executor.submit(slot.reader, ctx)
-            reading = await asyncio.wait_for(asyncio.wrap_future(slot.running), timeout)
+            reading = await _result_within(slot.running, timeout)
         except SourceFailure as failure:
             self._failed(
                 slot, SourceError(slot.name, failure.kind, failure.detail, failure.location)
@@ -500,6 +500,22 @@ class SelfplayDataAccessor:
         slot.error = error
         slot.problems = ()
         slot.consecutive_failures += 1
+
+
+async def _result_within(running: concurrent.futures.Future[T], timeout: float) -> T:
+    """The read's result, or `TimeoutError` after `timeout` s (the read goes on to its own
+    deadline). Not `asyncio.wait_for`: on Python 3.11 it swallows a cancellation that arrives
+    as the read completes, and a scheduler's `stop()` then waited out a whole timer interval.
+    """
+    waiting = asyncio.wrap_future(running)
+    try:
+        done, _ = await asyncio.wait({waiting}, timeout=timeout)
+    finally:
+        if not waiting.done():
+            waiting.cancel()  # only our view of it; a read in flight cannot be cancelled
+    if not done:
+        raise TimeoutError
+    return waiting.result()
 
 
 __all__ = [
