@@ -256,14 +256,19 @@ class SelfplayScheduler:
         self._counter += 1
         return f"{self._id_prefix}-{self._counter}"
 
-    def _apply_locked(self, envelope: Envelope) -> Transition:
-        """Reduce, record, commit, queue the emissions. The caller holds `_lock`."""
+    def _apply_locked(self, envelope: Envelope, *, writable: bool = False) -> Transition:
+        """Reduce, record, commit, queue the emissions. The caller holds `_lock`.
+
+        `writable`: without a log, still refuse (`LogWriteError`) what a log could not write.
+        """
         before = self._state
         transition = reduce(before, envelope, self.policy)
         if transition.state is before:  # a duplicate id: nothing happened, nothing to record
             return transition
         if self.log is not None:
             self.log.append(envelope)  # a failing log raises before the state changes
+        elif writable:
+            encode_line(envelope)
         self._state = transition.state
         if isinstance(envelope.event, AllocationDecided):
             self._last_allocation = envelope.event.result
@@ -344,9 +349,9 @@ class SelfplayScheduler:
                 )
             )
         try:
-            if self.log is None:
-                encode_line(envelope)  # what a log could not write is not applied either
-            self._apply_locked(envelope)  # the log refuses before the state changes
+            # The log refuses before the state changes; without one, what a log could not
+            # write is not applied either.
+            self._apply_locked(envelope, writable=True)
         except LogWriteError as error:
             return Failure(
                 DecodeError(envelope.type, "", INVALID, f"not written to the event log: {error}")
