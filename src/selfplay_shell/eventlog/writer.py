@@ -20,12 +20,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Self
 
 import attrs
 
 from selfplay_core.codec import encode
 from selfplay_core.events import Envelope
+from selfplay_shell.eventlog.fsync import FsyncPolicy, sync_data
 from selfplay_shell.eventlog.idwindow import IdWindow
 from selfplay_shell.eventlog.jsonline import dumps_line
 from selfplay_shell.eventlog.lines import DEFAULT_MAX_LINE_BYTES
@@ -64,8 +65,6 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-FsyncMode = Literal["always", "interval", "never"]
-
 
 class LogBusyError(RuntimeError):
     """Another `EventLog` (in this or another process) has the log open for writing."""
@@ -79,56 +78,6 @@ class LogWriteError(Exception):
     def __init__(self, message: str, *, written: int = 0) -> None:
         super().__init__(message)
         self.written = written
-
-
-def _positive_or_none(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and (not isinstance(value, int | float) or value <= 0):
-        raise ValueError(f"{attribute.name} must be positive or None, got {value!r}")
-
-
-@attrs.frozen
-class FsyncPolicy:
-    """When appended lines are forced to disk.
-
-    `always`: after every append. `interval`: once `every_seconds` have passed or
-    `every_records` appends have accumulated since the last sync, checked at append time
-    (there is no background timer), and at close. `never`: leave it to the OS.
-    """
-
-    mode: FsyncMode = attrs.field(
-        default="interval",
-        validator=attrs.validators.in_(("always", "interval", "never")),
-    )
-    every_seconds: float | None = attrs.field(default=1.0, validator=_positive_or_none)
-    every_records: int | None = attrs.field(default=None, validator=_positive_or_none)
-
-    def __attrs_post_init__(self) -> None:
-        if self.mode == "interval" and self.every_seconds is None and self.every_records is None:
-            raise ValueError("an interval fsync policy needs every_seconds or every_records")
-
-    @classmethod
-    def always(cls) -> FsyncPolicy:
-        return cls("always", None, None)
-
-    @classmethod
-    def never(cls) -> FsyncPolicy:
-        return cls("never", None, None)
-
-    @classmethod
-    def interval(cls, seconds: float | None = 1.0, records: int | None = None) -> FsyncPolicy:
-        return cls("interval", seconds, records)
-
-    @classmethod
-    def coerce(cls, value: FsyncPolicy | str) -> FsyncPolicy:
-        if isinstance(value, FsyncPolicy):
-            return value
-        if value == "always":
-            return cls.always()
-        if value == "never":
-            return cls.never()
-        if value == "interval":
-            return cls.interval()
-        raise ValueError(f"unknown fsync policy {value!r}: use always, interval or never")
 
 
 def encode_line(
@@ -149,14 +98,6 @@ def encode_line(
             f"over the {max_line_bytes}-byte line limit"
         )
     return line
-
-
-def _sync(fd: int) -> None:
-    # fdatasync is enough for appends (it flushes the size too) and cheaper where it exists.
-    if hasattr(os, "fdatasync"):
-        os.fdatasync(fd)
-    else:  # pragma: no cover - macOS, Windows
-        os.fsync(fd)
 
 
 class EventLog:
@@ -513,7 +454,7 @@ class EventLog:
     def _do_sync(self) -> None:
         assert self._fd is not None
         try:
-            _sync(self._fd)
+            sync_data(self._fd)
         except OSError as error:
             raise LogWriteError(
                 f"forcing {self._active_path()} to disk failed: {error} (the lines are written)"
