@@ -18,7 +18,7 @@ import time
 
 from benchmarks._timing import median_seconds
 from selfplay_core.allocation import AllocationRequest, allocate
-from selfplay_core.allocation_nodes import _Nodes, place_demands
+from selfplay_core.allocation.nodes import _Nodes, place_demands
 from selfplay_core.cluster import ClusterState, NodeCapability
 from selfplay_core.configs import ALL_CONFIGS
 from selfplay_core.policy import SchedulerPolicy

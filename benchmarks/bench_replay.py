@@ -31,7 +31,7 @@ import orjson
 
 from benchmarks._timing import throughput
 from benchmarks.bench_eventlog import _plain_json, _read_decode, write_log
-from selfplay_core.allocation_values import AllocationRequest
+from selfplay_core.allocation.values import AllocationRequest
 from selfplay_core.cluster import NodeCapability
 from selfplay_core.codec import decode, encode
 from selfplay_core.decide import decide

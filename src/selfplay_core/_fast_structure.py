@@ -33,8 +33,8 @@ from typing import Any, Final
 import attrs
 
 from selfplay_core import _validators
-from selfplay_core import allocation_values as av
 from selfplay_core import events as ev
+from selfplay_core.allocation import values as av
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey, coerce_config_key
 
 __all__ = [

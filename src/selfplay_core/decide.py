@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Final
 
 from selfplay_core.allocation import allocate
-from selfplay_core.allocation_values import AllocationRequest, BatchAllocation
+from selfplay_core.allocation.values import AllocationRequest, BatchAllocation
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.priority import cluster_signals, compute_dynamic_weights, rank
 from selfplay_core.state import SchedulerState, cluster_state, priority_inputs

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Final, NoReturn, TypeAlias, TypeVar
 
 import attrs
 
-from selfplay_core.allocation_values import AllocationRequest, BatchAllocation
+from selfplay_core.allocation.values import AllocationRequest, BatchAllocation
 from selfplay_core.cluster import Backpressure, NodeCapability
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey, coerce_config_key
 from selfplay_core.signals import FeedbackSignal

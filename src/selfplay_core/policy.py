@@ -1,34 +1,50 @@
 """The reference policy as one value: every constant of reference/priority.md §1, grouped.
 
 `SchedulerPolicy()` is the reference. `from_mapping` / `to_mapping` turn it into plain data
-(TOML- and JSON-friendly: string keys, numbers, booleans) and back with one cattrs converter;
-anything malformed is rejected with a `PolicyError` naming the dotted path of the bad field.
+(TOML- and JSON-friendly: string keys, numbers, booleans) and back; a mapping may give any
+subset of the policy, down to one entry of one table, and the rest keeps the reference's
+values. Anything malformed is rejected with a `PolicyError` naming the dotted path of the bad
+field. The groups and tables live in `policy_groups`, the converter in `policy_mapping`.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final, NamedTuple, TypeVar
+from collections.abc import Mapping
+from typing import Any, Final
 
 import attrs
-import cattrs
-from cattrs.errors import (
-    BaseValidationError,
-    ClassValidationError,
-    ForbiddenExtraKeysError,
-    IterableValidationError,
-)
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from selfplay_core.allocation_policy import AllocationPolicy
-from selfplay_core.configs import ALL_CONFIGS, ConfigKey, ConfigKeyError
+from selfplay_core.configs import ALL_CONFIGS, ConfigKey
 from selfplay_core.event_policy import EventPolicy
+from selfplay_core.policy_groups import (
+    BoardTable,
+    Bounds,
+    BudgetPolicy,
+    ConfigTable,
+    DataDeficitPolicy,
+    DynamicRules,
+    IntervalPolicy,
+    OverrideMultipliers,
+    PlayerTable,
+    QualityPolicy,
+    SamplesPolicy,
+    StalenessPolicy,
+    StarvationPolicy,
+    TargetGamesPolicy,
+    UncertaintyModel,
+    VelocityPolicy,
+    VoiPolicy,
+    WeightBounds,
+    Weights,
+)
+from selfplay_core.policy_mapping import PolicyError, structure_policy, unstructure_policy
 
 __all__ = [
     "BoardTable",
     "Bounds",
     "BudgetPolicy",
+    "ConfigConstants",
     "ConfigTable",
     "DataDeficitPolicy",
     "DynamicRules",
@@ -52,422 +68,13 @@ __all__ = [
 ]
 
 
-class PolicyError(ValueError):
-    """A policy mapping was rejected. `path` is the dotted path of the (first) bad field."""
-
-    def __init__(self, problems: tuple[tuple[str, str], ...]) -> None:
-        self.problems = problems
-        self.path, self.problem = problems[0]
-        text = "; ".join(f"{path or '<policy>'}: {problem}" for path, problem in problems)
-        super().__init__(text)
-
-
-class _FieldError(ValueError):
-    """Raised by the validators below: carries the field name so the full path can be rebuilt."""
-
-    def __init__(self, field: str | None, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-# --- validators (they run on direct construction too, so a bad policy can never exist) -------
-
-
-def _number(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _FieldError(attribute.name, f"expected a number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise _FieldError(attribute.name, f"must be finite, got {value!r}")
-
-
-def _non_negative(inst: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    _number(inst, attribute, value)
-    if value < 0:
-        raise _FieldError(attribute.name, f"must not be negative, got {value!r}")
-
-
-def _positive(inst: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    _number(inst, attribute, value)
-    if value <= 0:
-        raise _FieldError(attribute.name, f"must be positive, got {value!r}")
-
-
-def _count(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _FieldError(attribute.name, f"expected an integer, got {type(value).__name__}")
-    if value < 0:
-        raise _FieldError(attribute.name, f"must not be negative, got {value!r}")
-
-
-def _num(default: float) -> Any:
-    return attrs.field(default=default, validator=_number)
-
-
-def _nonneg(default: float) -> Any:
-    return attrs.field(default=default, validator=_non_negative)
-
-
-def _pos(default: float) -> Any:
-    return attrs.field(default=default, validator=_positive)
-
-
-def _int(default: int) -> Any:
-    return attrs.field(default=default, validator=_count)
-
-
-_T = TypeVar("_T")
-
-
-# --- tables -------------------------------------------------------------------------------------
-
-
-def _as_tuple(values: Iterable[float]) -> tuple[float, ...]:
-    return tuple(values)
-
-
 @attrs.frozen
-class ConfigTable:
-    """One non-negative number per canonical config; encoded as ``{"hex8_2p": 35.0, ...}``."""
-
-    values: tuple[float, ...] = attrs.field(converter=_as_tuple)
-
-    @values.validator
-    def _check(self, _attr: attrs.Attribute[tuple[float, ...]], values: tuple[float, ...]) -> None:
-        if len(values) != len(ALL_CONFIGS):
-            raise _FieldError(None, f"needs {len(ALL_CONFIGS)} values, got {len(values)}")
-        for key, value in zip(ALL_CONFIGS, values, strict=True):
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise _FieldError(str(key), f"expected a number, got {type(value).__name__}")
-            if not math.isfinite(value) or value < 0:
-                raise _FieldError(str(key), f"must be finite and not negative, got {value!r}")
-
-    def __getitem__(self, key: ConfigKey) -> float:
-        return self.values[key.index]
-
-    def as_dict(self) -> dict[str, float]:
-        return {str(key): float(v) for key, v in zip(ALL_CONFIGS, self.values, strict=True)}
-
-
-@attrs.frozen
-class BoardTable:
-    """One number per board (hex8, square8, square19, hexagonal)."""
-
-    hex8: float = attrs.field(validator=_non_negative)
-    square8: float = attrs.field(validator=_non_negative)
-    square19: float = attrs.field(validator=_non_negative)
-    hexagonal: float = attrs.field(validator=_non_negative)
-
-    def __getitem__(self, board: str) -> float:
-        return float(getattr(self, board))
-
-
-@attrs.frozen
-class PlayerTable:
-    """One number per player count; encoded as ``{"2p": ..., "3p": ..., "4p": ...}``."""
-
-    p2: float = attrs.field(validator=_non_negative)
-    p3: float = attrs.field(validator=_non_negative)
-    p4: float = attrs.field(validator=_non_negative)
-
-    def __getitem__(self, players: int) -> float:
-        return float((self.p2, self.p3, self.p4)[players - 2])
-
-
-@attrs.frozen
-class Bounds:
-    """A closed interval [min, max] a dynamic weight is clamped to."""
-
-    min: float = attrs.field(validator=_non_negative)
-    max: float = attrs.field(validator=_non_negative)
-
-    def __attrs_post_init__(self) -> None:
-        if self.min > self.max:
-            raise _FieldError(None, f"min {self.min!r} is greater than max {self.max!r}")
-
-    def clamp(self, value: float) -> float:
-        # Same expression as the reference: max(lo, min(hi, v)).
-        return max(self.min, min(self.max, value))
-
-
-# --- groups -------------------------------------------------------------------------------------
-
-
-@attrs.frozen
-class Weights:
-    """Base factor weights (priority.md §1.2). They sum to 1.55; nothing normalises them."""
-
-    staleness: float = _nonneg(0.30)
-    velocity: float = _nonneg(0.20)
-    training: float = _nonneg(0.10)
-    exploration: float = _nonneg(0.10)
-    curriculum: float = _nonneg(0.10)
-    improvement: float = _nonneg(0.15)
-    data_deficit: float = _nonneg(0.25)
-    quality: float = _nonneg(0.15)
-    voi: float = _nonneg(0.20)
-
-
-@attrs.frozen
-class WeightBounds:
-    """DYNAMIC_WEIGHT_BOUNDS (§1.3). Unlike the reference, quality and voi are clamped too."""
-
-    staleness: Bounds = attrs.field(factory=lambda: Bounds(0.15, 0.50))
-    velocity: Bounds = attrs.field(factory=lambda: Bounds(0.10, 0.30))
-    training: Bounds = attrs.field(factory=lambda: Bounds(0.05, 0.20))
-    exploration: Bounds = attrs.field(factory=lambda: Bounds(0.05, 0.20))
-    curriculum: Bounds = attrs.field(factory=lambda: Bounds(0.05, 0.25))
-    improvement: Bounds = attrs.field(factory=lambda: Bounds(0.10, 0.25))
-    data_deficit: Bounds = attrs.field(factory=lambda: Bounds(0.15, 0.40))
-    quality: Bounds = attrs.field(factory=lambda: Bounds(0.05, 0.25))
-    voi: Bounds = attrs.field(factory=lambda: Bounds(0.10, 0.35))
-
-
-@attrs.frozen
-class DynamicRules:
-    """Dynamic reweighting thresholds and factors (§1.4, §7). Comparisons are strict (> / <)."""
-
-    bounds: WeightBounds = attrs.field(factory=WeightBounds)
-    idle_gpu_high_threshold: float = _num(0.5)
-    idle_gpu_low_threshold: float = _num(0.1)
-    training_queue_high_threshold: int = _int(10)
-    configs_at_target_threshold: float = _num(0.5)
-    elo_high_threshold: float = _num(1800.0)
-    elo_medium_threshold: float = _num(1500.0)
-    # "Config at target" uses its own hard-coded Elo (L935), compared with >=.
-    at_target_elo: float = _num(2000.0)
-    # Average Elo when no config has an Elo > 0.
-    default_average_elo: float = _num(1500.0)
-    idle_high_staleness_multiplier: float = _nonneg(1.5)
-    idle_low_staleness_multiplier: float = _nonneg(0.7)
-    queue_high_staleness_multiplier: float = _nonneg(0.6)
-    at_target_velocity_multiplier: float = _nonneg(0.6)
-    elo_high_curriculum_multiplier: float = _nonneg(1.8)
-    elo_medium_curriculum_multiplier: float = _nonneg(1.3)
-    idle_high_data_deficit_multiplier: float = _nonneg(1.4)
-
-
-@attrs.frozen
-class VoiPolicy:
-    """Value-of-information constants (§1.5, §1.14, §2.3)."""
-
-    uncertainty_scale: float = _pos(300.0)
-    gap_scale: float = _pos(500.0)
-    info_gain_scale: float = _pos(10.0)
-    uncertainty_mix: float = _nonneg(0.4)
-    gap_mix: float = _nonneg(0.3)
-    info_gain_mix: float = _nonneg(0.3)
-    # Dead in the reference (the Elo target comes from each config's inputs); kept as data.
-    elo_target: float = _num(2000.0)
-    # VOI_SAMPLE_COST_BY_BOARD: dead in the reference, kept as data (docs/deviations.md).
-    sample_cost: ConfigTable = attrs.field(
-        factory=lambda: ConfigTable((1.0, 1.3, 1.5, 1.0, 1.3, 1.5, 5.0, 7.0, 9.0, 8.0, 11.0, 14.0))
-    )
-
-
-@attrs.frozen
-class UncertaintyModel:
-    """Elo uncertainty from the game count (L835-843): max(floor, base/√n), or base when n = 0."""
-
-    base: float = _nonneg(300.0)
-    floor: float = _nonneg(30.0)
-
-
-@attrs.frozen
-class DataDeficitPolicy:
-    """Data-deficit target (§1.6); large boards need int(target × multiplier) games."""
-
-    target_games: int = attrs.field(default=100_000, validator=_count)
-    large_board_multiplier: float = _pos(1.5)
-
-    def __attrs_post_init__(self) -> None:
-        if self.target_games <= 0:
-            raise _FieldError("target_games", "must be positive")
-
-
-@attrs.frozen
-class OverrideMultipliers:
-    """PRIORITY_OVERRIDE_MULTIPLIERS (§1.7): level 0 critical … 3 low; any other level → other."""
-
-    critical: float = _nonneg(3.0)
-    high: float = _nonneg(2.0)
-    medium: float = _nonneg(1.25)
-    low: float = _nonneg(1.0)
-    other: float = _nonneg(1.0)
-
-    def for_level(self, level: int) -> float:
-        if level == 0:
-            return self.critical
-        if level == 1:
-            return self.high
-        if level == 2:
-            return self.medium
-        if level == 3:
-            return self.low
-        return self.other
-
-
-@attrs.frozen
-class StarvationPolicy:
-    """Data starvation (§1.8): game_count < emergency_games → ×10, < critical_games → ×5."""
-
-    emergency_games: int = _int(100)
-    critical_games: int = _int(1000)
-    emergency_multiplier: float = _nonneg(10.0)
-    critical_multiplier: float = _nonneg(5.0)
-
-
-@attrs.frozen
-class SamplesPolicy:
-    """SAMPLES_PER_GAME_BY_BOARD (§1.9) and the defaults before a training target is set (§9.4)."""
-
-    per_game: ConfigTable = attrs.field(
-        factory=lambda: ConfigTable(
-            (35.0, 40.0, 45.0, 40.0, 50.0, 55.0, 150.0, 180.0, 200.0, 250.0, 300.0, 350.0)
-        )
-    )
-    default_estimate: float = _nonneg(50.0)
-    default_target: int = _int(50_000)
-
-
-@attrs.frozen
-class StalenessPolicy:
-    """Staleness thresholds in hours (§1.11): factor 0 below fresh, linear to 1 at stale."""
-
-    fresh_hours: float = _num(1.0)
-    stale_hours: float = _num(4.0)
-    # The reference's "> max → 1.0" branch is redundant (the factor is already 1 there).
-    max_hours: float = _num(24.0)
-
-    def __attrs_post_init__(self) -> None:
-        if self.stale_hours <= self.fresh_hours:
-            raise _FieldError("stale_hours", "must be greater than fresh_hours")
-
-
-@attrs.frozen
-class VelocityPolicy:
-    """Velocity factor cap (Elo/day) and the hourly-velocity multiplier rule (§1.14, §8)."""
-
-    factor_cap_per_day: float = _pos(100.0)
-    slow_per_hour: float = _num(0.5)
-    fast_per_hour: float = _num(5.0)
-    slow_multiplier: float = _nonneg(0.7)
-    normal_multiplier: float = _nonneg(1.0)
-    fast_multiplier: float = _nonneg(1.2)
-
-
-@attrs.frozen
-class QualityPolicy:
-    """Quality is scored relative to its centre (L1057); the default quality (L1467)."""
-
-    centre: float = _num(0.7)
-    default_score: float = _num(0.7)
-
-
-@attrs.frozen
-class BudgetPolicy:
-    """Adaptive Gumbel budget by Elo (§9.1) and the named budgets (§1.13). Thresholds use >=."""
-
-    master_elo: float = _num(2000.0)
-    ultimate_elo: float = _num(1800.0)
-    quality_elo: float = _num(1500.0)
-    throughput: int = _int(64)
-    standard: int = _int(800)
-    quality: int = _int(800)
-    ultimate: int = _int(1600)
-    master: int = _int(3200)
-
-
-@attrs.frozen
-class TargetGamesPolicy:
-    """Dynamic target games (§9.2): min(int(gap × per_elo × board × players), cap)."""
-
-    target_elo: float = _num(1900.0)
-    games_per_elo: float = _nonneg(500.0)
-    board_multipliers: BoardTable = attrs.field(factory=lambda: BoardTable(1.0, 1.2, 2.0, 2.5))
-    player_multipliers: PlayerTable = attrs.field(factory=lambda: PlayerTable(1.0, 1.5, 2.5))
-    cap: int = _int(500_000)
-
-
-@attrs.frozen
-class IntervalPolicy:
-    """Refresh intervals of the reference, in seconds (§1.14); the shell's timers use them."""
-
-    priority_update_seconds: float = _nonneg(15.0)
-    dynamic_weights_seconds: float = _nonneg(60.0)
-    node_capabilities_seconds: float = _nonneg(60.0)
-    # Health calls priority data stale after this long without a refresh (SS 3831).
-    health_stale_seconds: float = _nonneg(300.0)
-
-
-@attrs.frozen
-class _ConfigConstants:
+class ConfigConstants:
     """Per-config constants precomputed once per policy."""
 
     player_multiplier: float
     deficit_target: float
     samples_per_game: float
-
-
-class _ScoreConstants(NamedTuple):
-    """Every policy number the score reads, flattened once so the hot loop unpacks one tuple."""
-
-    fresh_hours: float
-    stale_span: float
-    max_hours: float
-    velocity_cap: float
-    uncertainty_floor: float
-    uncertainty_base: float
-    uncertainty_mix: float
-    uncertainty_scale: float
-    gap_mix: float
-    gap_scale: float
-    info_mix: float
-    info_scale: float
-    quality_centre: float
-    slow_per_hour: float
-    fast_per_hour: float
-    slow_multiplier: float
-    fast_multiplier: float
-    normal_multiplier: float
-    emergency_games: int
-    critical_games: int
-    emergency_multiplier: float
-    critical_multiplier: float
-    override_levels: tuple[float, float, float, float]
-    override_other: float
-    # (player-count multiplier, data-deficit target) per config, in canonical order.
-    per_config: tuple[tuple[float, float], ...]
-
-
-class _WeightConstants(NamedTuple):
-    """The dynamic-weight rules flattened; the five weights no rule changes are pre-clamped."""
-
-    staleness: float
-    velocity: float
-    curriculum: float
-    data_deficit: float
-    idle_high: float
-    idle_low: float
-    queue_high: int
-    at_target_high: float
-    elo_high: float
-    elo_medium: float
-    idle_high_staleness: float
-    idle_low_staleness: float
-    queue_high_staleness: float
-    at_target_velocity: float
-    elo_high_curriculum: float
-    elo_medium_curriculum: float
-    idle_high_data_deficit: float
-    staleness_bounds: tuple[float, float]
-    velocity_bounds: tuple[float, float]
-    curriculum_bounds: tuple[float, float]
-    data_deficit_bounds: tuple[float, float]
-    training: float
-    exploration: float
-    improvement: float
-    quality: float
-    voi: float
 
 
 @attrs.frozen
@@ -491,90 +98,28 @@ class SchedulerPolicy:
     intervals: IntervalPolicy = attrs.field(factory=IntervalPolicy)
     allocation: AllocationPolicy = attrs.field(factory=AllocationPolicy)
     events: EventPolicy = attrs.field(factory=EventPolicy)
-    # Derived, not part of the value's identity or its mapping form.
-    _per_config: tuple[_ConfigConstants, ...] = attrs.field(
+    # Derived, not part of the value's identity or its mapping form: the constants each config
+    # reads, in canonical order (index them with `ConfigKey.index`).
+    per_config: tuple[ConfigConstants, ...] = attrs.field(
         init=False, eq=False, hash=False, repr=False
     )
-    _score_constants: _ScoreConstants = attrs.field(init=False, eq=False, hash=False, repr=False)
-    _weight_constants: _WeightConstants = attrs.field(init=False, eq=False, hash=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         deficit = self.data_deficit
         small = float(deficit.target_games)
         large = float(int(deficit.target_games * deficit.large_board_multiplier))
         constants = tuple(
-            _ConfigConstants(
+            ConfigConstants(
                 player_multiplier=self.player_count_multipliers[key.players],
                 deficit_target=large if key.is_large_board else small,
                 samples_per_game=self.samples.per_game[key],
             )
             for key in ALL_CONFIGS
         )
-        object.__setattr__(self, "_per_config", constants)
-        st, vel, voi, unc = self.staleness, self.velocity, self.voi, self.uncertainty
-        ov, sv = self.overrides, self.starvation
-        score = _ScoreConstants(
-            fresh_hours=st.fresh_hours,
-            stale_span=st.stale_hours - st.fresh_hours,
-            max_hours=st.max_hours,
-            velocity_cap=vel.factor_cap_per_day,
-            uncertainty_floor=unc.floor,
-            uncertainty_base=unc.base,
-            uncertainty_mix=voi.uncertainty_mix,
-            uncertainty_scale=voi.uncertainty_scale,
-            gap_mix=voi.gap_mix,
-            gap_scale=voi.gap_scale,
-            info_mix=voi.info_gain_mix,
-            info_scale=voi.info_gain_scale,
-            quality_centre=self.quality.centre,
-            slow_per_hour=vel.slow_per_hour,
-            fast_per_hour=vel.fast_per_hour,
-            slow_multiplier=vel.slow_multiplier,
-            fast_multiplier=vel.fast_multiplier,
-            normal_multiplier=vel.normal_multiplier,
-            emergency_games=sv.emergency_games,
-            critical_games=sv.critical_games,
-            emergency_multiplier=sv.emergency_multiplier,
-            critical_multiplier=sv.critical_multiplier,
-            override_levels=(ov.critical, ov.high, ov.medium, ov.low),
-            override_other=ov.other,
-            per_config=tuple((c.player_multiplier, c.deficit_target) for c in constants),
-        )
-        object.__setattr__(self, "_score_constants", score)
-        base, rules = self.weights, self.dynamic
-        bounds = rules.bounds
-        weights = _WeightConstants(
-            staleness=base.staleness,
-            velocity=base.velocity,
-            curriculum=base.curriculum,
-            data_deficit=base.data_deficit,
-            idle_high=rules.idle_gpu_high_threshold,
-            idle_low=rules.idle_gpu_low_threshold,
-            queue_high=rules.training_queue_high_threshold,
-            at_target_high=rules.configs_at_target_threshold,
-            elo_high=rules.elo_high_threshold,
-            elo_medium=rules.elo_medium_threshold,
-            idle_high_staleness=rules.idle_high_staleness_multiplier,
-            idle_low_staleness=rules.idle_low_staleness_multiplier,
-            queue_high_staleness=rules.queue_high_staleness_multiplier,
-            at_target_velocity=rules.at_target_velocity_multiplier,
-            elo_high_curriculum=rules.elo_high_curriculum_multiplier,
-            elo_medium_curriculum=rules.elo_medium_curriculum_multiplier,
-            idle_high_data_deficit=rules.idle_high_data_deficit_multiplier,
-            staleness_bounds=(bounds.staleness.min, bounds.staleness.max),
-            velocity_bounds=(bounds.velocity.min, bounds.velocity.max),
-            curriculum_bounds=(bounds.curriculum.min, bounds.curriculum.max),
-            data_deficit_bounds=(bounds.data_deficit.min, bounds.data_deficit.max),
-            training=bounds.training.clamp(base.training),
-            exploration=bounds.exploration.clamp(base.exploration),
-            improvement=bounds.improvement.clamp(base.improvement),
-            quality=bounds.quality.clamp(base.quality),
-            voi=bounds.voi.clamp(base.voi),
-        )
-        object.__setattr__(self, "_weight_constants", weights)
+        object.__setattr__(self, "per_config", constants)
 
-    def constants_for(self, key: ConfigKey) -> _ConfigConstants:
-        return self._per_config[key.index]
+    def constants_for(self, key: ConfigKey) -> ConfigConstants:
+        return self.per_config[key.index]
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> SchedulerPolicy:
@@ -584,159 +129,20 @@ class SchedulerPolicy:
         return to_mapping(self)
 
 
-# --- the converter (configured once) -------------------------------------------------------------
-
-
-def _structure_float(value: object, _type: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"expected a number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ValueError(f"must be finite, got {value!r}")
-    return float(value)
-
-
-def _structure_int(value: object, _type: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"expected an integer, got {type(value).__name__}")
-    return value
-
-
-def _structure_bool(value: object, _type: object) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"expected a boolean, got {type(value).__name__}")
-    return value
-
-
-def _structure_str(value: object, _type: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {type(value).__name__}")
-    return value
-
-
-def _structure_config_table(value: object, _type: object) -> ConfigTable:
-    if not isinstance(value, Mapping):
-        raise TypeError(f"expected a mapping of config keys, got {type(value).__name__}")
-    found: dict[ConfigKey, float] = {}
-    for raw_key, raw in value.items():
-        try:
-            key = ConfigKey.parse(raw_key)
-        except ConfigKeyError as exc:
-            raise _FieldError(str(raw_key), f"unknown config key: {exc}") from None
-        try:
-            found[key] = _structure_float(raw, float)
-        except (TypeError, ValueError) as exc:
-            raise _FieldError(str(key), str(exc)) from None
-    missing = [str(key) for key in ALL_CONFIGS if key not in found]
-    if missing:
-        raise _FieldError(missing[0], "required config missing")
-    return ConfigTable(tuple(found[key] for key in ALL_CONFIGS))
-
-
-def _make_converter() -> cattrs.Converter:
-    conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
-    conv.register_structure_hook(float, _structure_float)
-    conv.register_structure_hook(int, _structure_int)
-    conv.register_structure_hook(bool, _structure_bool)
-    conv.register_structure_hook(str, _structure_str)
-    conv.register_structure_hook(ConfigTable, _structure_config_table)
-    conv.register_unstructure_hook(ConfigTable, lambda table: table.as_dict())
-    conv.register_structure_hook(
-        PlayerTable,
-        _mapping_only(
-            make_dict_structure_fn(
-                PlayerTable,
-                conv,
-                p2=override(rename="2p"),
-                p3=override(rename="3p"),
-                p4=override(rename="4p"),
-            )
-        ),
-    )
-    conv.register_unstructure_hook(
-        PlayerTable,
-        make_dict_unstructure_fn(
-            PlayerTable,
-            conv,
-            p2=override(rename="2p"),
-            p3=override(rename="3p"),
-            p4=override(rename="4p"),
-        ),
-    )
-
-    def attrs_factory(cl: type[Any]) -> Callable[[object, object], Any]:
-        return _mapping_only(make_dict_structure_fn(cl, conv))
-
-    conv.register_structure_hook_factory(
-        lambda t: attrs.has(t) and t not in (PlayerTable, ConfigTable), attrs_factory
-    )
-    return conv
-
-
-def _mapping_only(fn: Callable[[Any, Any], _T]) -> Callable[[object, object], _T]:
-    """A group must be a table/object; say so rather than let cattrs fail on iteration."""
-
-    def structure(value: object, cl: object) -> _T:
-        if not isinstance(value, Mapping):
-            raise TypeError(f"expected a mapping, got {type(value).__name__}")
-        return fn(value, cl)
-
-    return structure
-
-
-_CONVERTER: Final = _make_converter()
-
-
-# Attribute names whose mapping key differs (PlayerTable's "2p", "3p", "4p").
-_EXTERNAL_NAMES: Final = {f"p{n}": f"{n}p" for n in (2, 3, 4)}
-
-
-def _problems(exc: BaseException, path: str, cl: object = None) -> list[tuple[str, str]]:
-    """Flatten cattrs' exception tree into (dotted path, problem) pairs.
-
-    `cl` is the class being built at `path`: a validator message of the shared form
-    ``"<field>: problem"`` (selfplay_core._validators) that names one of its fields is placed
-    under that field.
-    """
-    if isinstance(exc, ClassValidationError | IterableValidationError):
-        with_notes, without = exc.group_exceptions()
-        found: list[tuple[str, str]] = []
-        for sub, note in with_notes:
-            name = getattr(note, "name", None)
-            step = str(name) if name is not None else str(getattr(note, "index", "?"))
-            step = _EXTERNAL_NAMES.get(step, step)
-            found += _problems(sub, f"{path}.{step}" if path else step, getattr(note, "type", None))
-        for sub in without:
-            found += _problems(sub, path, getattr(exc, "cl", cl))
-        return found
-    if isinstance(exc, ForbiddenExtraKeysError):
-        return [
-            (f"{path}.{key}" if path else key, "unknown key") for key in sorted(exc.extra_fields)
-        ]
-    if isinstance(exc, _FieldError) and exc.field is not None:
-        return [(f"{path}.{exc.field}" if path else exc.field, str(exc))]
-    if isinstance(exc, KeyError):
-        return [(path, f"required field missing: {exc}")]
-    text = str(exc)
-    field, sep, problem = text.partition(": ")
-    if sep and isinstance(cl, type) and attrs.has(cl) and field in attrs.fields_dict(cl):
-        return [(f"{path}.{field}" if path else field, problem)]
-    return [(path, text)]
+# The reference's own mapping: a given mapping is laid over it, so it may give any subset.
+_REFERENCE_MAPPING: Final = unstructure_policy(SchedulerPolicy())
 
 
 def from_mapping(mapping: Mapping[str, Any]) -> SchedulerPolicy:
-    """Build a policy from plain data; missing keys keep the reference's values.
+    """Build a policy from plain data giving any subset of it, down to one entry of one table
+    (``{"player_count_multipliers": {"2p": 5.0}}``); the rest keeps the reference's values.
 
     Raises `PolicyError` (with `.path`, e.g. ``"weights.staleness"``) for an unknown key, a wrong
     type, a non-finite number, a negative weight, or bounds with min > max.
     """
-    try:
-        return _CONVERTER.structure(mapping, SchedulerPolicy)
-    except (BaseValidationError, TypeError, ValueError) as exc:
-        problems = _problems(exc, "")
-        raise PolicyError(tuple(problems) or (("", str(exc)),)) from exc
+    return structure_policy(mapping, SchedulerPolicy, _REFERENCE_MAPPING)
 
 
 def to_mapping(policy: SchedulerPolicy) -> dict[str, Any]:
     """Plain data (string keys, numbers): ``from_mapping(to_mapping(p)) == p``."""
-    result: dict[str, Any] = _CONVERTER.unstructure(policy)
-    return result
+    return unstructure_policy(policy)

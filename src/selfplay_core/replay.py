@@ -26,7 +26,7 @@ import attrs
 import orjson
 from returns.result import Failure, Result, Success
 
-from selfplay_core.allocation_values import AllocationRequest, BatchAllocation
+from selfplay_core.allocation.values import AllocationRequest, BatchAllocation
 from selfplay_core.codec import INVALID, DecodeError, decode_value, encode_value
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey, ConfigKeyError
 from selfplay_core.decide import decide

@@ -25,9 +25,9 @@ from typing import Any, Final
 import attrs
 
 from selfplay_core._validators import non_negative
-from selfplay_core.allocation_values import BatchAllocation
+from selfplay_core.allocation.capacity import exclusion_reason
+from selfplay_core.allocation.values import BatchAllocation
 from selfplay_core.decide import priorities
-from selfplay_core.node_capacity import exclusion_reason
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.state import SchedulerState, cluster_state
 from selfplay_core.values import ConfigPriority

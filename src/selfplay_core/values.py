@@ -127,11 +127,12 @@ class PriorityInputs:
         default=None, validator=_optional_bounded_non_negative
     )
     target_elo: float = attrs.field(default=2000.0, validator=_bounded)
-    # The config's canonical index, cached: the ranking loop reads it for every config.
-    _index: int = attrs.field(init=False, eq=False, hash=False, repr=False)
+    # The config's canonical index (`config_key.index`), cached: the ranking reads it for every
+    # config, and the policy's per-config constants are indexed by it.
+    config_index: int = attrs.field(init=False, eq=False, hash=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "_index", self.config_key.index)
+        object.__setattr__(self, "config_index", self.config_key.index)
 
 
 @attrs.frozen
@@ -192,13 +193,16 @@ class PriorityTier(enum.StrEnum):
 
 @attrs.frozen
 class PriorityFactors:
-    """The normalised factors (each in [0, 1]) and the Elo uncertainty that fed VOI."""
+    """The normalised factors (each in [0, 1]) and the three inputs of VOI besides the policy:
+    the Elo uncertainty, the Elo gap to the target and the information gain per game."""
 
     staleness: float
     velocity: float
     data_deficit: float
     voi: float
     elo_uncertainty: float
+    elo_gap: float
+    info_gain: float
 
 
 @attrs.frozen
@@ -215,20 +219,6 @@ class PriorityTerms:
     data_deficit: float
     voi: float
 
-    def total(self) -> float:
-        """B = S1 + … + S9, summed left to right as the reference does."""
-        return (
-            self.staleness
-            + self.velocity
-            + self.training
-            + self.exploration
-            + self.curriculum
-            + self.improvement
-            + self.quality
-            + self.data_deficit
-            + self.voi
-        )
-
 
 @attrs.frozen
 class PriorityMultipliers:
@@ -242,19 +232,6 @@ class PriorityMultipliers:
     cascade: float
     starvation: float
 
-    def apply(self, base: float) -> float:
-        """base × each multiplier, left to right (float products are order-sensitive)."""
-        return (
-            base
-            * self.exploration_boost
-            * self.momentum
-            * self.velocity
-            * self.override
-            * self.player_count
-            * self.cascade
-            * self.starvation
-        )
-
 
 @attrs.frozen
 class PriorityBreakdown:
@@ -262,7 +239,8 @@ class PriorityBreakdown:
 
     `reference_score` is base × multipliers (the reference's result, which can be negative);
     `score` is that, except 0.0 when base ≤ 0 (docs/deviations.md: multipliers never amplify a
-    negative base). `recombine()` rebuilds `score` from the parts.
+    negative base). The parts are the very numbers the score was computed from
+    (selfplay_core.priority_formula.evaluate).
     """
 
     config_key: ConfigKey
@@ -274,10 +252,6 @@ class PriorityBreakdown:
     reference_score: float
     score: float
 
-    def recombine(self) -> float:
-        base = self.terms.total()
-        return self.multipliers.apply(base) if base > 0.0 else 0.0
-
 
 @attrs.frozen
 class ConfigPriority:
@@ -287,63 +261,6 @@ class ConfigPriority:
     score: float = attrs.field(validator=_finite)
     games_count: int = attrs.field(default=0, validator=_count)
     breakdown: PriorityBreakdown | None = None
-
-
-# Trusted constructors for the ranking hot loop. Every value they receive was derived from
-# validated inputs and a validated policy, so re-running the validators would only cost time
-# (~0.5 µs per ConfigPriority, ~3 µs per DynamicWeights). They set the slots directly.
-_new = object.__new__
-_SET_PRIORITY: Final = tuple(
-    getattr(ConfigPriority, f.name).__set__ for f in attrs.fields(ConfigPriority)
-)
-_SET_WEIGHTS: Final = tuple(
-    getattr(DynamicWeights, f.name).__set__ for f in attrs.fields(DynamicWeights)
-)
-
-
-def _trusted_priority(
-    key: ConfigKey, score: float, games_count: int, breakdown: PriorityBreakdown | None
-) -> ConfigPriority:
-    result: ConfigPriority = _new(ConfigPriority)
-    set_key, set_score, set_games, set_breakdown = _SET_PRIORITY
-    set_key(result, key)
-    set_score(result, score)
-    set_games(result, games_count)
-    set_breakdown(result, breakdown)
-    return result
-
-
-def _trusted_weights(
-    staleness: float,
-    velocity: float,
-    training: float,
-    exploration: float,
-    curriculum: float,
-    improvement: float,
-    data_deficit: float,
-    quality: float,
-    voi: float,
-    idle_gpu_fraction: float,
-    training_queue_depth: int,
-    configs_at_target_fraction: float,
-    average_elo: float,
-) -> DynamicWeights:
-    result: DynamicWeights = _new(DynamicWeights)
-    (s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12) = _SET_WEIGHTS
-    s0(result, staleness)
-    s1(result, velocity)
-    s2(result, training)
-    s3(result, exploration)
-    s4(result, curriculum)
-    s5(result, improvement)
-    s6(result, data_deficit)
-    s7(result, quality)
-    s8(result, voi)
-    s9(result, idle_gpu_fraction)
-    s10(result, training_queue_depth)
-    s11(result, configs_at_target_fraction)
-    s12(result, average_elo)
-    return result
 
 
 from selfplay_core.state import ConfigState, SchedulerState  # noqa: E402 - re-export (interfaces.md)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from selfplay_core.allocation_values import AllocationRequest, BatchAllocation
+from selfplay_core.allocation.values import AllocationRequest, BatchAllocation
 from selfplay_core.codec import encode_value
 from selfplay_core.decide import dynamic_weights, priorities, signals
 from selfplay_core.policy import SchedulerPolicy

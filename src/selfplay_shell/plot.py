@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from selfplay_core.allocation_values import BatchAllocation
+from selfplay_core.allocation.values import BatchAllocation
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
 from selfplay_core.replay import Step
 

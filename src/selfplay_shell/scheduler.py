@@ -34,7 +34,8 @@ from returns.io import IOResult
 from returns.result import Failure, Result, Success
 from returns.unsafe import unsafe_perform_io
 
-from selfplay_core.allocation_values import AllocationRequest, BatchAllocation
+from selfplay_core.allocation.job_targets import NodeResources, target_jobs_for_node
+from selfplay_core.allocation.values import AllocationRequest, BatchAllocation
 from selfplay_core.cluster import NodeCapability
 from selfplay_core.codec import INVALID, DecodeError, decode, event_payload
 from selfplay_core.configs import ConfigKey, ConfigKeyError
@@ -52,7 +53,6 @@ from selfplay_core.events import (
     Tick,
     make_envelope,
 )
-from selfplay_core.job_targets import NodeResources, target_jobs_for_node
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.priority import games_needed, target_games
 from selfplay_core.reducer import SCHEDULER_SOURCE, Transition, reduce

@@ -27,7 +27,7 @@ from typing import Any, Final
 import attrs
 from returns.io import IOResult, IOSuccess
 
-from selfplay_core.allocation_values import BatchAllocation
+from selfplay_core.allocation.values import BatchAllocation
 from selfplay_core.cluster import Backpressure, NodeCapability
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
 from selfplay_core.events import (

@@ -6,14 +6,15 @@ import attrs
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
-from selfplay_core.allocation import AllocationRequest, _reference_counts, allocate
-from selfplay_core.allocation_configs import (
+from selfplay_core.allocation import AllocationRequest, allocate
+from selfplay_core.allocation.batch import _reference_counts
+from selfplay_core.allocation.configs import (
     reference_games,
     select_configs,
     starvation_level,
     unique_priorities,
 )
-from selfplay_core.allocation_throttle import house_monotone_shares, monotone_reference_counts
+from selfplay_core.allocation.throttle import house_monotone_shares, monotone_reference_counts
 from selfplay_core.cluster import Backpressure, ClusterState
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
 from selfplay_core.policy import SchedulerPolicy

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from selfplay_core import codec
 from selfplay_core import events as ev
-from selfplay_core.allocation_values import (
+from selfplay_core.allocation.values import (
     AllocationExplanation,
     AllocationRequest,
     BatchAllocation,

@@ -39,7 +39,7 @@ from selfplay_core.priority import (
     velocity_factor,
     voi_score,
 )
-from selfplay_core.values import MAX_INPUT_MAGNITUDE
+from selfplay_core.values import MAX_INPUT_MAGNITUDE, PriorityBreakdown
 
 REF = SchedulerPolicy()
 BIG = MAX_INPUT_MAGNITUDE
@@ -85,6 +85,44 @@ signals = st.builds(
     average_elo=st.floats(-1000.0, 4000.0),
 )
 weights = signals.map(compute_dynamic_weights)
+
+
+# --- the score rebuilt from its breakdown, written here as the test's own oracle ---------------
+
+
+def terms_total(b: PriorityBreakdown) -> float:
+    """B = S1 + … + S9, left to right as the reference sums them."""
+    t = b.terms
+    return (
+        t.staleness
+        + t.velocity
+        + t.training
+        + t.exploration
+        + t.curriculum
+        + t.improvement
+        + t.quality
+        + t.data_deficit
+        + t.voi
+    )
+
+
+def multipliers_applied(b: PriorityBreakdown) -> float:
+    """B × the seven multipliers, left to right as the reference applies them."""
+    m = b.multipliers
+    return (
+        b.base
+        * m.exploration_boost
+        * m.momentum
+        * m.velocity
+        * m.override
+        * m.player_count
+        * m.cascade
+        * m.starvation
+    )
+
+
+def recombine(b: PriorityBreakdown) -> float:
+    return multipliers_applied(b) if terms_total(b) > 0.0 else 0.0
 
 
 # --- factors -------------------------------------------------------------------------------------
@@ -153,10 +191,10 @@ def test_score_is_non_decreasing_in_override_urgency(
 def test_explain_recombines_to_the_score(inputs: PriorityInputs, w: DynamicWeights) -> None:
     b = explain_priority(inputs, w)
     score = compute_priority_score(inputs, w)
-    assert b.score == score  # bit for bit: the fast path and the explanation agree
-    assert b.recombine() == score
-    assert b.base == b.terms.total()
-    assert b.reference_score == b.multipliers.apply(b.base)
+    assert b.score == score  # bit for bit: the score and the explanation agree
+    assert recombine(b) == score
+    assert b.base == terms_total(b)
+    assert b.reference_score == multipliers_applied(b)
     if b.base > 0:
         assert b.score == b.reference_score
     else:
@@ -264,4 +302,4 @@ def test_score_under_any_policy_is_finite_and_explained(
 ) -> None:
     score = compute_priority_score(inputs, w, policy)
     assert math.isfinite(score)
-    assert explain_priority(inputs, w, policy).recombine() == score
+    assert recombine(explain_priority(inputs, w, policy)) == score

@@ -13,7 +13,7 @@ from selfplay_core.events import SelfplayComplete, Tick, make_envelope
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.replay import Snapshot, replay_report
 from selfplay_core.state import SchedulerState
-from selfplay_shell.cli import PROGRESS_MIN_LINES, _Output
+from selfplay_shell.cli import PROGRESS_MIN_LINES, Output
 from selfplay_shell.eventlog import EventLog
 from selfplay_shell.replay_files import (
     ReplayInputError,
@@ -137,7 +137,7 @@ def test_strict_stops_at_the_first_bad_line(tmp_path: Path) -> None:
 
 
 def test_the_progress_bar_runs_on_a_terminal_for_long_logs() -> None:
-    out = _Output()
+    out = Output()
     sink = io.StringIO()
     out.err = Console(file=sink, force_terminal=True, width=100)
     with out.progress(PROGRESS_MIN_LINES - 1, "short") as none:

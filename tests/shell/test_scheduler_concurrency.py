@@ -13,7 +13,8 @@ from accessor_stores import build_all, build_queue_monitor
 from returns.result import Success
 from test_accessor_values import local_config
 
-from selfplay_core import ALL_CONFIGS, EloUpdated, Envelope, SchedulerState, reduce
+from selfplay_core import ALL_CONFIGS, Envelope, SchedulerState, reduce
+from selfplay_core.events import EloUpdated
 from selfplay_shell import EventBus, EventLog, SelfplayDataAccessor, SelfplayScheduler, read_log
 
 BUS_THREADS, PER_BUS_THREAD = 4, 600  # publish on the bus from other threads

@@ -15,7 +15,8 @@ from accessor_stores import build_all, build_overrides, build_queue_monitor, clu
 from test_accessor_failures import locked_by_process
 from test_accessor_values import local_config
 
-from selfplay_core import ConfigKey, HealthStatus
+from selfplay_core import ConfigKey
+from selfplay_core.status import HealthStatus
 from selfplay_shell import EventBus, SelfplayDataAccessor, SelfplayScheduler
 
 K = ConfigKey.parse

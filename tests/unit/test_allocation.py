@@ -16,13 +16,13 @@ from selfplay_core.allocation import (
     allocate_to_configs,
     allocate_to_nodes,
 )
-from selfplay_core.allocation_configs import largest_remainder, select_configs, unique_priorities
+from selfplay_core.allocation.capacity import batch_cap, games_cap, gpu_row, is_ephemeral_node_id
+from selfplay_core.allocation.configs import largest_remainder, select_configs, unique_priorities
+from selfplay_core.allocation.throttle import house_monotone_shares, monotone_reference_counts
 from selfplay_core.allocation_policy import AllocationPolicy, BackpressureRules
-from selfplay_core.allocation_throttle import house_monotone_shares, monotone_reference_counts
 from selfplay_core.cluster import Backpressure, ClusterState, NodeCapability, cluster_health_factor
 from selfplay_core.codec import decode_value, encode_value
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
-from selfplay_core.node_capacity import batch_cap, games_cap, gpu_row, is_ephemeral_node_id
 from selfplay_core.policy import PolicyError, SchedulerPolicy, from_mapping, to_mapping
 from selfplay_core.values import ConfigPriority
 

@@ -16,9 +16,9 @@ from selfplay_core.allocation import (
     enforce_4p_minimums,
     enforce_starvation_floor,
 )
+from selfplay_core.allocation.capacity import available_capacity, capacity_weight
 from selfplay_core.cluster import Backpressure, ClusterState, NodeCapability
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
-from selfplay_core.node_capacity import available_capacity, capacity_weight
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.values import ConfigPriority
 

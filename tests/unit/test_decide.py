@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 
 from selfplay_core.allocation import allocate
-from selfplay_core.allocation_values import AllocationRequest
+from selfplay_core.allocation.values import AllocationRequest
 from selfplay_core.cluster import NodeCapability
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
 from selfplay_core.decide import decide, dynamic_weights, priorities, signals

@@ -5,13 +5,13 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from selfplay_core.cluster import Backpressure, ClusterState
-from selfplay_core.job_targets import (
+from selfplay_core.allocation.job_targets import (
     HostTarget,
     NodeResources,
     compute_hardware_limit,
     target_jobs_for_node,
 )
+from selfplay_core.cluster import Backpressure, ClusterState
 
 
 @pytest.mark.parametrize(

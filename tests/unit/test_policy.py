@@ -203,6 +203,43 @@ def test_empty_mapping_is_the_reference_and_partial_mappings_override() -> None:
     assert policy.dynamic == REF.dynamic
 
 
+def test_one_entry_of_one_table_keeps_every_other_entry() -> None:
+    """issue 12: a policy file holds only what differs, down to one entry of one table."""
+    assert from_mapping({"player_count_multipliers": {"2p": 5.0}}) == attrs.evolve(
+        REF, player_count_multipliers=PlayerTable(5.0, 3.0, 4.0)
+    )
+    # The same table type nested elsewhere keeps *its* reference values (1.0, 1.5, 2.5).
+    nested = from_mapping({"target_games": {"player_multipliers": {"4p": 3.0}}})
+    assert nested.target_games.player_multipliers == PlayerTable(1.0, 1.5, 3.0)
+    assert nested.player_count_multipliers == REF.player_count_multipliers
+    bounds = from_mapping({"dynamic": {"bounds": {"voi": {"min": 0.2}}}}).dynamic.bounds
+    assert bounds == attrs.evolve(REF.dynamic.bounds, voi=Bounds(0.2, 0.35))
+    per_game = from_mapping({"samples": {"per_game": {"hexagonal_4p": 400}}}).samples.per_game
+    assert per_game.as_dict() == {**REF.samples.per_game.as_dict(), "hexagonal_4p": 400.0}
+    boards = from_mapping({"target_games": {"board_multipliers": {"hex8": 1.1}}})
+    assert boards.target_games.board_multipliers == attrs.evolve(
+        REF.target_games.board_multipliers, hex8=1.1
+    )
+    gpus = from_mapping({"allocation": {"gpu_weights": {"B200": 3.0}}}).allocation.gpu_weights
+    assert gpus == {**REF.allocation.gpu_weights, "B200": 3.0}
+    assert from_mapping({"events": {"dedup_window": 7}}) == attrs.evolve(
+        REF, events=attrs.evolve(REF.events, dedup_window=7)
+    )
+
+
+def test_one_entry_from_a_toml_file() -> None:
+    policy = from_mapping(tomllib.loads('[player_count_multipliers]\n"2p" = 5.0\n'))
+    assert policy.player_count_multipliers == PlayerTable(5.0, 3.0, 4.0)
+    assert attrs.evolve(policy, player_count_multipliers=REF.player_count_multipliers) == REF
+
+
+def test_the_given_mapping_and_the_reference_are_not_modified() -> None:
+    given = {"dynamic": {"bounds": {"voi": {"min": 0.2}}}}
+    from_mapping(given)
+    assert given == {"dynamic": {"bounds": {"voi": {"min": 0.2}}}}
+    assert to_mapping(from_mapping({})) == to_mapping(REF)
+
+
 @pytest.mark.parametrize(
     ("mapping", "path", "fragment"),
     [
@@ -220,9 +257,11 @@ def test_empty_mapping_is_the_reference_and_partial_mappings_override() -> None:
             "dynamic.bounds.voi",
             "greater than max",
         ),
-        ({"dynamic": {"bounds": {"voi": {"min": 0.1}}}}, "dynamic.bounds.voi.max", "missing"),
+        ({"dynamic": {"bounds": {"voi": {"mid": 0.1}}}}, "dynamic.bounds.voi.mid", "unknown key"),
+        ({"dynamic": {"bounds": {"voi": {"min": 0.5}}}}, "dynamic.bounds.voi", "greater than max"),
         ({"weights": 0.3}, "weights", "mapping"),
-        ({"samples": {"per_game": {"hex8_2p": 35}}}, "samples.per_game.hex8_3p", "missing"),
+        ({"player_count_multipliers": {"5p": 1.0}}, "player_count_multipliers.5p", "unknown key"),
+        ({"player_count_multipliers": {"2p": -1.0}}, "player_count_multipliers.2p", "negative"),
         ({"samples": {"per_game": {"hex8_9p": 35}}}, "samples.per_game.hex8_9p", "config key"),
         (
             {"player_count_multipliers": {"2p": 1, "3p": "x", "4p": 4}},
@@ -230,10 +269,11 @@ def test_empty_mapping_is_the_reference_and_partial_mappings_override() -> None:
             "number",
         ),
         (
-            {"target_games": {"board_multipliers": {"hex8": 1}}},
-            "target_games.board_multipliers.square8",
-            "missing",
+            {"target_games": {"board_multipliers": {"hex9": 1}}},
+            "target_games.board_multipliers.hex9",
+            "unknown key",
         ),
+        ({"allocation": {"gpu_weights": {"B200": "x"}}}, "allocation.gpu_weights.B200", "number"),
         ({"staleness": {"fresh_hours": 5.0}}, "staleness.stale_hours", "greater than fresh"),
     ],
 )

@@ -18,29 +18,29 @@ from selfplay_core import (
     NodeCapability,
     PriorityCalculator,
     PriorityInputs,
-    PriorityTier,
     SchedulerPolicy,
-    adaptive_budget,
     cluster_signals,
     compute_dynamic_weights,
     compute_priority_score,
     explain_priority,
-    games_needed,
-    priority_tier,
     rank,
-    samples_per_game,
-    target_games,
 )
 from selfplay_core.policy import Bounds, DynamicRules, WeightBounds, Weights
 from selfplay_core.priority import (
+    adaptive_budget,
     data_deficit_factor,
     elo_gap,
     elo_uncertainty,
+    games_needed,
     info_gain_per_game,
+    priority_tier,
+    samples_per_game,
     staleness_factor,
+    target_games,
     velocity_factor,
     voi_score,
 )
+from selfplay_core.values import PriorityTier
 
 REF = SchedulerPolicy()
 K = ConfigKey.parse
@@ -282,7 +282,9 @@ def test_multipliers_never_amplify_a_negative_base() -> None:
     assert b.base < 0
     assert b.reference_score < b.base  # what the reference would do: more negative
     assert compute_priority_score(inputs, FRESH) == 0.0
-    assert b.score == b.recombine() == 0.0
+    assert b.score == 0.0
+    # What the reference returns: base × boost × momentum × velocity × override × players × …
+    assert b.reference_score == b.base * 1.0 * 1.0 * 1.2 * 3.0 * 4.0 * 1.0 * 1.0
 
 
 # --- §14.4 VOI table ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import attrs
 import pytest
 from _reducer_support import HEX8_2P, HEX8_3P, T0, envelope, fresh, run, step
 
-from selfplay_core.allocation_values import AllocationRequest
+from selfplay_core.allocation.values import AllocationRequest
 from selfplay_core.cluster import NodeCapability
 from selfplay_core.configs import ALL_CONFIGS
 from selfplay_core.decide import decide

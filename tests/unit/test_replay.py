@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from returns.result import Failure, Success
 
-from selfplay_core.allocation_values import AllocationRequest
+from selfplay_core.allocation.values import AllocationRequest
 from selfplay_core.cluster import NodeCapability
 from selfplay_core.codec import encode_value
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey

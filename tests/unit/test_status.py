@@ -14,29 +14,33 @@ from selfplay_core import (
     AllocationDecided,
     AllocationRequest,
     Backpressure,
-    BackpressureActivated,
     ConfigKey,
     Event,
-    HealthLimits,
-    HealthStatus,
     NodeCapability,
+    SchedulerPolicy,
+    SchedulerState,
+    SourcesRefreshed,
+    make_envelope,
+    reduce,
+)
+from selfplay_core.configs import ALL_CONFIGS
+from selfplay_core.decide import decide
+from selfplay_core.events import (
+    BackpressureActivated,
     NodeOverloaded,
     NodeUnhealthy,
     P2PClusterUnhealthy,
-    SchedulerPolicy,
-    SchedulerState,
+)
+from selfplay_core.status import (
+    HealthLimits,
+    HealthStatus,
     ShellFacts,
-    SourcesRefreshed,
     health_check,
-    make_envelope,
     priority_configs,
-    reduce,
     scheduler_metrics,
     scheduler_status,
     top_priorities,
 )
-from selfplay_core.configs import ALL_CONFIGS
-from selfplay_core.decide import decide
 from selfplay_core.testing.events import envelopes
 
 K = ConfigKey.parse

@@ -127,8 +127,8 @@ def test_negative_values_that_mean_something_are_accepted() -> None:
 def test_evolve_and_copy_keep_the_cached_index_consistent() -> None:
     inputs = PriorityInputs("hex8_2p")
     moved = attrs.evolve(inputs, config_key="hexagonal_4p")
-    assert moved._index == 11
-    assert copy.deepcopy(moved)._index == 11
+    assert moved.config_index == 11
+    assert copy.deepcopy(moved).config_index == 11
     assert moved == PriorityInputs("hexagonal_4p")
 
 

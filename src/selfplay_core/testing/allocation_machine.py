@@ -25,17 +25,17 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 from selfplay_core.allocation import allocate
-from selfplay_core.allocation_configs import (
+from selfplay_core.allocation.capacity import batch_cap, exclusion_reason
+from selfplay_core.allocation.configs import (
     batch_games_per_config,
     floor_games,
     select_configs,
     starvation_level,
     unique_priorities,
 )
-from selfplay_core.allocation_values import AllocationRequest, BatchAllocation
+from selfplay_core.allocation.values import AllocationRequest, BatchAllocation
 from selfplay_core.cluster import Backpressure, ClusterState, NodeCapability
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
-from selfplay_core.node_capacity import batch_cap, exclusion_reason
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.testing.guarantees import check_batch, effective_factor
 from selfplay_core.testing.strategies import backpressures, game_counts, nodes, requests, scores

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from selfplay_core.allocation_configs import (
+from selfplay_core.allocation.capacity import batch_cap, exclusion_reason, large_board_cap
+from selfplay_core.allocation.configs import (
     batch_games_per_config,
     donor_keep,
     floor_games,
@@ -17,9 +18,8 @@ from selfplay_core.allocation_configs import (
     starvation_level,
     unique_priorities,
 )
-from selfplay_core.allocation_values import AllocationRequest, BatchAllocation
+from selfplay_core.allocation.values import AllocationRequest, BatchAllocation
 from selfplay_core.cluster import ClusterState
-from selfplay_core.node_capacity import batch_cap, exclusion_reason, large_board_cap
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.values import ConfigPriority
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from selfplay_core.allocation_values import AllocationRequest
+from selfplay_core.allocation.values import AllocationRequest
 from selfplay_core.cluster import Backpressure, ClusterState, NodeCapability
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
 from selfplay_core.values import ConfigPriority

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
-from selfplay_core.allocation_configs import (
+from selfplay_core.allocation.configs import (
     NOT_STARVED,
     Transfer,
     allocate_to_configs,
@@ -30,9 +30,15 @@ from selfplay_core.allocation_configs import (
     starvation_level,
     unique_priorities,
 )
-from selfplay_core.allocation_nodes import RawPlacement, allocate_to_nodes, place_raw
-from selfplay_core.allocation_throttle import house_monotone_shares, monotone_reference_counts
-from selfplay_core.allocation_values import (
+from selfplay_core.allocation.job_targets import (
+    HostTarget,
+    NodeResources,
+    compute_hardware_limit,
+    target_jobs_for_node,
+)
+from selfplay_core.allocation.nodes import RawPlacement, allocate_to_nodes, place_raw
+from selfplay_core.allocation.throttle import house_monotone_shares, monotone_reference_counts
+from selfplay_core.allocation.values import (
     AllocationExplanation,
     AllocationRequest,
     BatchAllocation,
@@ -44,12 +50,6 @@ from selfplay_core.allocation_values import (
 )
 from selfplay_core.cluster import Backpressure, ClusterState, NodeCapability
 from selfplay_core.configs import ConfigKey
-from selfplay_core.job_targets import (
-    HostTarget,
-    NodeResources,
-    compute_hardware_limit,
-    target_jobs_for_node,
-)
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.values import ConfigPriority
 

@@ -14,11 +14,11 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
+from selfplay_core.allocation.capacity import gpu_row
+from selfplay_core.allocation.values import NodeAllocation, Placement, canonical
 from selfplay_core.allocation_policy import AllocationPolicy
-from selfplay_core.allocation_values import NodeAllocation, Placement, canonical
 from selfplay_core.cluster import ClusterState
 from selfplay_core.configs import ConfigKey
-from selfplay_core.node_capacity import gpu_row
 from selfplay_core.policy import SchedulerPolicy
 
 _DEFAULT_POLICY = SchedulerPolicy()

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from selfplay_core.allocation_configs import (
+from selfplay_core.allocation.configs import (
     CRITICAL,
     EMERGENCY,
     starvation_level,
@@ -60,10 +60,14 @@ def monotone_reference_counts(
     n = len(keys)
     weight = [scores.get(k) for k in keys]
     factor = [floor_factor.get(k, 0.0) for k in keys]
-    twos = [i for i, k in enumerate(keys) if k.players == 2]
-    fours = [i for i, k in enumerate(keys) if k.players == 4]
-    transfers = bool(twos) and bool(fours)
     minimum_factor, keep_factor = a.four_player_minimum_factor, a.donor_keep_factor
+    twos = [i for i, k in enumerate(keys) if k.players == 2]
+    fours = [
+        i
+        for i, k in enumerate(keys)
+        if k.players == 4 and _can_fall_short(weight[i], factor[i], minimum_factor, chunk, g_high)
+    ]
+    transfers = bool(twos) and bool(fours)
     best = [0] * n
     # every G for the 2p and 4p configs (the 4p step makes them non-monotone in G); the others
     # are a max of floors of products, already monotone in G, so their smallest is at g_low
@@ -104,6 +108,22 @@ def monotone_reference_counts(
             if g == g_low or counts[i] < best[i]:
                 best[i] = counts[i]
     return {keys[i]: best[i] for i in range(n) if best[i] > 0}
+
+
+def _can_fall_short(
+    weight: float | None, floor_factor: float, minimum_factor: float, chunk: int, g_high: int
+) -> bool:
+    """Can a 4p config hold fewer than its minimum ⌊m·G⌋ at some G ≤ `g_high`? Not when its
+    own count ⌊w·G⌋ or floor ⌊φ·G⌋ grows at least as fast as the minimum (floating-point
+    products are monotone in the factor, so ⌊w·G⌋ ≥ ⌊m·G⌋ at every G when w ≥ m), nor when the
+    minimum never exceeds the MIN chunk it already holds. A config that is never short receives
+    nothing at any G, so leaving it out of the scan changes no count: when no 4p config can be
+    short, every count is monotone in G and the scan is the single G = g_low."""
+    if floor_factor >= minimum_factor:
+        return False
+    if weight is None:
+        return True
+    return weight < minimum_factor and math.floor(minimum_factor * g_high) > chunk
 
 
 def _better(w_a: int, seat_a: int, index_a: int, w_b: int, seat_b: int, index_b: int) -> bool:

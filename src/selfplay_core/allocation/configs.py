@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
-from selfplay_core.allocation_values import canonical
+from selfplay_core.allocation.values import canonical
 from selfplay_core.configs import ConfigKey
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.values import ConfigPriority
