@@ -7,14 +7,13 @@ construction with the field's name in the message.
 
 from __future__ import annotations
 
-import math
 import types
 from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
 
-from selfplay_core._validators import count, non_negative
+from selfplay_core._validators import EachValue, count, non_negative, optional_count
 
 # --- reference tables (thresholds.py 1127-1150) ---
 
@@ -90,21 +89,15 @@ def _percent(_inst: Any, attribute: attrs.Attribute[Any], value: float) -> None:
 
 
 def _weights_table(_inst: Any, attribute: attrs.Attribute[Any], value: Mapping[str, Any]) -> None:
-    for key, weight in value.items():
-        if not key:
-            raise ValueError(f"{attribute.name}: empty GPU name")
-        if isinstance(weight, bool) or not isinstance(weight, int | float):
-            raise TypeError(f"{attribute.name}.{key}: expected a number, got {weight!r}")
-        if not math.isfinite(weight) or weight < 0:
-            raise ValueError(f"{attribute.name}.{key}: must be finite and ≥ 0, got {weight!r}")
+    if not all(value):
+        raise ValueError(f"{attribute.name}: empty GPU name")
+    EachValue(non_negative)(_inst, attribute, value)
 
 
 def _caps_table(_inst: Any, attribute: attrs.Attribute[Any], value: Mapping[str, Any]) -> None:
-    for key, cap in value.items():
-        if not key:
-            raise ValueError(f"{attribute.name}: empty GPU name")
-        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
-            raise ValueError(f"{attribute.name}.{key}: expected an integer ≥ 0, got {cap!r}")
+    if not all(value):
+        raise ValueError(f"{attribute.name}: empty GPU name")
+    EachValue(count)(_inst, attribute, value)
 
 
 @attrs.frozen
@@ -134,11 +127,6 @@ class BackpressureRules:
             )
 
 
-def _optional_count(inst: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
-    if value is not None:
-        count(inst, attribute, value)
-
-
 def _patterns(value: Any) -> tuple[str, ...]:
     return tuple(str(p) for p in value)
 
@@ -152,8 +140,8 @@ class HardwareLimitRow:
     patterns: tuple[str, ...] = attrs.field(converter=_patterns)
     cpu_fraction: float = attrs.field(validator=non_negative)
     without_cpus: int = attrs.field(validator=count)
-    cap: int | None = attrs.field(default=None, validator=_optional_count)
-    per_gpu_cap: int | None = attrs.field(default=None, validator=_optional_count)
+    cap: int | None = attrs.field(default=None, validator=optional_count)
+    per_gpu_cap: int | None = attrs.field(default=None, validator=optional_count)
 
 
 REFERENCE_HARDWARE_LIMITS: Final[tuple[HardwareLimitRow, ...]] = (

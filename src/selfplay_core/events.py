@@ -13,102 +13,35 @@ into a `DecodeError` with the field path.
 from __future__ import annotations
 
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar, Final, NoReturn, TypeAlias, TypeVar
 
 import attrs
 
+from selfplay_core._validators import (
+    EachValue,
+    count,
+    finite,
+    non_empty_text,
+    non_negative,
+    optional_bool,
+    optional_count,
+    optional_finite,
+    optional_text,
+    text,
+)
+from selfplay_core._validators import Empty as Empty  # the problem kinds, re-exported
+from selfplay_core._validators import FieldProblem as FieldProblem
+from selfplay_core._validators import Negative as Negative
+from selfplay_core._validators import NotFinite as NotFinite
+from selfplay_core._validators import NotUtf8 as NotUtf8
+from selfplay_core._validators import WrongType as WrongType
 from selfplay_core.allocation.values import AllocationRequest, BatchAllocation
 from selfplay_core.cluster import Backpressure, NodeCapability
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey, coerce_config_key
 from selfplay_core.signals import FeedbackSignal
 
 SCHEMA_VERSION: Final[int] = 1
-
-
-# --- field problems: typed so the codec can name the problem without parsing messages ---
-
-
-class FieldProblem(ValueError):
-    """A field value rejected at construction; `problem` is a stable machine-readable kind."""
-
-    problem: ClassVar[str] = "invalid"
-
-    def __init__(self, field: str, detail: str) -> None:
-        super().__init__(f"{field}: {detail}")
-        self.field = field
-        self.detail = detail
-
-
-class WrongType(FieldProblem, TypeError):
-    problem = "wrong_type"
-
-
-class NotFinite(FieldProblem):
-    problem = "not_finite"
-
-
-class Negative(FieldProblem):
-    problem = "negative"
-
-
-class Empty(FieldProblem):
-    problem = "empty"
-
-
-def _finite(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    kind = type(value)
-    if kind is float:
-        if value - value == 0.0:  # type: ignore[operator]  # false for NaN and ±inf
-            return
-        raise NotFinite(attribute.name, f"must be finite, got {value!r}")
-    if kind is not int:
-        raise WrongType(attribute.name, f"expected a number, got {kind.__name__}")
-
-
-def _optional_finite(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None:
-        _finite(inst, attribute, value)
-
-
-def _non_negative(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    _finite(inst, attribute, value)
-    if value < 0:  # type: ignore[operator]
-        raise Negative(attribute.name, f"must not be negative, got {value!r}")
-
-
-def _count(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    if type(value) is not int:
-        raise WrongType(attribute.name, f"expected an integer, got {type(value).__name__}")
-    if value < 0:
-        raise Negative(attribute.name, f"must not be negative, got {value!r}")
-
-
-def _optional_count(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None:
-        _count(inst, attribute, value)
-
-
-def _text(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    if type(value) is not str:
-        raise WrongType(attribute.name, f"expected a string, got {type(value).__name__}")
-
-
-def _optional_text(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None:
-        _text(inst, attribute, value)
-
-
-def _node_id(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    if type(value) is not str:
-        raise WrongType(attribute.name, f"expected a string, got {type(value).__name__}")
-    if not value:
-        raise Empty(attribute.name, "must not be empty")
-
-
-def _optional_bool(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and type(value) is not bool:
-        raise WrongType(attribute.name, f"expected true/false, got {type(value).__name__}")
 
 
 _KEY_BY_TEXT: Final[dict[str, ConfigKey]] = {str(key): key for key in ALL_CONFIGS}
@@ -168,33 +101,6 @@ def _optional_config_map(
     return None if value is None else freeze_config_map(value)
 
 
-class _EachValue:
-    """Validator: `check` every value of a config-keyed mapping (None passes); a problem names
-    the key too. A class, not a closure, so the codec's fast path can see which check it is."""
-
-    __slots__ = ("check",)
-
-    def __init__(self, check: Callable[[Any, attrs.Attribute[Any], Any], None]) -> None:
-        self.check = check
-
-    def __call__(self, inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if value is None:
-            return
-        check = self.check
-        for key, val in value.items():
-            try:
-                check(inst, attribute, val)
-            except FieldProblem as exc:
-                raise type(exc)(f"{attribute.name}.{key}", exc.detail) from None
-
-
-def _map_values(
-    check: Callable[[Any, attrs.Attribute[Any], Any], None],
-) -> Callable[[Any, attrs.Attribute[Any], Mapping[ConfigKey, Any] | None], None]:
-    """Validate every value of a config-keyed mapping; a problem names the key too."""
-    return _EachValue(check)
-
-
 # --- the 28 reference event types (events.md §2 order) ---
 
 
@@ -221,12 +127,15 @@ class ModelPromoted:
 
     TAG: ClassVar[str] = "model_promoted"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
-    success: bool | None = attrs.field(default=None, validator=_optional_bool)
+    success: bool | None = attrs.field(default=None, validator=optional_bool)
 
 
-def _priority(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    if type(value) is not str and type(value) is not int:
+def _priority(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if type(value) is int:
+        return
+    if type(value) is not str:
         raise WrongType(attribute.name, f"expected a string or integer, got {type(value).__name__}")
+    text(inst, attribute, value)
 
 
 @attrs.frozen
@@ -240,12 +149,12 @@ class SelfplayTargetUpdated:
     TAG: ClassVar[str] = "selfplay_target_updated"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
     priority: str | int = attrs.field(default="normal", validator=_priority)
-    reason: str = attrs.field(default="", validator=_text)
-    search_budget: float = attrs.field(default=0.0, validator=_finite)
-    exploration_boost: float = attrs.field(default=1.0, validator=_finite)
-    curriculum_weight: float | None = attrs.field(default=None, validator=_optional_finite)
-    momentum_multiplier: float | None = attrs.field(default=None, validator=_optional_finite)
-    anomaly_count: int | None = attrs.field(default=None, validator=_optional_count)
+    reason: str = attrs.field(default="", validator=text)
+    search_budget: float = attrs.field(default=0.0, validator=finite)
+    exploration_boost: float = attrs.field(default=1.0, validator=finite)
+    curriculum_weight: float | None = attrs.field(default=None, validator=optional_finite)
+    momentum_multiplier: float | None = attrs.field(default=None, validator=optional_finite)
+    anomaly_count: int | None = attrs.field(default=None, validator=optional_count)
 
 
 @attrs.frozen
@@ -254,8 +163,8 @@ class QualityDegraded:
 
     TAG: ClassVar[str] = "quality_degraded"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
-    quality_score: float = attrs.field(default=0.0, validator=_finite)
-    threshold: float = attrs.field(default=0.6, validator=_finite)
+    quality_score: float = attrs.field(default=0.0, validator=finite)
+    threshold: float = attrs.field(default=0.6, validator=finite)
 
 
 @attrs.frozen
@@ -269,28 +178,30 @@ class CurriculumRebalanced:
 
     TAG: ClassVar[str] = "curriculum_rebalanced"
     config_key: ConfigKey | None = attrs.field(default=None, converter=_optional_config_key)
-    weight: float | None = attrs.field(default=None, validator=_optional_finite)
+    weight: float | None = attrs.field(default=None, validator=optional_finite)
     weights: Mapping[ConfigKey, float] = attrs.field(
-        factory=dict, converter=freeze_config_map, validator=_map_values(_finite)
+        factory=dict, converter=freeze_config_map, validator=EachValue(finite)
     )
-    source: str = attrs.field(default="", validator=_text)
-    reason: str = attrs.field(default="", validator=_text)
-    trigger: str = attrs.field(default="", validator=_text)
-    severity: str | None = attrs.field(default=None, validator=_optional_text)
-    new_exploration_boost: float | None = attrs.field(default=None, validator=_optional_finite)
-    new_weight: float | None = attrs.field(default=None, validator=_optional_finite)
+    source: str = attrs.field(default="", validator=text)
+    reason: str = attrs.field(default="", validator=text)
+    trigger: str = attrs.field(default="", validator=text)
+    severity: str | None = attrs.field(default=None, validator=optional_text)
+    new_exploration_boost: float | None = attrs.field(default=None, validator=optional_finite)
+    new_weight: float | None = attrs.field(default=None, validator=optional_finite)
 
 
 @attrs.frozen
 class SelfplayRateChanged:
-    """§3.7: `mm ← new_rate`. `old_rate`, `change_percent` come with the scheduler's emissions."""
+    """§3.7: `mm ← new_rate`; None (the publisher's `new_rate` was falsy and its
+    `rate_multiplier` null) changes nothing. `old_rate`, `change_percent` come with the
+    scheduler's emissions."""
 
     TAG: ClassVar[str] = "selfplay_rate_changed"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
-    new_rate: float = attrs.field(default=1.0, validator=_finite)
-    old_rate: float | None = attrs.field(default=None, validator=_optional_finite)
-    change_percent: float | None = attrs.field(default=None, validator=_optional_finite)
-    reason: str = attrs.field(default="", validator=_text)
+    new_rate: float | None = attrs.field(default=1.0, validator=optional_finite)
+    old_rate: float | None = attrs.field(default=None, validator=optional_finite)
+    change_percent: float | None = attrs.field(default=None, validator=optional_finite)
+    reason: str = attrs.field(default="", validator=text)
 
 
 @attrs.frozen
@@ -299,7 +210,7 @@ class TrainingBlockedByQuality:
 
     TAG: ClassVar[str] = "training_blocked_by_quality"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
-    reason: str = attrs.field(default="unknown", validator=_text)
+    reason: str = attrs.field(default="unknown", validator=text)
 
 
 @attrs.frozen
@@ -308,7 +219,7 @@ class OpponentMastered:
 
     TAG: ClassVar[str] = "opponent_mastered"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
-    opponent_level: str = attrs.field(default="unknown", validator=_text)
+    opponent_level: str = attrs.field(default="unknown", validator=text)
 
 
 @attrs.frozen
@@ -317,7 +228,7 @@ class TrainingEarlyStopped:
 
     TAG: ClassVar[str] = "training_early_stopped"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
-    reason: str = attrs.field(default="unknown", validator=_text)
+    reason: str = attrs.field(default="unknown", validator=text)
 
 
 @attrs.frozen
@@ -326,8 +237,8 @@ class EloVelocityChanged:
 
     TAG: ClassVar[str] = "elo_velocity_changed"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
-    velocity: float = attrs.field(default=0.0, validator=_finite)
-    trend: str = attrs.field(default="stable", validator=_text)
+    velocity: float = attrs.field(default=0.0, validator=finite)
+    trend: str = attrs.field(default="stable", validator=text)
 
 
 @attrs.frozen
@@ -336,9 +247,9 @@ class ExplorationBoost:
 
     TAG: ClassVar[str] = "exploration_boost"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
-    boost_factor: float = attrs.field(default=1.0, validator=_finite)
-    reason: str = attrs.field(default="unknown", validator=_text)
-    anomaly_count: int = attrs.field(default=0, validator=_count)
+    boost_factor: float = attrs.field(default=1.0, validator=finite)
+    reason: str = attrs.field(default="unknown", validator=text)
+    anomaly_count: int = attrs.field(default=0, validator=count)
 
 
 @attrs.frozen
@@ -347,7 +258,7 @@ class CurriculumAdvanced:
 
     TAG: ClassVar[str] = "curriculum_advanced"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
-    consecutive_promotions: int = attrs.field(default=0, validator=_count)
+    consecutive_promotions: int = attrs.field(default=0, validator=count)
 
 
 @attrs.frozen
@@ -356,9 +267,9 @@ class AdaptiveParamsChanged:
 
     TAG: ClassVar[str] = "adaptive_params_changed"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
-    param_type: str = attrs.field(default="", validator=_text)
-    old_value: float | None = attrs.field(default=None, validator=_optional_finite)
-    new_value: float | None = attrs.field(default=None, validator=_optional_finite)
+    param_type: str = attrs.field(default="", validator=text)
+    old_value: float | None = attrs.field(default=None, validator=optional_finite)
+    new_value: float | None = attrs.field(default=None, validator=optional_finite)
 
 
 @attrs.frozen
@@ -367,7 +278,7 @@ class LowQualityDataWarning:
     0.0 then: [BUG] §8.9); `config_key` is kept when a per-config publisher names one."""
 
     TAG: ClassVar[str] = "low_quality_data_warning"
-    quality_score: float | None = attrs.field(default=None, validator=_optional_finite)
+    quality_score: float | None = attrs.field(default=None, validator=optional_finite)
     config_key: ConfigKey | None = attrs.field(default=None, converter=_optional_config_key)
 
 
@@ -376,7 +287,7 @@ class NodeUnhealthy:
     """§3.16: the node joins the unhealthy set, its load goes to 1.0."""
 
     TAG: ClassVar[str] = "node_unhealthy"
-    node_id: str = attrs.field(validator=_node_id)
+    node_id: str = attrs.field(validator=non_empty_text)
 
 
 @attrs.frozen
@@ -384,7 +295,7 @@ class P2PNodeDead:
     """§3.16 (same handler as NODE_UNHEALTHY)."""
 
     TAG: ClassVar[str] = "p2p_node_dead"
-    node_id: str = attrs.field(validator=_node_id)
+    node_id: str = attrs.field(validator=non_empty_text)
 
 
 @attrs.frozen
@@ -392,7 +303,7 @@ class NodeRecovered:
     """§3.17: the node leaves the unhealthy set."""
 
     TAG: ClassVar[str] = "node_recovered"
-    node_id: str = attrs.field(validator=_node_id)
+    node_id: str = attrs.field(validator=non_empty_text)
 
 
 @attrs.frozen
@@ -400,7 +311,7 @@ class NodeActivated:
     """§3.17 (same handler as NODE_RECOVERED)."""
 
     TAG: ClassVar[str] = "node_activated"
-    node_id: str = attrs.field(validator=_node_id)
+    node_id: str = attrs.field(validator=non_empty_text)
 
 
 @attrs.frozen
@@ -408,7 +319,7 @@ class HostOffline:
     """§3.18: as NODE_UNHEALTHY, keyed by `host` on the wire (fallback `node_id`)."""
 
     TAG: ClassVar[str] = "host_offline"
-    node_id: str = attrs.field(validator=_node_id)
+    node_id: str = attrs.field(validator=non_empty_text)
 
 
 @attrs.frozen
@@ -416,7 +327,7 @@ class NodeTerminated:
     """§3.18 (same handler as HOST_OFFLINE)."""
 
     TAG: ClassVar[str] = "node_terminated"
-    node_id: str = attrs.field(validator=_node_id)
+    node_id: str = attrs.field(validator=non_empty_text)
 
 
 @attrs.frozen
@@ -425,8 +336,8 @@ class P2PClusterUnhealthy:
     (`alive_peers`, `total_peers`, `node_count`) onto them ([BUG] §8.7)."""
 
     TAG: ClassVar[str] = "p2p_cluster_unhealthy"
-    healthy_nodes: int | None = attrs.field(default=None, validator=_optional_count)
-    total_nodes: int | None = attrs.field(default=None, validator=_optional_count)
+    healthy_nodes: int | None = attrs.field(default=None, validator=optional_count)
+    total_nodes: int | None = attrs.field(default=None, validator=optional_count)
 
 
 @attrs.frozen
@@ -442,7 +353,7 @@ class RegressionDetected:
 
     TAG: ClassVar[str] = "regression_detected"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
-    severity: str = attrs.field(default="moderate", validator=_text)
+    severity: str = attrs.field(default="moderate", validator=text)
 
 
 @attrs.frozen
@@ -450,9 +361,9 @@ class BackpressureActivated:
     """§3.22 (dead in the reference: only a flag)."""
 
     TAG: ClassVar[str] = "backpressure_activated"
-    pending_count: int = attrs.field(default=0, validator=_count)
-    trigger: str = attrs.field(default="unknown", validator=_text)
-    soft_limit: int = attrs.field(default=500, validator=_count)
+    pending_count: int = attrs.field(default=0, validator=count)
+    trigger: str = attrs.field(default="unknown", validator=text)
+    soft_limit: int = attrs.field(default=500, validator=count)
 
 
 @attrs.frozen
@@ -460,7 +371,7 @@ class BackpressureReleased:
     """§3.23: clears the flag."""
 
     TAG: ClassVar[str] = "backpressure_released"
-    pending_count: int = attrs.field(default=0, validator=_count)
+    pending_count: int = attrs.field(default=0, validator=count)
 
 
 @attrs.frozen
@@ -468,8 +379,8 @@ class NodeOverloaded:
     """§3.24: a backoff for the node, by resource type. `host` on the wire."""
 
     TAG: ClassVar[str] = "node_overloaded"
-    node_id: str = attrs.field(validator=_node_id)
-    resource_type: str = attrs.field(default="unknown", validator=_text)
+    node_id: str = attrs.field(validator=non_empty_text)
+    resource_type: str = attrs.field(default="unknown", validator=text)
 
 
 @attrs.frozen
@@ -478,7 +389,7 @@ class EloUpdated:
 
     TAG: ClassVar[str] = "elo_updated"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
-    new_elo: float = attrs.field(default=0.0, validator=_finite)
+    new_elo: float = attrs.field(default=0.0, validator=finite)
 
 
 # --- types the reference only emits (§6); decoded so a recorded emission is not "unknown" ---
@@ -490,11 +401,11 @@ class QualityPenaltyApplied:
 
     TAG: ClassVar[str] = "quality_penalty_applied"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
-    penalty: float = attrs.field(default=0.0, validator=_finite)
-    reason: str = attrs.field(default="", validator=_text)
-    current_weight: float = attrs.field(default=1.0, validator=_finite)
-    quality_score: float = attrs.field(default=0.0, validator=_finite)
-    throttle_factor: float = attrs.field(default=1.0, validator=_finite)
+    penalty: float = attrs.field(default=0.0, validator=finite)
+    reason: str = attrs.field(default="", validator=text)
+    current_weight: float = attrs.field(default=1.0, validator=finite)
+    quality_score: float = attrs.field(default=0.0, validator=finite)
+    throttle_factor: float = attrs.field(default=1.0, validator=finite)
 
 
 def _config_tuple(value: Any) -> tuple[ConfigKey, ...]:
@@ -506,12 +417,12 @@ class SelfplayAllocationUpdated:
     """§3.12 / allocation emission (not subscribed)."""
 
     TAG: ClassVar[str] = "selfplay_allocation_updated"
-    trigger: str = attrs.field(default="", validator=_text)
-    total_games: int = attrs.field(default=0, validator=_count)
+    trigger: str = attrs.field(default="", validator=text)
+    total_games: int = attrs.field(default=0, validator=count)
     configs: tuple[ConfigKey, ...] = attrs.field(default=(), converter=_config_tuple)
-    node_count: int = attrs.field(default=0, validator=_count)
-    exploration_boost: float | None = attrs.field(default=None, validator=_optional_finite)
-    curriculum_weight: float | None = attrs.field(default=None, validator=_optional_finite)
+    node_count: int = attrs.field(default=0, validator=count)
+    exploration_boost: float | None = attrs.field(default=None, validator=optional_finite)
+    curriculum_weight: float | None = attrs.field(default=None, validator=optional_finite)
 
 
 # --- the scheduler's own events ---
@@ -522,7 +433,7 @@ class Tick:
     """Time passed: boosts and backoffs whose expiry is ≤ `at` lapse."""
 
     TAG: ClassVar[str] = "tick"
-    at: float = attrs.field(validator=_non_negative)
+    at: float = attrs.field(validator=non_negative)
 
 
 @attrs.frozen
@@ -532,42 +443,42 @@ class SourcesRefreshed:
 
     TAG: ClassVar[str] = "sources_refreshed"
     current_elos: Mapping[ConfigKey, float] | None = attrs.field(
-        default=None, converter=_optional_config_map, validator=_map_values(_finite)
+        default=None, converter=_optional_config_map, validator=EachValue(finite)
     )
     elo_velocities: Mapping[ConfigKey, float] | None = attrs.field(
-        default=None, converter=_optional_config_map, validator=_map_values(_finite)
+        default=None, converter=_optional_config_map, validator=EachValue(finite)
     )
     game_counts: Mapping[ConfigKey, int] | None = attrs.field(
-        default=None, converter=_optional_config_map, validator=_map_values(_count)
+        default=None, converter=_optional_config_map, validator=EachValue(count)
     )
     staleness_hours: Mapping[ConfigKey, float] | None = attrs.field(
-        default=None, converter=_optional_config_map, validator=_map_values(_finite)
+        default=None, converter=_optional_config_map, validator=EachValue(finite)
     )
     curriculum_weights: Mapping[ConfigKey, float] | None = attrs.field(
-        default=None, converter=_optional_config_map, validator=_map_values(_finite)
+        default=None, converter=_optional_config_map, validator=EachValue(finite)
     )
     feedback: Mapping[ConfigKey, FeedbackSignal] | None = attrs.field(
         default=None, converter=_optional_config_map
     )
     improvement_boosts: Mapping[ConfigKey, float] | None = attrs.field(
-        default=None, converter=_optional_config_map, validator=_map_values(_finite)
+        default=None, converter=_optional_config_map, validator=EachValue(finite)
     )
     momentum_multipliers: Mapping[ConfigKey, float] | None = attrs.field(
-        default=None, converter=_optional_config_map, validator=_map_values(_finite)
+        default=None, converter=_optional_config_map, validator=EachValue(finite)
     )
     quality_scores: Mapping[ConfigKey, float] | None = attrs.field(
-        default=None, converter=_optional_config_map, validator=_map_values(_finite)
+        default=None, converter=_optional_config_map, validator=EachValue(finite)
     )
     cascade_multipliers: Mapping[ConfigKey, float] | None = attrs.field(
-        default=None, converter=_optional_config_map, validator=_map_values(_finite)
+        default=None, converter=_optional_config_map, validator=EachValue(finite)
     )
     priority_overrides: Mapping[ConfigKey, int] | None = attrs.field(
-        default=None, converter=_optional_config_map, validator=_map_values(_count)
+        default=None, converter=_optional_config_map, validator=EachValue(count)
     )
     nodes: tuple[NodeCapability, ...] | None = attrs.field(
         default=None, converter=attrs.converters.optional(tuple)
     )
-    training_queue_depth: int | None = attrs.field(default=None, validator=_optional_count)
+    training_queue_depth: int | None = attrs.field(default=None, validator=optional_count)
     backpressure: Backpressure | None = None
 
 
@@ -591,7 +502,7 @@ class TargetTrainingSamplesSet:
 
     TAG: ClassVar[str] = "target_training_samples_set"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
-    target: int = attrs.field(validator=_count)
+    target: int = attrs.field(validator=count)
 
 
 @attrs.frozen
@@ -600,7 +511,7 @@ class ConfigBoosted:
 
     TAG: ClassVar[str] = "config_boosted"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
-    multiplier: float = attrs.field(validator=_non_negative)
+    multiplier: float = attrs.field(validator=non_negative)
 
 
 def _freeze_json(value: Any) -> Any:
@@ -617,7 +528,7 @@ class UnknownEvent:
     """A type we do not know: kept verbatim (read-only), counted, never applied."""
 
     TAG: ClassVar[str] = "<unknown>"
-    type: str = attrs.field(validator=_text)
+    type: str = attrs.field(validator=text)
     payload: Mapping[str, Any] = attrs.field(factory=dict, converter=_freeze_json)
 
 
@@ -744,10 +655,6 @@ def tag_of(event: Event) -> str:
 # --- envelope ---
 
 
-def _envelope_id(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    _node_id(_inst, attribute, value)
-
-
 def _schema_version(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
     if type(value) is not int:
         raise WrongType(attribute.name, f"expected an integer, got {type(value).__name__}")
@@ -760,11 +667,11 @@ class Envelope:
     """One event as delivered: a unique id, its wire type, schema version, when (seconds, from
     the shell's clock), who sent it, and the event. `type` always agrees with the event."""
 
-    id: str = attrs.field(validator=_envelope_id)
-    type: str = attrs.field(validator=_text)
+    id: str = attrs.field(validator=non_empty_text)
+    type: str = attrs.field(validator=text)
     schema_version: int = attrs.field(validator=_schema_version)
-    at: float = attrs.field(validator=_non_negative)
-    source: str = attrs.field(validator=_text)
+    at: float = attrs.field(validator=non_negative)
+    source: str = attrs.field(validator=text)
     event: Event = attrs.field()
 
     @event.validator

@@ -10,9 +10,12 @@ one step:
    whose expiry is at or before it lapses first (§4), emitting what the reference's decay emits;
 4. the handler applies the event (§3) and says what the reference would publish (§6), as data.
 
-Handlers return the parts of the state they change; `reduce` builds the new state once. Numbers
-that come from outside are kept within ±`MAX_MAGNITUDE`, weights and multipliers are kept ≥ 0
-and boosts within the policy's bounds, so every reachable state satisfies `check_invariants`.
+Each handler takes `(state, event, at, policy)`, its event typed by the class it is registered
+for, and returns an `Outcome` (the state after the event, what it emits); state changes go
+through `attrs.evolve` or the values' `with_…` methods. `reduce` looks the handler up, calls it
+and records the envelope in the state's `Ledger` — nothing else. Numbers that come from outside
+are kept within ±`MAX_MAGNITUDE`, weights and multipliers are kept ≥ 0 and boosts within the
+policy's bounds, so every reachable state satisfies `invariants.check_invariants`.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
-from selfplay_core._reducing.build import SCHEDULER_STATE_TWIN
+import attrs
+
 from selfplay_core._reducing.cluster_events import (
     backpressure_flag,
     cluster_healthy,
@@ -30,10 +34,7 @@ from selfplay_core._reducing.cluster_events import (
     node_overloaded,
     node_up,
 )
-from selfplay_core._reducing.common import (
-    SCHEDULER_SOURCE,
-    Handler,
-)
+from selfplay_core._reducing.common import SCHEDULER_SOURCE, Handler, Outcome
 from selfplay_core._reducing.config_events import (
     adaptive_params,
     curriculum_advanced,
@@ -53,12 +54,8 @@ from selfplay_core._reducing.config_events import (
     training_completed,
     velocity_changed,
 )
-from selfplay_core._reducing.expiry import (
-    lapse,
-)
-from selfplay_core._reducing.refresh import (
-    sources_refreshed,
-)
+from selfplay_core._reducing.expiry import lapse
+from selfplay_core._reducing.refresh import sources_refreshed
 from selfplay_core._reducing.scheduler_events import (
     allocation_decided,
     config_boosted,
@@ -104,22 +101,15 @@ from selfplay_core.events import (
     UnknownEvent,
 )
 from selfplay_core.policy import SchedulerPolicy
-from selfplay_core.state import (
-    Books,
-    Ledger,
-    SchedulerState,
-    window_log,
-)
+from selfplay_core.state import SchedulerState
 
-__all__ = ["SCHEDULER_SOURCE", "Transition", "reduce"]
+__all__ = ["SCHEDULER_SOURCE", "Outcome", "Transition", "reduce"]
 
 _REFERENCE_POLICY: Final = SchedulerPolicy()
 
 
 class Transition(NamedTuple):
-    """The state after one envelope, and the events the reference would have published.
-
-    A named tuple (immutable; built with one C call on the hot path), read by attribute."""
+    """The state after one envelope, and the events the reference would have published."""
 
     state: SchedulerState
     emitted: tuple[Event, ...] = ()
@@ -130,90 +120,33 @@ def reduce(
 ) -> Transition:
     """Apply one envelope. Pure: `state` is not changed, time is `envelope.at`."""
     ledger = state.ledger
-    envelope_id = envelope.id
-    # `envelope_id in ledger`, inlined for the common case (the newest window of its log)
-    log = ledger._log
-    end = ledger._end
-    if end == log.top:
-        seq = log.index.get(envelope_id)
-        if seq is None:
-            seq = log.older.get(envelope_id)
-        if seq is not None and seq >= end - ledger.size:
-            return _transition(state, ())
-    elif envelope_id in ledger:
-        return _transition(state, ())
-    size = policy.events.dedup_window
-    if ledger.size != size:
-        ledger = ledger.resized(size)
-        log = ledger._log
-        end = ledger._end
+    if envelope.id in ledger:
+        return Transition(state, ())
+    if ledger.size != policy.events.dedup_window:
+        ledger = ledger.resized(policy.events.dedup_window)
+        state = state.with_ledger(ledger)
     event = envelope.event
-    handler = _handler_for(type(event))
+    handler = _HANDLERS.get(type(event))
     if handler is None:
-        return _transition(_seen_only(state, ledger, envelope_id, event), ())
-    now = envelope.at
-    last_at = ledger.last_at
-    if now < last_at:
-        now = last_at  # a late envelope does not move time backwards
+        return Transition(_seen_only(state.with_ledger(ledger.remembered(envelope.id)), event))
+    at = max(envelope.at, ledger.last_at)  # a late envelope does not move time backwards
     lapsed: tuple[Event, ...] = ()
-    next_expiry = ledger.next_expiry_at
-    if next_expiry and now >= next_expiry:
-        state, lapsed = lapse(state, now)
-    out = handler(state, event, now, policy)
-    if out is None:  # only the bookkeeping changes
-        configs, cluster, books = state.configs, state.cluster, state.books
-        next_expiry = state.ledger.next_expiry_at
-        emitted = lapsed
-    else:
-        configs, cluster, books, next_expiry, emitted = out
-        if lapsed:
-            emitted = lapsed + emitted
-    # Built in place, once per envelope: `ledger.record(envelope_id, ledger.applied + 1, now,
-    # next_expiry)` inlined, then `Transition(SchedulerState(...), emitted)` without `__init__`
-    # (the parts are the handler's, known valid; see `_reducing.build` for the state's twin).
-    if end != log.top or end - log.base >= 2 * size:
-        log = window_log(log, end, size)  # a branch, or time to compact
-    log.ids.append(envelope_id)
-    log.index[envelope_id] = end
-    log.top = end + 1
-    new_ledger = _new(Ledger)
-    new_ledger._log = log
-    new_ledger._end = end + 1
-    new_ledger.size = size
-    new_ledger.applied = ledger.applied + 1
-    new_ledger.last_at = now
-    new_ledger.next_expiry_at = next_expiry
-    new_state = _new(_STATE_TWIN)
-    new_state.configs = configs
-    new_state.cluster = cluster
-    new_state.books = books
-    new_state.ledger = new_ledger
-    new_state.__class__ = SchedulerState
-    return _tuple_new(Transition, (new_state, emitted))
+    if ledger.next_expiry_at and at >= ledger.next_expiry_at:
+        expired = lapse(state, at)
+        state, lapsed = expired.state, expired.emitted
+    outcome = handler(state, event, at, policy)
+    recorded = outcome.state.with_ledger(outcome.state.ledger.applied_at(envelope.id, at))
+    return Transition(recorded, lapsed + outcome.emitted)
 
 
-_new: Final = object.__new__
-_tuple_new: Final = tuple.__new__
-_STATE_TWIN: Final = SCHEDULER_STATE_TWIN
-
-
-def _transition(state: SchedulerState, emitted: tuple[Event, ...]) -> Transition:
-    """`Transition(state, emitted)` without the Python-level `__new__` (the hot path)."""
-    return _tuple_new(Transition, (state, emitted))
-
-
-def _seen_only(
-    state: SchedulerState, ledger: Ledger, envelope_id: str, event: object
-) -> SchedulerState:
-    """An unknown (or emit-only) event: remembered as seen, unknown types counted, nothing else."""
-    books = state.books
-    if type(event) is UnknownEvent:
-        counts = dict(books.unknown_events)
-        counts[event.type] = counts.get(event.type, 0) + 1
-        unknown = MappingProxyType(dict(sorted(counts.items())))
-        books = Books(books.elo, books.sources, books.allocations, unknown)
-    new_ledger = ledger.record(envelope_id, ledger.applied, ledger.last_at, ledger.next_expiry_at)
-    return SchedulerState(state.configs, state.cluster, books, new_ledger)
+def _seen_only(state: SchedulerState, event: object) -> SchedulerState:
+    """An unknown (or emit-only) event: unknown types are counted, nothing else changes."""
+    if type(event) is not UnknownEvent:
+        return state
+    counts = dict(state.books.unknown_events)
+    counts[event.type] = counts.get(event.type, 0) + 1
+    unknown = MappingProxyType(dict(sorted(counts.items())))
+    return state.with_books(attrs.evolve(state.books, unknown_events=unknown))
 
 
 _HANDLER_TABLE: Final[dict[type[Any], Handler]] = {
@@ -252,6 +185,5 @@ _HANDLER_TABLE: Final[dict[type[Any], Handler]] = {
     ConfigBoosted: config_boosted,
 }
 _HANDLERS: Final[Mapping[type[Any], Handler]] = MappingProxyType(_HANDLER_TABLE)
-_handler_for: Final = _HANDLER_TABLE.get
 """Event class → handler. Emit-only types (QUALITY_PENALTY_APPLIED, SELFPLAY_ALLOCATION_UPDATED)
 and `UnknownEvent` have none: they are remembered as seen and never applied."""

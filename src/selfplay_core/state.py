@@ -11,26 +11,25 @@
   shares with events (a refresh overwrites those only with news).
 
 Everything is built for a fast reducer: small records, read-only mappings copied with
-`mappingproxy.copy()`, and a persistent window of recent envelope ids (`RecentIds`).
+`mappingproxy.copy()`, and a persistent ledger of recent envelope ids (`ledger.Ledger`).
 """
 
 from __future__ import annotations
 
-import bisect
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import attrs
 
 from selfplay_core.cluster import Backpressure, ClusterState, NodeCapability
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
+from selfplay_core.elo_series import EloSeries
 from selfplay_core.event_policy import EventPolicy
-
-if TYPE_CHECKING:
-    from selfplay_core.policy import SchedulerPolicy
-    from selfplay_core.values import PriorityInputs
+from selfplay_core.ledger import Ledger
+from selfplay_core.policy import SchedulerPolicy
+from selfplay_core.values import PriorityInputs
 
 __all__ = [
     "MAX_MAGNITUDE",
@@ -42,11 +41,10 @@ __all__ = [
     "EloSeries",
     "EloTracking",
     "Ledger",
-    "RecentIds",
     "SchedulerState",
     "SourceBook",
-    "check_invariants",
     "cluster_state",
+    "earliest_expiry",
     "priority_inputs",
     "priority_inputs_for",
 ]
@@ -55,13 +53,12 @@ __all__ = [
 MAX_MAGNITUDE: Final = 1e9
 
 _EMPTY: Final[Mapping[Any, Any]] = MappingProxyType({})
-_new_object: Final = object.__new__
 
 
 # --- per config --------------------------------------------------------------------------
 
 
-@attrs.frozen(weakref_slot=False)  # the reducer's builders need its plain slot layout
+@attrs.frozen
 class ConfigFacts:
     """Per-config facts that only data sources and the facade's setters write (never events)."""
 
@@ -78,7 +75,7 @@ class ConfigFacts:
 _DEFAULT_FACTS: Final = ConfigFacts()
 
 
-@attrs.frozen(weakref_slot=False)  # the reducer's builders need its plain slot layout
+@attrs.frozen
 class ConfigState:
     """One config as the reference's `ConfigPriority` (priority.md §2.2) holds it.
 
@@ -138,11 +135,85 @@ class ConfigState:
             return 1.0
         return self.exploration_boost
 
+    # The changes events make most often, as constructor calls (`attrs.evolve` costs about
+    # three constructions: it walks every field by name); the rarer ones use `attrs.evolve`.
+    def with_boost(self, boost: float, expires_at: float) -> ConfigState:
+        """This config with exploration boost `boost` lapsing at `expires_at` (0.0 = none)."""
+        return ConfigState(
+            self.staleness_hours,
+            self.elo_velocity,
+            self.training_pending,
+            boost,
+            expires_at,
+            self.curriculum_weight,
+            self.quality_penalty,
+            self.momentum_multiplier,
+            self.search_budget,
+            self.facts,
+        )
+
+    def with_staleness(self, hours: float) -> ConfigState:
+        return ConfigState(
+            hours,
+            self.elo_velocity,
+            self.training_pending,
+            self.exploration_boost,
+            self.exploration_boost_expires_at,
+            self.curriculum_weight,
+            self.quality_penalty,
+            self.momentum_multiplier,
+            self.search_budget,
+            self.facts,
+        )
+
+    def with_training_pending(self, pending: bool) -> ConfigState:
+        return ConfigState(
+            self.staleness_hours,
+            self.elo_velocity,
+            pending,
+            self.exploration_boost,
+            self.exploration_boost_expires_at,
+            self.curriculum_weight,
+            self.quality_penalty,
+            self.momentum_multiplier,
+            self.search_budget,
+            self.facts,
+        )
+
+    def with_quality_penalty(self, penalty: float) -> ConfigState:
+        return ConfigState(
+            self.staleness_hours,
+            self.elo_velocity,
+            self.training_pending,
+            self.exploration_boost,
+            self.exploration_boost_expires_at,
+            self.curriculum_weight,
+            penalty,
+            self.momentum_multiplier,
+            self.search_budget,
+            self.facts,
+        )
+
+    def with_velocity(self, elo_velocity: float, momentum_multiplier: float) -> ConfigState:
+        """ELO_VELOCITY_CHANGED's write: the daily velocity and the momentum multiplier."""
+        return ConfigState(
+            self.staleness_hours,
+            elo_velocity,
+            self.training_pending,
+            self.exploration_boost,
+            self.exploration_boost_expires_at,
+            self.curriculum_weight,
+            self.quality_penalty,
+            momentum_multiplier,
+            self.search_budget,
+            self.facts,
+        )
+
 
 # --- cluster, Elo, sources, allocations ---------------------------------------------------
 
 
-@attrs.frozen(weakref_slot=False)  # the reducer's builders need its plain slot layout
+@attrs.frozen
 class ClusterFacts:
     """The cluster as the events and the node source left it (allocation.md §2.3).
 
@@ -159,111 +230,22 @@ class ClusterFacts:
     backpressure_active: bool = False
     training_queue_depth: int = 0
 
-
-class _PointLog:
-    """Append-only list of (at, elo) points shared by successive `EloSeries` values."""
-
-    __slots__ = ("points", "top")
-
-    def __init__(self, points: list[tuple[float, float]]) -> None:
-        self.points = points
-        self.top = len(points)  # the end of the newest series
-
-
-class EloSeries:
-    """ELO_UPDATED observations of one config, (at, elo) oldest first, as a persistent value.
-
-    Like `Ledger`, successive series share one append-only log, so appending to the newest
-    series and dropping points older than the window are O(1) and O(log n) instead of copying
-    the window on every update; a branch copies. Equality is by content."""
-
-    __slots__ = ("_end", "_log", "_start")
-
-    def __init__(self, log: _PointLog, start: int, end: int) -> None:
-        self._log = log
-        self._start = start
-        self._end = end
-
-    @classmethod
-    def of(cls, points: Iterable[tuple[float, float]] = ()) -> EloSeries:
-        kept = [(float(t), float(elo)) for t, elo in points]
-        return cls(_PointLog(kept), 0, len(kept))
-
-    @property
-    def points(self) -> tuple[tuple[float, float], ...]:
-        return tuple(self._log.points[self._start : self._end])
-
-    @property
-    def first(self) -> tuple[float, float]:
-        return self._log.points[self._start]
-
-    @property
-    def last(self) -> tuple[float, float]:
-        return self._log.points[self._end - 1]
-
-    def appended(self, at: float, elo: float, cutoff: float) -> EloSeries:
-        """This series without points before `cutoff`, with (at, elo) appended (`at` ≥ every
-        point's time: the reducer's clock never goes back)."""
-        log, start, end = self._log, self._start, self._end
-        if end != log.top:  # a branch: copy this series' window
-            log = _PointLog(list(log.points[start:end]))
-            start, end = 0, log.top
-        points = log.points
-        if start < end and points[start][0] < cutoff:
-            start = bisect.bisect_left(points, (cutoff,), start, end)
-        points.append((at, elo))
-        end += 1
-        log.top = end
-        if start > 1024 and 2 * start > end:  # mostly dropped points: compact
-            log = _PointLog(points[start:end])
-            start, end = 0, log.top
-        new = _new_object(EloSeries)  # skips __init__: once per ELO_UPDATED
-        new._log = log
-        new._start = start
-        new._end = end
-        return new
-
-    def ends(self) -> tuple[int, float, float, float]:
-        """(number of points, first time, first Elo, last Elo): what a velocity needs, in one
-        call (this is on the path of every ELO_UPDATED)."""
-        points = self._log.points
-        first_t, first_elo = points[self._start]
-        return self._end - self._start, first_t, first_elo, points[self._end - 1][1]
-
-    def __len__(self) -> int:
-        return self._end - self._start
-
-    def __iter__(self) -> Iterator[tuple[float, float]]:
-        return iter(self.points)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, EloSeries):
-            return NotImplemented
-        return self.points == other.points
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"EloSeries({list(self.points)!r})"
-
-    def __to_data__(self) -> list[list[float]]:
-        """Plain data for snapshots: [[at, elo], ...]."""
-        return [[t, elo] for t, elo in self.points]
-
-    @classmethod
-    def __from_data__(cls, data: object) -> EloSeries:
-        if not isinstance(data, list | tuple):
-            raise TypeError(f"elo series: expected a list, got {type(data).__name__}")
-        points: list[tuple[float, float]] = []
-        for i, point in enumerate(data):
-            ok = isinstance(point, list | tuple) and len(point) == 2
-            if not ok or not all(type(x) in (int, float) and math.isfinite(x) for x in point):
-                raise ValueError(f"elo series.{i}: expected [at, elo], finite numbers")
-            points.append((float(point[0]), float(point[1])))
-        return cls.of(points)
+    def with_node_health(
+        self, nodes: tuple[NodeCapability, ...], unhealthy_nodes: frozenset[str]
+    ) -> ClusterFacts:
+        """The node events' write (NODE_UNHEALTHY and the like, NODE_RECOVERED and the like)."""
+        return ClusterFacts(
+            nodes,
+            unhealthy_nodes,
+            self.overloaded_until,
+            self.health_factor,
+            self.backpressure,
+            self.backpressure_active,
+            self.training_queue_depth,
+        )
 
 
-@attrs.frozen(weakref_slot=False)  # the reducer's builders need its plain slot layout
+@attrs.frozen
 class EloTracking:
     """ELO_UPDATED observations, (at, elo) oldest first within the window, and the Elo/hour
     velocity last derived from them (events.md §3.25)."""
@@ -272,7 +254,7 @@ class EloTracking:
     velocity_per_hour: Mapping[ConfigKey, float] = _EMPTY
 
 
-@attrs.frozen(weakref_slot=False)  # the reducer's builders need its plain slot layout
+@attrs.frozen
 class SourceBook:
     """When each source last reported (`last_refresh`, source name → at), and what it last
     said of the fields it shares with events (`reported`, field name → one value per config in
@@ -342,250 +324,7 @@ class AllocationBook:
     decisions: int = 0
 
 
-# --- the window of recent envelope ids ------------------------------------------------------
-
-
-class _IdLog:
-    """Append-only list of ids shared by successive `RecentIds`/`Ledger` values.
-
-    `index` maps the ids appended to this log to their sequence numbers; `older` is the index
-    of the log this one succeeded, so a compaction copies only the list of ids, never rebuilds
-    an index. A succeeded log is never appended to again (its newest window is due for
-    compaction, so it always gets a successor), which keeps the shared `older` unchanged."""
-
-    __slots__ = ("base", "ids", "index", "older", "top")
-
-    def __init__(self, base: int, ids: list[str]) -> None:
-        self.base = base
-        self.ids = ids
-        self.index = {id_: base + i for i, id_ in enumerate(ids)}
-        self.older: dict[str, int] = {}
-        self.top = base + len(ids)  # the end of the newest window
-
-    def seq(self, id_: object) -> int | None:
-        """The latest sequence number of `id_` in this log or its predecessor's index."""
-        found = self.index.get(id_)  # type: ignore[call-overload]
-        if found is None:
-            return self.older.get(id_)  # type: ignore[call-overload, no-any-return]
-        return found  # type: ignore[no-any-return]
-
-    def successor(self, size: int) -> _IdLog:
-        """A log holding this one's last `size` ids, whose older index is this one's (the window
-        of any later end only reaches ids appended since this log began)."""
-        end = self.top
-        new = _new_object(_IdLog)
-        new.base = max(end - size, self.base)
-        new.ids = self.ids[new.base - self.base :]
-        new.index = {}
-        new.older = self.index
-        new.top = end
-        return new
-
-
-def window_log(log: _IdLog, end: int, size: int) -> _IdLog:
-    """The log a window ending at `end` appends to: its own, a successor when it is long
-    enough to compact, or a copy of the window when it is not the log's newest (a branch)."""
-    if end != log.top:
-        start = max(end - size, log.base)
-        return _IdLog(start, log.ids[start - log.base : end - log.base])
-    if end - log.base >= 2 * size:
-        return log.successor(size)
-    return log
-
-
-class RecentIds:
-    """The ids of the last `size` envelopes seen, as a persistent value.
-
-    Successive windows share one append-only log, so adding an id to the newest window is O(1);
-    each window is the log's prefix up to its own `end` and so never changes. Adding to an older
-    window (a branch) copies that window first; the log is compacted when it reaches twice the
-    size. Equality is by content (`size` and `ids`). Not for use from several threads at once.
-    """
-
-    __slots__ = ("_end", "_log", "size")
-
-    def __init__(self, log: _IdLog, end: int, size: int) -> None:
-        self._log = log
-        self._end = end
-        self.size = size
-
-    @classmethod
-    def of(cls, ids: Iterable[str] = (), size: int = 10_000) -> RecentIds:
-        """A window holding the last `size` of `ids` (oldest first)."""
-        kept = list(ids)[-size:] if size > 0 else []
-        return cls(_IdLog(0, kept), len(kept), size)
-
-    @property
-    def ids(self) -> tuple[str, ...]:
-        log = self._log
-        start = max(self._end - self.size, log.base)
-        return tuple(log.ids[start - log.base : self._end - log.base])
-
-    def __contains__(self, id_: object) -> bool:
-        log = self._log
-        if self._end == log.top:
-            seq = log.seq(id_)
-            return seq is not None and seq >= self._end - self.size
-        return id_ in self.ids
-
-    def add(self, id_: str) -> RecentIds:
-        """This window with `id_` appended (and the oldest id dropped when full)."""
-        end = self._end
-        log = window_log(self._log, end, self.size)
-        log.ids.append(id_)
-        log.index[id_] = end
-        log.top = end + 1
-        return RecentIds(log, end + 1, self.size)
-
-    def resized(self, size: int) -> RecentIds:
-        return self if size == self.size else RecentIds.of(self.ids, size)
-
-    def __len__(self) -> int:
-        return min(self.size, self._end - self._log.base)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.ids)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, RecentIds):
-            return NotImplemented
-        return self.size == other.size and self.ids == other.ids
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"RecentIds(size={self.size}, ids={self.ids!r})"
-
-
-class Ledger:
-    """What changes with every envelope, in one small persistent value: the window of recent
-    envelope ids (shared append-only log, as `RecentIds`), how many envelopes were applied,
-    the latest envelope time (`last_at`) and the earliest pending expiry (`next_expiry_at`,
-    0.0 = none). One object per envelope instead of four keeps `reduce` fast. Equality is by
-    content. Not for use from several threads at once."""
-
-    __slots__ = ("_end", "_log", "applied", "last_at", "next_expiry_at", "size")
-
-    def __init__(
-        self,
-        log: _IdLog,
-        end: int,
-        size: int,
-        applied: int,
-        last_at: float,
-        next_expiry_at: float,
-    ) -> None:
-        self._log = log
-        self._end = end
-        self.size = size
-        self.applied = applied
-        self.last_at = last_at
-        self.next_expiry_at = next_expiry_at
-
-    @classmethod
-    def of(
-        cls,
-        ids: Iterable[str] = (),
-        size: int = 10_000,
-        applied: int = 0,
-        last_at: float = 0.0,
-        next_expiry_at: float = 0.0,
-    ) -> Ledger:
-        window = RecentIds.of(ids, size)
-        return cls(window._log, window._end, size, applied, last_at, next_expiry_at)
-
-    @property
-    def recent_ids(self) -> RecentIds:
-        return RecentIds(self._log, self._end, self.size)
-
-    @property
-    def ids(self) -> tuple[str, ...]:
-        return self.recent_ids.ids
-
-    def __contains__(self, id_: object) -> bool:
-        end = self._end
-        log = self._log
-        if end == log.top:
-            seq = log.seq(id_)
-            return seq is not None and seq >= end - self.size
-        return id_ in self.recent_ids.ids
-
-    def record(self, id_: str, applied: int, last_at: float, next_expiry_at: float) -> Ledger:
-        """This ledger with `id_` appended to the window and the counters replaced."""
-        end = self._end
-        log = self._log
-        if end != log.top or end - log.base >= 2 * self.size:
-            log = window_log(log, end, self.size)  # a branch, or time to compact
-        log.ids.append(id_)
-        log.index[id_] = end
-        log.top = end + 1
-        new = _new_object(Ledger)  # skips __init__: this is the hot path of `reduce`
-        new._log = log
-        new._end = end + 1
-        new.size = self.size
-        new.applied = applied
-        new.last_at = last_at
-        new.next_expiry_at = next_expiry_at
-        return new
-
-    def __to_data__(self) -> dict[str, Any]:
-        """Plain data for snapshots (the codec's protocol for hand-written values)."""
-        return {
-            "size": self.size,
-            "ids": list(self.ids),
-            "applied": self.applied,
-            "last_at": self.last_at,
-            "next_expiry_at": self.next_expiry_at,
-        }
-
-    @classmethod
-    def __from_data__(cls, data: object) -> Ledger:
-        """The inverse of `__to_data__`; TypeError/ValueError name the field on bad data."""
-        if not isinstance(data, Mapping):
-            raise TypeError(f"ledger: expected an object, got {type(data).__name__}")
-        missing = {"size", "ids", "applied", "last_at", "next_expiry_at"} - set(data)
-        if missing:
-            raise ValueError(f"ledger.{sorted(missing)[0]}: missing")
-        size, ids, applied = data["size"], data["ids"], data["applied"]
-        if type(size) is not int or size < 1:
-            raise ValueError(f"ledger.size: expected an integer >= 1, got {size!r}")
-        if not isinstance(ids, list | tuple) or not all(type(i) is str for i in ids):
-            raise TypeError("ledger.ids: expected a list of strings")
-        if type(applied) is not int or applied < 0:
-            raise ValueError(f"ledger.applied: expected an integer >= 0, got {applied!r}")
-        times = {name: data[name] for name in ("last_at", "next_expiry_at")}
-        for name, value in times.items():
-            number = type(value) in (int, float)
-            if not number or not math.isfinite(value) or value < 0:
-                raise ValueError(f"ledger.{name}: expected a finite time >= 0, got {value!r}")
-        return cls.of(ids, size, applied, float(times["last_at"]), float(times["next_expiry_at"]))
-
-    def with_next_expiry(self, next_expiry_at: float) -> Ledger:
-        return Ledger(self._log, self._end, self.size, self.applied, self.last_at, next_expiry_at)
-
-    def resized(self, size: int) -> Ledger:
-        if size == self.size:
-            return self
-        return Ledger.of(self.ids, size, self.applied, self.last_at, self.next_expiry_at)
-
-    def _key(self) -> tuple[object, ...]:
-        return (self.size, self.ids, self.applied, self.last_at, self.next_expiry_at)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Ledger):
-            return NotImplemented
-        return self._key() == other._key()
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return (
-            f"Ledger(size={self.size}, ids={self.ids!r}, applied={self.applied}, "
-            f"last_at={self.last_at!r}, next_expiry_at={self.next_expiry_at!r})"
-        )
-
-
-@attrs.frozen(weakref_slot=False)  # the reducer's builders need its plain slot layout
+@attrs.frozen
 class Books:
     """The parts of the state that only a few event types change: Elo tracking, the source
     book, recorded allocations, and unknown event types seen (type → count, in type order)."""
@@ -595,8 +334,31 @@ class Books:
     allocations: AllocationBook = AllocationBook()
     unknown_events: Mapping[str, int] = _EMPTY
 
+    def with_elo(self, elo: EloTracking) -> Books:
+        """ELO_UPDATED's write (a fifth of a real log: a constructor call, not `evolve`)."""
+        return Books(elo, self.sources, self.allocations, self.unknown_events)
 
-# --- the whole state ----------------------------------------------------------------------
+
+# --- the whole state ---------------------------------------------------------------------
+
+
+def _with_item(
+    configs: Mapping[ConfigKey, ConfigState], key: ConfigKey, config: ConfigState
+) -> Mapping[ConfigKey, ConfigState]:
+    """`configs` with `key` → `config`, read-only, in the same order (a mappingproxy's dict is
+    copied directly: no rehashing of the keys)."""
+    changed = configs.copy() if type(configs) is MappingProxyType else dict(configs)
+    changed[key] = config
+    return MappingProxyType(changed)
+
+
+def earliest_expiry(
+    configs: Mapping[ConfigKey, ConfigState], overloaded_until: Mapping[str, float]
+) -> float:
+    """The earliest boost or backoff expiry (0.0 = none): what `ledger.next_expiry_at` holds."""
+    times = [cs.exploration_boost_expires_at for cs in configs.values()]
+    times += overloaded_until.values()
+    return min([t for t in times if t], default=0.0)
 
 
 def _initial_configs() -> Mapping[ConfigKey, ConfigState]:
@@ -604,7 +366,7 @@ def _initial_configs() -> Mapping[ConfigKey, ConfigState]:
     return MappingProxyType(dict.fromkeys(ALL_CONFIGS, default))
 
 
-@attrs.frozen(weakref_slot=False)  # the reducer's builders need its plain slot layout
+@attrs.frozen
 class SchedulerState:
     """Everything the scheduler knows, at `last_at` (the latest envelope time seen).
 
@@ -632,11 +394,46 @@ class SchedulerState:
     def config(self, key: ConfigKey) -> ConfigState:
         return self.configs[key]
 
-    # The interface's flat names for the parts.
-    @property
-    def recent_ids(self) -> RecentIds:
-        return self.ledger.recent_ids
+    # Changes. Each keeps `ledger.next_expiry_at` (the earliest boost or backoff expiry) exact.
+    def with_config(self, key: ConfigKey, config: ConfigState) -> SchedulerState:
+        """This state with config `key` replaced by `config`."""
+        before = self.configs[key]
+        if config is before:
+            return self
+        configs = _with_item(self.configs, key, config)
+        ledger = self.ledger
+        old, new = before.exploration_boost_expires_at, config.exploration_boost_expires_at
+        if new != old:
+            soonest = ledger.next_expiry_at
+            if old and old == soonest:  # the earliest expiry moved: find the new one
+                soonest = earliest_expiry(configs, self.cluster.overloaded_until)
+            elif new and (soonest == 0.0 or new < soonest):
+                soonest = new
+            ledger = ledger.with_next_expiry(soonest)
+        return SchedulerState(configs, self.cluster, self.books, ledger)
 
+    def with_configs(self, configs: Mapping[ConfigKey, ConfigState]) -> SchedulerState:
+        """This state with every config replaced (`configs` in canonical order)."""
+        soonest = earliest_expiry(configs, self.cluster.overloaded_until)
+        return SchedulerState(
+            configs, self.cluster, self.books, self.ledger.with_next_expiry(soonest)
+        )
+
+    def with_cluster(self, cluster: ClusterFacts) -> SchedulerState:
+        """This state with `cluster` (its overload backoffs may move the next expiry)."""
+        ledger = self.ledger
+        if cluster.overloaded_until is not self.cluster.overloaded_until:
+            soonest = earliest_expiry(self.configs, cluster.overloaded_until)
+            ledger = ledger.with_next_expiry(soonest)
+        return SchedulerState(self.configs, cluster, self.books, ledger)
+
+    def with_books(self, books: Books) -> SchedulerState:
+        return SchedulerState(self.configs, self.cluster, books, self.ledger)
+
+    def with_ledger(self, ledger: Ledger) -> SchedulerState:
+        return SchedulerState(self.configs, self.cluster, self.books, ledger)
+
+    # The interface's flat names for the parts.
     @property
     def applied(self) -> int:
         return self.ledger.applied
@@ -699,8 +496,6 @@ class SchedulerState:
 
 def priority_inputs_for(state: SchedulerState, config_key: ConfigKey, now: float) -> PriorityInputs:
     """The priority inputs of one config at `now` (a lapsed boost counts as 1.0)."""
-    from selfplay_core.values import PriorityInputs
-
     cs = state.configs[config_key]
     facts = cs.facts
     return PriorityInputs(
@@ -740,128 +535,3 @@ def cluster_state(state: SchedulerState) -> ClusterState:
         health_factor=min(1.0, max(0.0, cluster.health_factor)),
         backpressure=cluster.backpressure,
     )
-
-
-# --- invariants ---------------------------------------------------------------------------
-
-
-def _number_problems(where: str, value: object) -> list[str]:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return [f"{where}: not a number ({value!r})"]
-    if not math.isfinite(value):
-        return [f"{where}: not finite ({value!r})"]
-    if abs(value) > MAX_MAGNITUDE:
-        return [f"{where}: magnitude above {MAX_MAGNITUDE:g} ({value!r})"]
-    return []
-
-
-def _time_problems(where: str, value: object) -> list[str]:
-    """Times (epoch seconds) only need to be finite numbers ≥ 0."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return [f"{where}: not a number ({value!r})"]
-    if not math.isfinite(value) or value < 0:
-        return [f"{where}: not a finite time ({value!r})"]
-    return []
-
-
-def _config_problems(
-    key: ConfigKey, cs: ConfigState, last_at: float, policy: EventPolicy
-) -> list[str]:
-    problems: list[str] = []
-    for name in (
-        "staleness_hours",
-        "elo_velocity",
-        "exploration_boost",
-        "curriculum_weight",
-        "quality_penalty",
-        "momentum_multiplier",
-        "search_budget",
-    ):
-        problems += _number_problems(f"{key}.{name}", getattr(cs, name))
-    for name in attrs.fields_dict(ConfigFacts):
-        problems += _number_problems(f"{key}.facts.{name}", getattr(cs.facts, name))
-    problems += _time_problems(
-        f"{key}.exploration_boost_expires_at", cs.exploration_boost_expires_at
-    )
-    if problems:
-        return problems
-    eb = cs.exploration_boost
-    if not policy.min_exploration_boost <= eb <= policy.max_exploration_boost:
-        problems.append(
-            f"{key}.exploration_boost: {eb!r} outside "
-            f"[{policy.min_exploration_boost}, {policy.max_exploration_boost}]"
-        )
-    expires = cs.exploration_boost_expires_at
-    if expires != 0.0 and expires <= last_at:
-        problems.append(f"{key}.exploration_boost_expires_at: {expires!r} is not after {last_at!r}")
-    if eb > 1.0 and expires == 0.0:
-        problems.append(f"{key}.exploration_boost: {eb!r} above 1.0 without an expiry")
-    for name in ("curriculum_weight", "momentum_multiplier"):
-        if getattr(cs, name) < 0:
-            problems.append(f"{key}.{name}: negative")
-    if cs.facts.cascade_multiplier < 0:
-        problems.append(f"{key}.facts.cascade_multiplier: negative")
-    if cs.facts.game_count < 0 or cs.facts.target_training_samples < 0:
-        problems.append(f"{key}.facts: negative count")
-    return problems
-
-
-def _expiries(state: SchedulerState) -> list[float]:
-    found = [cs.exploration_boost_expires_at for cs in state.configs.values()]
-    found += state.cluster.overloaded_until.values()
-    return [t for t in found if t]
-
-
-def check_invariants(
-    state: SchedulerState, policy: SchedulerPolicy | EventPolicy | None = None
-) -> tuple[str, ...]:
-    """Every way `state` breaks the state invariants (empty when it holds them all): finite
-    numbers within ±MAX_MAGNITUDE, boosts within the policy's bounds, expiries in the future
-    or gone, canonical orders, a consistent expiry cache."""
-    events = (
-        policy
-        if isinstance(policy, EventPolicy)
-        else policy.events
-        if policy is not None
-        else EventPolicy()
-    )
-    problems: list[str] = []
-    if tuple(state.configs) != ALL_CONFIGS:
-        problems.append("configs: not exactly the 12 canonical configs in canonical order")
-    last_at = state.last_at
-    problems += _time_problems("last_at", last_at)
-    for key, cs in state.configs.items():
-        problems += _config_problems(key, cs, last_at, events)
-    cluster = state.cluster
-    ids = [node.node_id for node in cluster.nodes]
-    if ids != sorted(set(ids)):
-        problems.append("cluster.nodes: not one per id in id order")
-    if list(cluster.overloaded_until) != sorted(cluster.overloaded_until):
-        problems.append("cluster.overloaded_until: not in node-id order")
-    for node_id, until in cluster.overloaded_until.items():
-        problems += _time_problems(f"cluster.overloaded_until.{node_id}", until)
-        if until <= last_at:
-            problems.append(f"cluster.overloaded_until.{node_id}: {until!r} is not after {last_at}")
-    problems += _number_problems("cluster.health_factor", cluster.health_factor)
-    if not 0.0 <= cluster.health_factor <= 1.0:
-        problems.append(f"cluster.health_factor: {cluster.health_factor!r} outside [0, 1]")
-    for key, history in state.elo.history.items():
-        times = [t for t, _ in history]
-        if times != sorted(times):
-            problems.append(f"elo.history.{key}: not in time order")
-        for t, elo in history:
-            problems += _time_problems(f"elo.history.{key}", t)
-            problems += _number_problems(f"elo.history.{key}", elo)
-    for key, velocity in state.elo.velocity_per_hour.items():
-        problems += _number_problems(f"elo.velocity_per_hour.{key}", velocity)
-    expiries = _expiries(state)
-    expected = min(expiries) if expiries else 0.0
-    if state.next_expiry_at != expected:
-        problems.append(f"next_expiry_at: {state.next_expiry_at!r}, expected {expected!r}")
-    if list(state.unknown_events) != sorted(state.unknown_events):
-        problems.append("unknown_events: not in type order")
-    if any(n < 1 for n in state.unknown_events.values()):
-        problems.append("unknown_events: a count below 1")
-    if state.applied < 0:
-        problems.append("applied: negative")
-    return tuple(problems)

@@ -7,7 +7,7 @@ Every number is checked at construction (finite, counts not negative), so the pu
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import attrs
 
@@ -17,15 +17,11 @@ from selfplay_core._validators import non_negative as _non_negative
 from selfplay_core.cluster import ClusterState, NodeCapability
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey, coerce_config_key
 
-if TYPE_CHECKING:
-    from selfplay_core.state import ConfigState, SchedulerState
-
 __all__ = [
     "MAX_INPUT_MAGNITUDE",
     "ClusterSignals",
     "ClusterState",
     "ConfigPriority",
-    "ConfigState",
     "DynamicWeights",
     "NodeCapability",
     "PriorityBreakdown",
@@ -34,18 +30,7 @@ __all__ = [
     "PriorityMultipliers",
     "PriorityTerms",
     "PriorityTier",
-    "SchedulerState",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    # state.py imports this module lazily; re-export its values lazily too, so neither module
-    # needs the other at import time.
-    if name in ("ConfigState", "SchedulerState"):
-        from selfplay_core import state
-
-        return getattr(state, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # Inputs are physical quantities (Elo, hours, multipliers of order 1); anything beyond this is a
@@ -65,11 +50,7 @@ def _bounded_non_negative(inst: Any, attribute: attrs.Attribute[Any], value: flo
         raise ValueError(f"{attribute.name}: must not be negative, got {value!r}")
 
 
-def _optional_bounded_non_negative(
-    inst: Any, attribute: attrs.Attribute[Any], value: float | None
-) -> None:
-    if value is not None:
-        _bounded_non_negative(inst, attribute, value)
+_optional_bounded_non_negative = attrs.validators.optional(_bounded_non_negative)
 
 
 def _fraction(inst: Any, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -261,8 +242,3 @@ class ConfigPriority:
     score: float = attrs.field(validator=_finite)
     games_count: int = attrs.field(default=0, validator=_count)
     breakdown: PriorityBreakdown | None = None
-
-
-from selfplay_core.state import ConfigState, SchedulerState  # noqa: E402 - re-export (interfaces.md)
-
-__all__ += ["ConfigState", "SchedulerState"]

@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 from selfplay_core import events as ev
 from selfplay_core.events import Envelope, make_envelope
+from selfplay_core.invariants import check_invariants
 from selfplay_core.reducer import reduce
-from selfplay_core.state import SchedulerState, check_invariants
+from selfplay_core.state import SchedulerState
 from selfplay_core.testing.events import event_of, events, unknown_events
 
 T0 = 1_767_225_600.0

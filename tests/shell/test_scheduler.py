@@ -580,4 +580,4 @@ def test_any_publisher_input_keeps_the_log_a_faithful_history(steps: list[tuple[
             assert decide(state, envelope.event.request) == envelope.event.result
         state = reduce(state, envelope).state
     assert state == s.state
-    assert list(state.recent_ids) == [e.id for e in log]  # each logged envelope seen once
+    assert list(state.ledger) == [e.id for e in log]  # each logged envelope seen once

@@ -7,9 +7,10 @@ from typing import Any
 
 from selfplay_core.configs import ConfigKey
 from selfplay_core.events import Envelope, Event, make_envelope
+from selfplay_core.invariants import check_invariants
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.reducer import Transition, reduce
-from selfplay_core.state import SchedulerState, check_invariants
+from selfplay_core.state import SchedulerState
 
 T0 = 1_767_225_600.0
 HEX8_2P = ConfigKey.parse("hex8_2p")

@@ -497,3 +497,39 @@ def test_scheduler_state_snapshot_round_trips() -> None:
         state = reduce(state, envelope).state
     text = json.dumps(encode_value(state), allow_nan=False)
     assert decode_value(json.loads(text), SchedulerState) == Success(state)
+
+
+# --- strings the log cannot write (issue 11: decode rejects them, naming the field) ---
+
+LONE = "a\udc80b"
+
+
+@pytest.mark.parametrize(
+    ("record", "path"),
+    [
+        (wire("tick", {"at": 5.0}, id=LONE), "id"),
+        (wire("tick", {"at": 5.0}, source=LONE), "source"),
+        (wire(LONE, {"x": 1}), "type"),
+        (
+            wire("regression_detected", {"config_key": "hex8_2p", "severity": LONE}),
+            "payload.severity",
+        ),
+        (wire("node_overloaded", {"host": LONE}), "payload.host"),
+        (wire("mystery", {"x": [1, LONE]}), "payload.x.1"),
+        (wire("mystery", {"x": {LONE: 1}}), "payload.x"),
+        (
+            wire("sources_refreshed", {"nodes": [{"node_id": "a", "gpu_type": LONE}]}),
+            "payload.nodes.0.gpu_type",
+        ),
+    ],
+)
+def test_a_lone_surrogate_is_a_decode_error_at_its_field(record: dict[str, Any], path: str) -> None:
+    error = error_of(record)
+    assert (error.path, error.problem) == (path, codec.NOT_UTF8)
+    str(error).encode("utf-8")  # the error can be printed and logged
+
+
+def test_control_characters_and_non_bmp_text_decode() -> None:
+    text = "\x00\x1f\u2028\U0001f600"
+    envelope = decode(wire("regression_detected", {"config_key": "hex8_2p", "severity": text}))
+    assert envelope.unwrap().event.severity == text

@@ -195,6 +195,35 @@ def test_rate_changed_sets_momentum_raw() -> None:
     assert after.configs[HEX8_2P].momentum_multiplier == 1.37
 
 
+def _rate_changed_from_the_wire(payload: dict[str, object]) -> SelfplayRateChanged:
+    from selfplay_core.codec import decode
+
+    record = {"id": "r", "type": "selfplay_rate_changed", "schema_version": 1, "at": T0}
+    record["source"] = "test"
+    event = decode({**record, "payload": {"config": "hex8_2p", **payload}}).unwrap().event
+    assert isinstance(event, SelfplayRateChanged)
+    return event
+
+
+def test_rate_changed_without_a_rate_changes_nothing() -> None:
+    # §3.7: `new_rate` 0 with a null `rate_multiplier` leaves `mm` alone, as the reference
+    # does (no information, no change); an absent `rate_multiplier` still reads as 1.0.
+    state = step(fresh(), SelfplayRateChanged(config_key=HEX8_2P, new_rate=0.6)).state
+    silent = _rate_changed_from_the_wire({"new_rate": 0, "rate_multiplier": None})
+    assert silent.new_rate is None
+    assert step(state, silent).state.configs == state.configs
+    reset = _rate_changed_from_the_wire({"new_rate": 0})
+    assert step(state, reset).state.configs[HEX8_2P].momentum_multiplier == 1.0
+
+
+def test_a_missing_new_rate_falls_back_to_rate_multiplier() -> None:
+    # Deviation E18: the reference reads a missing `new_rate` as 1.0 and never reads the
+    # fallback; we read `rate_multiplier` whenever `new_rate` is missing or falsy.
+    event = _rate_changed_from_the_wire({"rate_multiplier": 0.5})
+    assert step(fresh(), event).state.configs[HEX8_2P].momentum_multiplier == 0.5
+    assert _rate_changed_from_the_wire({}).new_rate == 1.0
+
+
 # --- §3.8 TRAINING_BLOCKED_BY_QUALITY -------------------------------------------------------
 
 

@@ -116,7 +116,7 @@ def test_the_window_forgets_ids_beyond_its_size() -> None:
     state = SchedulerState.initial(policy)
     for i in range(4):
         state = reduce(state, envelope(Tick(at=T0), T0, id=f"t{i}"), policy).state
-    assert state.recent_ids.ids == ("t1", "t2", "t3")
+    assert state.ledger.ids == ("t1", "t2", "t3")
     again = reduce(state, envelope(SelfplayComplete(config_key=HEX8_2P), T0, id="t0"), policy)
     assert again.state.applied == state.applied + 1
     assert reduce(again.state, envelope(Tick(at=T0), T0, id="t3"), policy).state == again.state

@@ -1,4 +1,4 @@
-"""The state value: its persistent id window, invariants, and what decisions read from it."""
+"""The state value: its invariants, its Elo series, and what decisions read from it."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ from hypothesis import strategies as st
 
 from selfplay_core.cluster import NodeCapability
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
+from selfplay_core.elo_series import EloSeries
+from selfplay_core.invariants import check_invariants
 from selfplay_core.state import (
     ClusterFacts,
     ConfigState,
-    Ledger,
-    RecentIds,
     SchedulerState,
-    check_invariants,
     cluster_state,
     priority_inputs,
     priority_inputs_for,
@@ -23,53 +22,6 @@ from selfplay_core.state import (
 from selfplay_core.values import PriorityInputs
 
 HEX8_2P = ConfigKey.parse("hex8_2p")
-
-
-# --- the id window --------------------------------------------------------------------------
-
-
-def test_window_keeps_the_last_size_ids_and_compacts() -> None:
-    window = RecentIds.of((), 3)
-    for i in range(10):
-        window = window.add(f"i{i}")
-    assert window.ids == ("i7", "i8", "i9")
-    assert "i9" in window
-    assert "i6" not in window
-    assert len(window) == 3
-
-
-def test_an_older_window_is_unchanged_by_later_adds_and_branches_safely() -> None:
-    base = RecentIds.of((), 5).add("a").add("b")
-    newer = base.add("c")
-    branch = base.add("x")  # base is no longer the newest: this copies
-    assert base.ids == ("a", "b")
-    assert "c" not in base
-    assert "x" not in base
-    assert newer.ids == ("a", "b", "c")
-    assert "x" not in newer
-    assert branch.ids == ("a", "b", "x")
-    assert "c" not in branch
-    assert branch.add("y").ids == ("a", "b", "x", "y")
-
-
-@given(st.lists(st.text(min_size=1, max_size=3), max_size=40), st.integers(1, 6))
-def test_window_matches_a_plain_list_model(ids: list[str], size: int) -> None:
-    window = RecentIds.of((), size)
-    model: list[str] = []
-    for id_ in ids:
-        window = window.add(id_)
-        model = ([*model, id_])[-size:]
-        assert window.ids == tuple(model)
-        assert all(seen in window for seen in model)
-        assert window == RecentIds.of(model, size)
-
-
-def test_ledger_equality_is_by_content() -> None:
-    one = Ledger.of((), 4).record("a", 1, 10.0, 0.0)
-    other = Ledger.of(("a",), 4, applied=1, last_at=10.0)
-    assert one == other
-    assert one != other.record("b", 2, 11.0, 0.0)
-    assert one.resized(1).ids == ("a",)
 
 
 # --- the state ------------------------------------------------------------------------------
@@ -87,7 +39,7 @@ def test_initial_state() -> None:
     assert (state.cluster_health_factor, state.training_queue_depth) == (1.0, 0)
     assert (state.applied, state.last_at, state.next_expiry_at) == (0, 0.0, 0.0)
     assert (dict(state.unknown_events), dict(state.last_refresh)) == ({}, {})
-    assert state.recent_ids.size == 10_000
+    assert state.ledger.size == 10_000
     assert check_invariants(state) == ()
 
 
@@ -101,7 +53,7 @@ def test_invariants_name_what_is_wrong() -> None:
         state,
         configs=configs,
         cluster=ClusterFacts(overloaded_until={"b": 5.0, "a": 20.0}, health_factor=1.5),
-        ledger=state.ledger.record("x", 1, 10.0, 0.0),
+        ledger=state.ledger.applied_at("x", 10.0),
     )
     problems = check_invariants(broken)
     joined = "\n".join(problems)
@@ -181,18 +133,6 @@ def test_cluster_state_is_what_allocation_reads() -> None:
     assert view.health_factor == pytest.approx(0.5)
 
 
-def test_ledger_snapshot_protocol_round_trips_and_names_bad_fields() -> None:
-    ledger = Ledger.of(("a", "b"), 5, applied=2, last_at=10.0, next_expiry_at=25.0)
-    assert Ledger.__from_data__(ledger.__to_data__()) == ledger
-    bad = {**ledger.__to_data__(), "size": 0}
-    with pytest.raises(ValueError, match=r"ledger\.size"):
-        Ledger.__from_data__(bad)
-    with pytest.raises(ValueError, match=r"ledger\.last_at"):
-        Ledger.__from_data__({**ledger.__to_data__(), "last_at": float("nan")})
-    with pytest.raises(TypeError, match=r"ledger\.ids"):
-        Ledger.__from_data__({**ledger.__to_data__(), "ids": [1]})
-
-
 @given(
     st.lists(st.tuples(st.floats(0, 5000), st.floats(1, 3000)), max_size=30),
     st.floats(1, 2000),
@@ -200,8 +140,6 @@ def test_ledger_snapshot_protocol_round_trips_and_names_bad_fields() -> None:
 def test_elo_series_matches_a_windowed_list(
     steps: list[tuple[float, float]], window: float
 ) -> None:
-    from selfplay_core.state import EloSeries
-
     series = EloSeries.of()
     branch_point = series
     model: list[tuple[float, float]] = []

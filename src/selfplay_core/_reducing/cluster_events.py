@@ -5,32 +5,29 @@ from __future__ import annotations
 from bisect import bisect_left
 from operator import attrgetter
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Final
 
-from selfplay_core._reducing.build import cluster_facts, node_with_load
-from selfplay_core._reducing.common import (
-    Handler,
-    Out,
-    cluster_out,
-    next_expiry_of,
-    replace_cluster,
-    sooner,
-    thaw,
-)
+import attrs
+
+from selfplay_core._reducing.common import Handler, Outcome
 from selfplay_core.cluster import NodeCapability, cluster_health_factor
 from selfplay_core.events import (
+    BackpressureActivated,
+    BackpressureReleased,
+    HostOffline,
+    NodeActivated,
     NodeOverloaded,
+    NodeRecovered,
+    NodeTerminated,
+    NodeUnhealthy,
     P2PClusterHealthy,
     P2PClusterUnhealthy,
+    P2PNodeDead,
 )
 from selfplay_core.policy import SchedulerPolicy
-from selfplay_core.state import (
-    SchedulerState,
-)
+from selfplay_core.state import SchedulerState
 
 _node_id: Final = attrgetter("node_id")
-
-# --- node and cluster events (§3.16–§3.20, §3.22–§3.24) --------------------------------------
 
 
 def _position(nodes: tuple[NodeCapability, ...], node_id: str) -> int:
@@ -45,103 +42,96 @@ def _position(nodes: tuple[NodeCapability, ...], node_id: str) -> int:
     return -1
 
 
-def node_down(s: SchedulerState, e: Any, now: float, p: SchedulerPolicy) -> Out | None:
+def node_down(
+    state: SchedulerState,
+    event: NodeUnhealthy | P2PNodeDead | HostOffline | NodeTerminated,
+    at: float,
+    policy: SchedulerPolicy,
+) -> Outcome:
     """NODE_UNHEALTHY, P2P_NODE_DEAD, HOST_OFFLINE, NODE_TERMINATED: unhealthy, load to 1.0."""
-    node_id: str = e.node_id
-    cluster = s.cluster
+    node_id = event.node_id
+    cluster = state.cluster
     nodes = cluster.nodes
-    load = p.events.unhealthy_node_load
+    load = policy.events.unhealthy_node_load
     i = _position(nodes, node_id) if nodes else -1
     if i >= 0 and nodes[i].current_load != load:
-        nodes = (*nodes[:i], node_with_load(nodes[i], load), *nodes[i + 1 :])
+        nodes = (*nodes[:i], attrs.evolve(nodes[i], current_load=load), *nodes[i + 1 :])
     unhealthy = cluster.unhealthy_nodes
     if node_id not in unhealthy:
         unhealthy = unhealthy | {node_id}
     if nodes is cluster.nodes and unhealthy is cluster.unhealthy_nodes:
-        return None  # only the bookkeeping changes
-    new = cluster_facts(
-        nodes,
-        unhealthy,
-        cluster.overloaded_until,
-        cluster.health_factor,
-        cluster.backpressure,
-        cluster.backpressure_active,
-        cluster.training_queue_depth,
-    )
-    return (s.configs, new, s.books, s.ledger.next_expiry_at, ())
+        return Outcome(state)
+    return Outcome(state.with_cluster(cluster.with_node_health(nodes, unhealthy)))
 
 
-def node_up(s: SchedulerState, e: Any, now: float, p: SchedulerPolicy) -> Out | None:
+def node_up(
+    state: SchedulerState,
+    event: NodeRecovered | NodeActivated,
+    at: float,
+    policy: SchedulerPolicy,
+) -> Outcome:
     """NODE_RECOVERED, NODE_ACTIVATED: no longer unhealthy (its load waits for a refresh)."""
-    cluster = s.cluster
-    unhealthy = cluster.unhealthy_nodes
-    if e.node_id not in unhealthy:
-        return None  # only the bookkeeping changes
-    new = cluster_facts(
-        cluster.nodes,
-        unhealthy - {e.node_id},
-        cluster.overloaded_until,
-        cluster.health_factor,
-        cluster.backpressure,
-        cluster.backpressure_active,
-        cluster.training_queue_depth,
-    )
-    return (s.configs, new, s.books, s.ledger.next_expiry_at, ())
+    unhealthy = state.cluster.unhealthy_nodes
+    if event.node_id not in unhealthy:
+        return Outcome(state)
+    cluster = state.cluster.with_node_health(state.cluster.nodes, unhealthy - {event.node_id})
+    return Outcome(state.with_cluster(cluster))
 
 
 def cluster_unhealthy(
-    s: SchedulerState, e: P2PClusterUnhealthy, now: float, p: SchedulerPolicy
-) -> Out | None:
+    state: SchedulerState, event: P2PClusterUnhealthy, at: float, policy: SchedulerPolicy
+) -> Outcome:
     # [BUG] §8.7 fixed: the codec maps the counts publishers really send onto these fields.
-    healthy = e.healthy_nodes or 0
-    total = e.total_nodes or 0
-    factor = cluster_health_factor(healthy, total, p.allocation)
-    if factor == s.cluster.health_factor:
-        return None  # only the bookkeeping changes
-    return cluster_out(s, replace_cluster(s.cluster, health=factor), s.ledger.next_expiry_at)
+    healthy = event.healthy_nodes or 0
+    total = event.total_nodes or 0
+    factor = cluster_health_factor(healthy, total, policy.allocation)
+    if factor == state.cluster.health_factor:
+        return Outcome(state)
+    return Outcome(state.with_cluster(attrs.evolve(state.cluster, health_factor=factor)))
 
 
 def cluster_healthy(
-    s: SchedulerState, e: P2PClusterHealthy, now: float, p: SchedulerPolicy
-) -> Out | None:
-    cluster = s.cluster
+    state: SchedulerState, event: P2PClusterHealthy, at: float, policy: SchedulerPolicy
+) -> Outcome:
+    cluster = state.cluster
     if cluster.health_factor == 1.0 and not cluster.unhealthy_nodes:
-        return None  # only the bookkeeping changes
-    new = replace_cluster(cluster, health=1.0, unhealthy=frozenset())
-    return cluster_out(s, new, s.ledger.next_expiry_at)
+        return Outcome(state)
+    cluster = attrs.evolve(cluster, health_factor=1.0, unhealthy_nodes=frozenset())
+    return Outcome(state.with_cluster(cluster))
 
 
 def backpressure_flag(active: bool) -> Handler:
-    def handle(s: SchedulerState, e: Any, now: float, p: SchedulerPolicy) -> Out | None:
-        if s.cluster.backpressure_active is active:
-            return None  # only the bookkeeping changes
-        new = replace_cluster(s.cluster, backpressure_active=active)
-        return cluster_out(s, new, s.ledger.next_expiry_at)
+    """BACKPRESSURE_ACTIVATED (`active`) and BACKPRESSURE_RELEASED: the reference's flag."""
 
-    return handle
+    def backpressure(
+        state: SchedulerState,
+        event: BackpressureActivated | BackpressureReleased,
+        at: float,
+        policy: SchedulerPolicy,
+    ) -> Outcome:
+        if state.cluster.backpressure_active is active:
+            return Outcome(state)
+        cluster = attrs.evolve(state.cluster, backpressure_active=active)
+        return Outcome(state.with_cluster(cluster))
+
+    return backpressure
 
 
 def node_overloaded(
-    s: SchedulerState, e: NodeOverloaded, now: float, p: SchedulerPolicy
-) -> Out | None:
-    # Every entry is already after `now`: expired ones lapsed before the handler ran.
-    until = now + p.events.overload_backoff_seconds(e.resource_type)
-    node_id = e.node_id
-    before = s.cluster.overloaded_until
-    overloaded = thaw(before)
-    if until <= now:  # a zero backoff: nothing to wait for
+    state: SchedulerState, event: NodeOverloaded, at: float, policy: SchedulerPolicy
+) -> Outcome:
+    # Every entry is already after `at`: expired ones lapsed before the handler ran.
+    until = at + policy.events.overload_backoff_seconds(event.resource_type)
+    node_id = event.node_id
+    overloaded = dict(state.cluster.overloaded_until)
+    if until <= at:  # a zero backoff: nothing to wait for
         if node_id not in overloaded:
-            return None  # only the bookkeeping changes
+            return Outcome(state)
         del overloaded[node_id]
-        next_expiry = next_expiry_of(s.configs, overloaded)
     else:
-        previous = overloaded.get(node_id)
+        known = node_id in overloaded
         overloaded[node_id] = until  # overwrites any earlier entry, even a longer one
-        if previous is None:
+        if not known:
             overloaded = dict(sorted(overloaded.items()))  # keep node-id order
-        if previous is not None and previous == s.ledger.next_expiry_at:
-            next_expiry = next_expiry_of(s.configs, overloaded)
-        else:
-            next_expiry = sooner(s.ledger.next_expiry_at, until)
-    cluster = replace_cluster(s.cluster, overloaded=MappingProxyType(overloaded))
-    return cluster_out(s, cluster, next_expiry)
+    cluster = attrs.evolve(state.cluster, overloaded_until=MappingProxyType(overloaded))
+    return Outcome(state.with_cluster(cluster))

@@ -1,4 +1,12 @@
-"""SourcesRefreshed: who owns which field (docs/source-ownership.md)."""
+"""SourcesRefreshed: who owns which field (docs/source-ownership.md).
+
+Source-owned per-config facts are overwritten by every report; fields shared with events (the
+`_SHARED_COLUMNS`, the search budget and the feedback) only when the value is news (it differs
+from what the same source said last time), so an event's later write is not silently wiped.
+
+The work goes column by column: each part that has something to write becomes one column of
+converted values (None = keep), and each config with a value in some column is rebuilt once.
+"""
 
 from __future__ import annotations
 
@@ -6,41 +14,23 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
-from selfplay_core._reducing.build import books as build_books
-from selfplay_core._reducing.build import config_facts, config_state, source_book
-from selfplay_core._reducing.common import (
-    MAX_COUNT,
-    Out,
-    as_weight,
-    boost_of,
-    bounded,
-    next_expiry_of,
-    replace_cluster,
-    thaw,
-)
+import attrs
+
+from selfplay_core._reducing.common import MAX_COUNT, Outcome, as_weight, boosted, bounded
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
-from selfplay_core.events import (
-    SOURCE_PARTS,
-    SourcesRefreshed,
-)
+from selfplay_core.events import SOURCE_PARTS, SourcesRefreshed
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.priority import adaptive_budget
-from selfplay_core.state import SchedulerState
-
-# --- SourcesRefreshed: who owns which field (docs/source-ownership.md) ----------------------
+from selfplay_core.state import ClusterFacts, ConfigState, SchedulerState, SourceBook
 
 _N_CONFIGS: Final = len(ALL_CONFIGS)
 _NEVER_REPORTED: Final[tuple[None, ...]] = (None,) * _N_CONFIGS
 
-# Source-owned per-config facts (below) are overwritten by every report; fields shared with
-# events (`_SHARED_COLUMNS`, the search budget and the feedback) only when the value is news
-# (it differs from what the same source said last time), so an event's later write is not
-# silently wiped.
-
-_REFRESH_PARTS: Final = SOURCE_PARTS
+Row = tuple[Any, ...]  # one value per canonical config, None = absent
+Column = tuple[str, Row]  # a field name and its converted values (None = keep)
 
 
-def _row(values: Mapping[ConfigKey, Any]) -> tuple[Any, ...]:
+def _row(values: Mapping[ConfigKey, Any]) -> Row:
     """One value per canonical config (None where absent). Event mappings are in canonical
     order, so a complete one needs no key lookups (hashing a `ConfigKey` is costly)."""
     if len(values) == _N_CONFIGS:
@@ -61,45 +51,43 @@ def _int_fact(value: float) -> int:
     return int(bounded(value))
 
 
-# The facts' parts in `ConfigFacts` field order (its first six fields), with the conversion of
-# a reported value into the stored one.
-_FACT_COLUMNS: Final[tuple[tuple[str, Callable[[Any], Any]], ...]] = (
-    ("current_elos", bounded),
-    ("game_counts", _int_fact),
-    ("quality_scores", bounded),
-    ("cascade_multipliers", as_weight),
-    ("improvement_boosts", bounded),
-    ("priority_overrides", _int_fact),
+# Parts that write `ConfigFacts` fields: (event part, fact field, conversion).
+_FACT_COLUMNS: Final[tuple[tuple[str, str, Callable[[Any], Any]], ...]] = (
+    ("current_elos", "current_elo", bounded),
+    ("game_counts", "game_count", _int_fact),
+    ("quality_scores", "quality_score", bounded),
+    ("cascade_multipliers", "cascade_multiplier", as_weight),
+    ("improvement_boosts", "improvement_boost", bounded),
+    ("priority_overrides", "priority_override", _int_fact),
 )
-# `ConfigState` field positions of the shared fields (exploration boost handled apart).
-_SH, _EV, _TP, _EB, _CW, _MM, _SB = 0, 1, 2, 3, 5, 7, 8
-_SHARED_COLUMNS: Final = (
-    ("staleness_hours", _SH, bounded),
-    ("elo_velocities", _EV, bounded),
-    ("curriculum_weights", _CW, as_weight),
-    ("momentum_multipliers", _MM, as_weight),
+# Parts that write `ConfigState` fields shared with events (exploration boost handled apart).
+_SHARED_COLUMNS: Final[tuple[tuple[str, str, Callable[[Any], Any]], ...]] = (
+    ("staleness_hours", "staleness_hours", bounded),
+    ("elo_velocities", "elo_velocity", bounded),
+    ("curriculum_weights", "curriculum_weight", as_weight),
+    ("momentum_multipliers", "momentum_multiplier", as_weight),
 )
 
 
-def sources_refreshed(
-    s: SchedulerState, e: SourcesRefreshed, now: float, p: SchedulerPolicy
-) -> Out | None:
-    """Facts are overwritten; shared fields only with news; a part equal to the same source's
-    previous report is skipped whole (the common case, and the cheap one).
+class _Reports:
+    """What a refresh reports, against what the same source said before (`before`); `rows`
+    collects the reports to remember."""
 
-    Works column by column: each part that has something to write becomes one column of
-    converted values (None = keep), and each config with a value in some column is rebuilt
-    once from its own fields and those values."""
-    ep = p.events
-    reported = s.sources.reported
-    rows: dict[str, tuple[Any, ...]] = {}
-    fact_columns: list[tuple[int, tuple[Any, ...]]] = []
-    field_columns: list[tuple[int, tuple[Any, ...]]] = []
+    def __init__(self, before: Mapping[str, Row]) -> None:
+        self.before = before
+        self.rows: dict[str, Row] = {}
 
-    def shared(name: str, row: tuple[Any, ...], convert: Callable[[Any], Any]) -> Any:
-        """Record `row` as the source's report; the column of its values that are news (None
-        when none is)."""
-        before = reported.get(name, _NEVER_REPORTED)
+    def facts(self, name: str, row: Row, convert: Callable[[Any], Any]) -> Row | None:
+        """A source-owned part: every value written, unless the whole row is unchanged."""
+        if row == self.before.get(name):
+            return None
+        self.rows[name] = row
+        return tuple([None if value is None else convert(value) for value in row])
+
+    def shared(self, name: str, row: Row, convert: Callable[[Any], Any]) -> Row | None:
+        """A part shared with events: the column of its values that are news (None when none
+        is); the merged row is remembered."""
+        before = self.before.get(name, _NEVER_REPORTED)
         if row == before:
             return None
         merged = list(before)
@@ -108,147 +96,129 @@ def sources_refreshed(
         for i, value in enumerate(row):
             if value is None:
                 continue
-            old = before[i]
-            if old is None or old != value:
+            if before[i] is None or before[i] != value:
                 column[i] = convert(value)
                 news = True
             merged[i] = value
-        rows[name] = tuple(merged)
+        self.rows[name] = tuple(merged)
         return tuple(column) if news else None
 
-    for j, (part, convert) in enumerate(_FACT_COLUMNS):
-        values: Mapping[ConfigKey, Any] | None = getattr(e, part)
-        if values is None:
-            continue
-        row = _row(values)
-        if row == reported.get(part):
-            continue  # facts are only written by this source: nothing to do
-        rows[part] = row
-        fact_columns.append((j, tuple([None if v is None else convert(v) for v in row])))
 
+def _columns(
+    event: SourcesRefreshed, reports: _Reports, policy: SchedulerPolicy
+) -> tuple[list[Column], list[Column], Row | None]:
+    """The fact columns, the config-field columns and the feedback boosts to write."""
+    facts: list[Column] = []
+    for part, name, convert in _FACT_COLUMNS:
+        values = getattr(event, part)
+        if values is not None:
+            column = reports.facts(part, _row(values), convert)
+            if column is not None:
+                facts.append((name, column))
+    fields: list[Column] = []
     # The Elo-tier search budget follows the Elo, but only when the tier value changes, so a
     # "velocity_feedback" budget stays until the Elo moves to another tier.
-    elos = rows.get("current_elos")
+    elos = reports.rows.get("current_elos")
     if elos is not None:
         budgets = tuple(
-            None if elo is None else float(adaptive_budget(bounded(elo), p)) for elo in elos
+            None if elo is None else float(adaptive_budget(bounded(elo), policy)) for elo in elos
         )
-        column = shared("search_budget", budgets, _identity)
+        column = reports.shared("search_budget", budgets, _identity)
         if column is not None:
-            field_columns.append((_SB, column))
-
-    for part, index, convert in _SHARED_COLUMNS:
-        values = getattr(e, part)
+            fields.append(("search_budget", column))
+    for part, name, convert in _SHARED_COLUMNS:
+        values = getattr(event, part)
         if values is not None:
-            column = shared(part, _row(values), convert)
+            column = reports.shared(part, _row(values), convert)
             if column is not None:
-                field_columns.append((index, column))
-
-    boosts: Any = None
-    if e.feedback is not None:
-        signals = _row(e.feedback)
-        boosts = shared(
+                fields.append((name, column))
+    boosts: Row | None = None
+    if event.feedback is not None:
+        signals = _row(event.feedback)
+        boosts = reports.shared(
             "feedback_boost",
             tuple(None if sig is None else sig.exploration_boost for sig in signals),
             _identity,
         )
-        column = shared(
+        column = reports.shared(
             "feedback_pending",
             tuple(None if sig is None else sig.training_pending for sig in signals),
             _identity,
         )
         if column is not None:
-            field_columns.append((_TP, column))
+            fields.append(("training_pending", column))
+    return facts, fields, boosts
 
-    configs = s.configs
-    next_expiry = s.ledger.next_expiry_at
-    if fact_columns or field_columns or boosts is not None:
-        changed = thaw(configs)
-        lifetime = ep.boost_lifetime_seconds
-        for i, (key, cs) in enumerate(configs.items()):
-            facts = cs.facts
-            if fact_columns:
-                fact_values: list[Any] | None = None
-                for j, fact_column in fact_columns:
-                    value = fact_column[i]
-                    if value is not None:
-                        if fact_values is None:
-                            fact_values = [
-                                facts.current_elo,
-                                facts.game_count,
-                                facts.quality_score,
-                                facts.cascade_multiplier,
-                                facts.improvement_boost,
-                                facts.priority_override,
-                            ]
-                        fact_values[j] = value
-                if fact_values is not None:
-                    elo, games, quality, cascade, improvement, override = fact_values
-                    facts = config_facts(
-                        elo,
-                        games,
-                        quality,
-                        cascade,
-                        improvement,
-                        override,
-                        facts.target_training_samples,
-                        facts.samples_per_game_estimate,
-                    )
-            fields: list[Any] = [
-                cs.staleness_hours,
-                cs.elo_velocity,
-                cs.training_pending,
-                cs.exploration_boost,
-                cs.exploration_boost_expires_at,
-                cs.curriculum_weight,
-                cs.quality_penalty,
-                cs.momentum_multiplier,
-                cs.search_budget,
-            ]
-            written = facts is not cs.facts
-            for index, field_column in field_columns:
-                value = field_column[i]
-                if value is not None:
-                    fields[index] = value
-                    written = True
-            if boosts is not None and boosts[i] is not None:
-                fields[_EB], fields[_EB + 1] = boost_of(cs, boosts[i], now, lifetime, ep)
-                written = True
-            if written:
-                sh, ev, tp, eb, xa, cw, qp, mm, sb = fields
-                changed[key] = config_state(sh, ev, tp, eb, xa, cw, qp, mm, sb, facts)
-        configs = MappingProxyType(changed)
-        if boosts is not None:  # only a boost moves an expiry
-            next_expiry = next_expiry_of(configs, s.cluster.overloaded_until)
 
-    cluster = s.cluster
-    if e.nodes is not None:
-        by_id = {node.node_id: node for node in e.nodes}
+def _changes(columns: list[Column], i: int) -> dict[str, Any]:
+    return {name: column[i] for name, column in columns if column[i] is not None}
+
+
+def _refreshed_configs(
+    state: SchedulerState,
+    columns: tuple[list[Column], list[Column], Row | None],
+    at: float,
+    policy: SchedulerPolicy,
+) -> Mapping[ConfigKey, ConfigState]:
+    facts, fields, boosts = columns
+    configs = dict(state.configs)
+    for i, (key, config) in enumerate(state.configs.items()):
+        fact_changes = _changes(facts, i)
+        changes = _changes(fields, i)
+        if fact_changes:
+            changes["facts"] = attrs.evolve(config.facts, **fact_changes)
+        new = attrs.evolve(config, **changes) if changes else config
+        if boosts is not None and boosts[i] is not None:
+            new = boosted(new, boosts[i], at, policy.events)
+        configs[key] = new
+    return MappingProxyType(configs)
+
+
+def _refreshed_cluster(cluster: ClusterFacts, event: SourcesRefreshed) -> ClusterFacts:
+    if event.nodes is not None:
+        by_id = {node.node_id: node for node in event.nodes}
         nodes = tuple(by_id[n] for n in sorted(by_id))
         if nodes != cluster.nodes:
-            cluster = replace_cluster(cluster, nodes=nodes)
-    if e.training_queue_depth is not None:
-        cluster = replace_cluster(cluster, queue_depth=e.training_queue_depth)
-    if e.backpressure is not None:
-        cluster = replace_cluster(cluster, backpressure=e.backpressure)
+            cluster = attrs.evolve(cluster, nodes=nodes)
+    if event.training_queue_depth is not None:
+        cluster = attrs.evolve(cluster, training_queue_depth=event.training_queue_depth)
+    if event.backpressure is not None:
+        cluster = attrs.evolve(cluster, backpressure=event.backpressure)
+    return cluster
 
-    sources = s.sources
-    last_refresh = dict(sources.last_refresh)
+
+def _refreshed_book(
+    book: SourceBook, event: SourcesRefreshed, rows: Mapping[str, Row], at: float
+) -> SourceBook:
+    """When each part last reported (source-name order), and the reports to remember."""
+    last_refresh = dict(book.last_refresh)
     new_part = False
-    for part in _REFRESH_PARTS:
-        if getattr(e, part) is not None:
-            if part not in last_refresh:
-                new_part = True
-            last_refresh[part] = now
-    if new_part:  # keep source-name order
+    for part in SOURCE_PARTS:
+        if getattr(event, part) is not None:
+            new_part = new_part or part not in last_refresh
+            last_refresh[part] = at
+    if new_part:
         last_refresh = dict(sorted(last_refresh.items()))
+    reported = book.reported
     if rows:
-        merged_reports = dict(reported)
-        merged_reports.update(rows)
-        if len(merged_reports) != len(reported):  # a new field: keep field-name order
-            merged_reports = dict(sorted(merged_reports.items()))
-        reported = MappingProxyType(merged_reports)
-    book = source_book(MappingProxyType(last_refresh), reported)
-    books = s.books
-    new_books = build_books(books.elo, book, books.allocations, books.unknown_events)
-    return (configs, cluster, new_books, next_expiry, ())
+        merged = {**reported, **rows}
+        if len(merged) != len(reported):  # a new field: keep field-name order
+            merged = dict(sorted(merged.items()))
+        reported = MappingProxyType(merged)
+    return SourceBook(MappingProxyType(last_refresh), reported)
+
+
+def sources_refreshed(
+    state: SchedulerState, event: SourcesRefreshed, at: float, policy: SchedulerPolicy
+) -> Outcome:
+    """Facts are overwritten; shared fields only with news; a part equal to the same source's
+    previous report is skipped whole (the common case, and the cheap one)."""
+    reports = _Reports(state.sources.reported)
+    columns = _columns(event, reports, policy)
+    facts, fields, boosts = columns
+    if facts or fields or boosts is not None:
+        configs = _refreshed_configs(state, columns, at, policy)
+        state = state.with_configs(configs)
+    state = state.with_cluster(_refreshed_cluster(state.cluster, event))
+    book = _refreshed_book(state.sources, event, reports.rows, at)
+    return Outcome(state.with_books(attrs.evolve(state.books, sources=book)))

@@ -8,21 +8,14 @@ import bug made them dead), and "overloaded" never raises the target.
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 
-from selfplay_core._validators import count, finite
+from selfplay_core._validators import count, finite, optional_count
 from selfplay_core.allocation_policy import AllocationPolicy, HardwareLimitRow, JobTargetPolicy
 from selfplay_core.cluster import ClusterState
 from selfplay_core.policy import SchedulerPolicy
 
 _DEFAULT_POLICY = SchedulerPolicy()
-
-
-def _optional_count(inst: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
-    if value is not None:
-        count(inst, attribute, value)
 
 
 @attrs.frozen
@@ -32,9 +25,9 @@ class HostTarget:
     `scale_down_fn` → `scale_down_reduction` (None = no scale-down)."""
 
     target_job_count: int = attrs.field(validator=count)
-    max_selfplay: int | None = attrs.field(default=None, validator=_optional_count)
+    max_selfplay: int | None = attrs.field(default=None, validator=optional_count)
     scale_up: bool = False
-    scale_down_reduction: int | None = attrs.field(default=None, validator=_optional_count)
+    scale_down_reduction: int | None = attrs.field(default=None, validator=optional_count)
 
 
 @attrs.frozen
@@ -54,7 +47,7 @@ class NodeResources:
     gpu_name: str = ""
     gpu_count: int = attrs.field(default=1, validator=count)
     host_target: HostTarget | None = None
-    max_selfplay_override: int | None = attrs.field(default=None, validator=_optional_count)
+    max_selfplay_override: int | None = attrs.field(default=None, validator=optional_count)
 
     @property
     def effective_gpu_count(self) -> int:

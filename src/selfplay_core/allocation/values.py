@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from selfplay_core._validators import count, finite, non_negative
+from selfplay_core._validators import EachValue, count, finite, non_negative, optional_count
 from selfplay_core.configs import ConfigKey, coerce_config_key
 
 
@@ -56,26 +56,8 @@ def freeze_placements(
     return types.MappingProxyType({k: freeze_node_counts(v) for k, v in items})
 
 
-def _counts(_inst: Any, attribute: attrs.Attribute[Any], value: Mapping[Any, int]) -> None:
-    for key, games in value.items():
-        if isinstance(games, bool) or not isinstance(games, int) or games < 0:
-            raise ValueError(f"{attribute.name}.{key}: expected an integer ≥ 0, got {games!r}")
-
-
-def _placements(
-    _inst: Any, attribute: attrs.Attribute[Any], value: Mapping[ConfigKey, Mapping[str, int]]
-) -> None:
-    for key, per_node in value.items():
-        for node_id, games in per_node.items():
-            if isinstance(games, bool) or not isinstance(games, int) or games < 0:
-                raise ValueError(
-                    f"{attribute.name}.{key}.{node_id}: expected an integer ≥ 0, got {games!r}"
-                )
-
-
-def _optional_count(inst: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
-    if value is not None:
-        count(inst, attribute, value)
+_counts = EachValue(count)  # every value a count
+_placements = EachValue(EachValue(count))  # config → node → count
 
 
 @attrs.frozen
@@ -89,7 +71,7 @@ class AllocationRequest:
 
     games_per_config: int = attrs.field(default=500, validator=count)
     max_configs: int = attrs.field(default=12, validator=count)
-    target_games: int | None = attrs.field(default=None, validator=_optional_count)
+    target_games: int | None = attrs.field(default=None, validator=optional_count)
     now: float = attrs.field(default=0.0, validator=finite)
 
 
@@ -185,8 +167,8 @@ class AllocationExplanation:
     effective_games_per_config: int = attrs.field(validator=count)
     throttle_multiplier: float = attrs.field(validator=non_negative)
     health_factor: float = attrs.field(validator=non_negative)
-    requested_budget: int | None = attrs.field(default=None, validator=_optional_count)
-    effective_budget: int | None = attrs.field(default=None, validator=_optional_count)
+    requested_budget: int | None = attrs.field(default=None, validator=optional_count)
+    effective_budget: int | None = attrs.field(default=None, validator=optional_count)
     configs: tuple[ConfigDecision, ...] = ()
     skipped: Mapping[ConfigKey, str] = attrs.field(factory=dict, converter=freeze_config_text)
     unmet: tuple[UnmetConstraint, ...] = ()

@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 from hypothesis import strategies as st
 
+from selfplay_core import _validators as validators
 from selfplay_core import events as ev
 from selfplay_core.cluster import Backpressure, NodeCapability
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
@@ -38,15 +39,15 @@ def _optional(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 # Field strategy by the validator the field declares: covers every simple field of every class,
 # so a field added later is drawn without touching this module.
 _BY_VALIDATOR: dict[Callable[..., None], st.SearchStrategy[Any]] = {
-    ev._finite: finite_floats,
-    ev._optional_finite: _optional(finite_floats),
-    ev._non_negative: non_negative_floats,
-    ev._count: counts,
-    ev._optional_count: _optional(counts),
-    ev._text: texts,
-    ev._optional_text: _optional(texts),
-    ev._node_id: node_ids,
-    ev._optional_bool: _optional(st.booleans()),
+    validators.finite: finite_floats,
+    validators.optional_finite: _optional(finite_floats),
+    validators.non_negative: non_negative_floats,
+    validators.count: counts,
+    validators.optional_count: _optional(counts),
+    validators.text: texts,
+    validators.optional_text: _optional(texts),
+    validators.non_empty_text: node_ids,
+    validators.optional_bool: _optional(st.booleans()),
     ev._priority: texts | st.integers(min_value=-(10**6), max_value=10**6),
 }
 
@@ -196,6 +197,59 @@ def envelopes(
         id=ids,
         at=non_negative_floats,
         source=texts,
+    )
+
+
+# --- hostile strings: what a publisher may send that a careless log would mangle ---
+
+_CONTROL = st.characters(max_codepoint=0x1F) | st.sampled_from("\x7f\x85\u2028\u2029\ufeff\u200b")
+
+hostile_texts: st.SearchStrategy[str] = (
+    st.text(st.characters(exclude_categories=["Cs"]), max_size=40)  # any encodable code point
+    | st.text(_CONTROL, min_size=1, max_size=20)  # control characters, line separators, BOM
+    | st.tuples(st.text(_CONTROL, min_size=1, max_size=3), st.integers(1_000, 100_000)).map(
+        lambda parts: (parts[0] + "\U0001f600é")[: parts[1]] * (parts[1] // 4 + 1)
+    )  # very long
+)
+"""Strings UTF-8 can encode, chosen to be hard on a log: controls, non-BMP, very long."""
+
+unencodable_texts: st.SearchStrategy[str] = st.builds(
+    lambda head, surrogate, tail: head + surrogate + tail,
+    st.text(max_size=6),
+    st.characters(categories=["Cs"]),
+    st.text(max_size=6),
+)
+"""Strings with a lone surrogate: no UTF-8 log can write them."""
+
+
+def hostile_envelopes() -> st.SearchStrategy[ev.Envelope]:
+    """Valid envelopes whose id, source and free-text fields (and an unknown event's keys and
+    strings) are `hostile_texts`."""
+    hostile_ids = hostile_texts.filter(bool)
+    hostile_events = st.one_of(
+        st.builds(ev.SelfplayTargetUpdated, configs, priority=hostile_texts, reason=hostile_texts),
+        st.builds(ev.RegressionDetected, configs, severity=hostile_texts),
+        st.builds(ev.NodeOverloaded, node_id=hostile_ids, resource_type=hostile_texts),
+        st.builds(
+            ev.SourcesRefreshed,
+            nodes=st.lists(
+                st.builds(NodeCapability, node_id=hostile_ids, gpu_type=hostile_texts), max_size=2
+            ).map(tuple),
+        ),
+        st.builds(
+            ev.UnknownEvent,
+            type=hostile_ids.filter(_is_unknown_type),
+            payload=st.dictionaries(
+                hostile_texts, json_documents(st.none() | st.integers() | hostile_texts), max_size=3
+            ),
+        ),
+    )
+    return st.builds(
+        ev.make_envelope,
+        hostile_events,
+        id=hostile_ids,
+        at=non_negative_floats,
+        source=hostile_texts,
     )
 
 
