@@ -9,7 +9,10 @@ are applied one at a time, none lost, each exactly once (ids make a second deliv
 Inside the lock an envelope is reduced, appended to the log (when one is attached) and becomes
 the state; a decision is computed and recorded in the same critical section, so the log replays
 to the same decision. Events the reducer emits are queued inside the lock and published to the
-bus, in order, after it is released. Reads never take the lock: the state is immutable.
+bus, in order, after it is released, each in the shape RingRift's subscribers receive
+(`selfplay_core.published`: the reference publisher's type spelling and payload keys). Any
+`EventSink` given as `bus` (a broker adapter) gets the same calls. Reads never take the lock:
+the state is immutable.
 
 Time comes from the injected `clock`; ids are `"<id_prefix>-<n>"` from a counter, so a
 simulation driven by a fake clock replays identically. The counter starts after `id_counter`
@@ -37,7 +40,7 @@ from returns.unsafe import unsafe_perform_io
 from selfplay_core.allocation.job_targets import NodeResources, target_jobs_for_node
 from selfplay_core.allocation.values import AllocationRequest, BatchAllocation
 from selfplay_core.cluster import NodeCapability
-from selfplay_core.codec import INVALID, DecodeError, decode, event_payload
+from selfplay_core.codec import INVALID, DecodeError, decode
 from selfplay_core.configs import ConfigKey, ConfigKeyError
 from selfplay_core.decide import decide, priorities
 from selfplay_core.events import (
@@ -55,6 +58,7 @@ from selfplay_core.events import (
 )
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.priority import games_needed, target_games
+from selfplay_core.published import published
 from selfplay_core.reducer import SCHEDULER_SOURCE, Transition, reduce
 from selfplay_core.state import SchedulerState, cluster_state
 from selfplay_core.status import (
@@ -383,12 +387,13 @@ class SelfplayScheduler:
                 sink = self._sink
                 if sink is None:
                     continue
+                message = published(envelope)  # as RingRift's publisher sends it (§6)
                 try:
                     sink.publish(
-                        envelope.type,
-                        event_payload(envelope.event),
+                        message.event_type,
+                        message.payload,
                         id=envelope.id,
-                        source=envelope.source,
+                        source=message.source,
                         at=envelope.at,
                     )
                 except Exception:
