@@ -133,6 +133,7 @@ def _replay_json(log: Path, hash_seed: str) -> dict[str, Any]:
     return data
 
 
+@pytest.mark.slow  # takes seconds
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_golden_replays_identical_under_any_hash_seed(name: str) -> None:
     log = _golden(name)
@@ -145,6 +146,7 @@ def test_golden_replays_identical_under_any_hash_seed(name: str) -> None:
     assert all(data == outputs[0] for data in outputs)
 
 
+@pytest.mark.slow  # takes seconds
 def test_simulate_rewrites_the_golden_logs_byte_for_byte(tmp_path: Path) -> None:
     for name, options in GOLDEN.items():
         out = tmp_path / name

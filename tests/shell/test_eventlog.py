@@ -460,6 +460,7 @@ CHILD = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # takes seconds
 @pytest.mark.parametrize(("rotate", "batch"), [(0, 1), (0, 4000), (200_000, 500)])
 def test_sigkill_while_appending_leaves_a_log_that_reopens_clean(
     tmp_path: Path, rotate: int, batch: int
@@ -516,6 +517,7 @@ BIG_CHILD = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # takes seconds
 def test_sigkill_in_the_middle_of_a_big_write_tears_a_line_that_is_quarantined(
     tmp_path: Path,
 ) -> None:
@@ -811,6 +813,7 @@ HASHSEED_CHILD = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # takes seconds
 def test_the_bytes_written_do_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
     outputs = []
     for seed in ("0", "1", "4242"):

@@ -508,6 +508,7 @@ print(json.dumps(out, sort_keys=False))
 """
 
 
+@pytest.mark.slow  # takes seconds
 def test_outputs_do_not_depend_on_the_hash_seed() -> None:
     import os
     import subprocess
