@@ -61,7 +61,9 @@ class Folded:
 def state_digest(state: SchedulerState, policy: SchedulerPolicy) -> str:
     """SHA-256 of the canonical snapshot of `state` (equal on replicas that applied the same
     envelopes, whatever order of arrival the duplicates had)."""
-    snapshot = encode_snapshot(Snapshot(state, policy, state.ledger.applied))
+    # as a starting-point snapshot (position 0: state and policy, no log); the state itself
+    # carries how many envelopes it applied and the window of their ids
+    snapshot = encode_snapshot(Snapshot(state, policy, 0))
     return hashlib.sha256(canonical_json(snapshot).encode()).hexdigest()
 
 
