@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "shell"))  # the §16 store builders
+sys.path.insert(0, str(ROOT / "tests" / "shell"))  # the reference's store fixtures
 
 from accessor_stores import build_all  # noqa: E402
 
@@ -26,7 +26,7 @@ from selfplay_shell import AccessorConfig, SelfplayDataAccessor  # noqa: E402
 DATABASES = 20
 GAMES = 1_000_000
 REPEAT = 3
-# The v15 columns and indexes the scheduler's query could use (sources.md §4.5).
+# The v15 columns and indexes the scheduler's query could use (§sources).
 _SCHEMA = (
     "CREATE TABLE games (game_id TEXT PRIMARY KEY, board_type TEXT NOT NULL,"
     " num_players INTEGER NOT NULL, rng_seed INTEGER, created_at TEXT NOT NULL,"

@@ -1,4 +1,4 @@
-"""Allocation, node-cap and job-target constants of the reference (allocation.md §1, §10).
+"""Allocation, node-cap and job-target constants of the reference (§batch, §job-targets).
 
 Owned by the allocation work (issue 3); composed into `SchedulerPolicy.allocation`. Tables are
 string-keyed mappings (read-only) so a policy loads from TOML/JSON; every bound is checked at
@@ -163,7 +163,7 @@ def _rows(value: Any) -> tuple[HardwareLimitRow, ...]:
 
 @attrs.frozen
 class JobTargetPolicy:
-    """`get_target_jobs_for_node` (allocation.md §10): thresholds in percent, counts in jobs."""
+    """`get_target_jobs_for_node` (§job-targets): thresholds in percent, counts in jobs."""
 
     min_memory_gb: int = attrs.field(default=8, validator=count)
     gpu_overload_percent: float = attrs.field(default=85.0, validator=_percent)

@@ -21,7 +21,7 @@ _REFERENCE_POLICY: Final = SchedulerPolicy()
 
 
 def signals(state: SchedulerState, policy: SchedulerPolicy = _REFERENCE_POLICY) -> ClusterSignals:
-    """The cluster-level facts the dynamic weights depend on (priority.md §7), from the state:
+    """The cluster-level facts the dynamic weights depend on (§weights), from the state:
     its nodes (unhealthy ones never count as idle), every config's Elo, the queue depth."""
     cluster = state.cluster
     elos = {key: cs.facts.current_elo for key, cs in state.configs.items()}

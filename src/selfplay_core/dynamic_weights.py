@@ -21,7 +21,7 @@ def cluster_signals(
     *,
     unhealthy_nodes: Collection[str] = (),
 ) -> ClusterSignals:
-    """Derive the §7 inputs from node reports and per-config Elos.
+    """Derive the §weights inputs from node reports and per-config Elos.
 
     - idle fraction: nodes with known GPU memory and no jobs, over all nodes (0 with no nodes);
       a node listed in `unhealthy_nodes` is never idle (docs/deviations.md);
@@ -52,7 +52,7 @@ def cluster_signals(
 def compute_dynamic_weights(
     signals: ClusterSignals, policy: SchedulerPolicy = REFERENCE_POLICY
 ) -> DynamicWeights:
-    """Reference §7 exactly, except that quality and voi are clamped to their bounds too.
+    """The reference's §weights exactly, except that quality and voi are clamped too.
 
     staleness: ×1.5 if idle > 0.5, else ×0.7 if idle < 0.1; then ×0.6 if queue > 10.
     velocity: ×0.6 if more than half the configs are at target. curriculum: ×1.8 if the

@@ -1,7 +1,7 @@
 """`Ledger`: what changes with every envelope, as one persistent value.
 
 The ledger holds the dedup window of recent envelope ids (the last `size` ids seen, oldest
-first; our answer to the reference's double delivery, events.md §8 items 1–2), how many
+first; our answer to the reference's double delivery, deviations.md items 1–2), how many
 envelopes were applied, the latest envelope time (`last_at`) and the earliest pending boost or
 backoff expiry (`next_expiry_at`, 0.0 = none, so most envelopes skip the expiry scan).
 

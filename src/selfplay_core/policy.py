@@ -1,4 +1,4 @@
-"""The reference policy as one value: every constant of reference/priority.md §1, grouped.
+"""The reference policy as one value: every constant of §weights, grouped.
 
 `SchedulerPolicy()` is the reference. `from_mapping` / `to_mapping` turn it into plain data
 (TOML- and JSON-friendly: string keys, numbers, booleans) and back; a mapping may give any

@@ -1,4 +1,4 @@
-"""The groups and tables of the scheduler policy (reference/priority.md §1), one value each.
+"""The groups and tables of the scheduler policy (§weights), one value each.
 
 Every number is validated at construction, so a bad policy can never exist; a validator
 raises `FieldError`, which carries the field's name so `policy_mapping` can name the full
@@ -47,7 +47,7 @@ class FieldError(ValueError):
         self.field = field
 
 
-# --- validators (they run on direct construction too, so a bad policy can never exist) -------
+# --- validators (they run on direct construction too, so a bad policy can never exist) ------------
 
 
 def _number(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -92,7 +92,7 @@ def _int(default: int) -> Any:
     return attrs.field(default=default, validator=_count)
 
 
-# --- tables -------------------------------------------------------------------------------------
+# --- tables ---------------------------------------------------------------------------------------
 
 
 def _as_tuple(values: Iterable[float]) -> tuple[float, ...]:
@@ -163,12 +163,12 @@ class Bounds:
         return max(self.min, min(self.max, value))
 
 
-# --- groups -------------------------------------------------------------------------------------
+# --- groups ---------------------------------------------------------------------------------------
 
 
 @attrs.frozen
 class Weights:
-    """Base factor weights (priority.md §1.2). They sum to 1.55; nothing normalises them."""
+    """Base factor weights (§weights). They sum to 1.55; nothing normalises them."""
 
     staleness: float = _nonneg(0.30)
     velocity: float = _nonneg(0.20)
@@ -183,7 +183,7 @@ class Weights:
 
 @attrs.frozen
 class WeightBounds:
-    """DYNAMIC_WEIGHT_BOUNDS (§1.3). Unlike the reference, quality and voi are clamped too."""
+    """DYNAMIC_WEIGHT_BOUNDS (§weights). Unlike the reference, quality and voi are clamped too."""
 
     staleness: Bounds = attrs.field(factory=lambda: Bounds(0.15, 0.50))
     velocity: Bounds = attrs.field(factory=lambda: Bounds(0.10, 0.30))
@@ -198,7 +198,7 @@ class WeightBounds:
 
 @attrs.frozen
 class DynamicRules:
-    """Dynamic reweighting thresholds and factors (§1.4, §7). Comparisons are strict (> / <)."""
+    """Dynamic reweighting thresholds and factors (§weights). Comparisons are strict (> / <)."""
 
     bounds: WeightBounds = attrs.field(factory=WeightBounds)
     idle_gpu_high_threshold: float = _num(0.5)
@@ -222,7 +222,7 @@ class DynamicRules:
 
 @attrs.frozen
 class VoiPolicy:
-    """Value-of-information constants (§1.5, §1.14, §2.3)."""
+    """Value-of-information constants (§factors)."""
 
     uncertainty_scale: float = _pos(300.0)
     gap_scale: float = _pos(500.0)
@@ -248,7 +248,7 @@ class UncertaintyModel:
 
 @attrs.frozen
 class DataDeficitPolicy:
-    """Data-deficit target (§1.6); large boards need int(target × multiplier) games."""
+    """Data-deficit target (§factors); large boards need int(target × multiplier) games."""
 
     target_games: int = attrs.field(default=100_000, validator=_count)
     large_board_multiplier: float = _pos(1.5)
@@ -260,7 +260,7 @@ class DataDeficitPolicy:
 
 @attrs.frozen
 class OverrideMultipliers:
-    """PRIORITY_OVERRIDE_MULTIPLIERS (§1.7): level 0 critical … 3 low; any other level → other."""
+    """PRIORITY_OVERRIDE_MULTIPLIERS (§overrides): level 0 critical … 3 low; any other → other."""
 
     critical: float = _nonneg(3.0)
     high: float = _nonneg(2.0)
@@ -282,7 +282,7 @@ class OverrideMultipliers:
 
 @attrs.frozen
 class StarvationPolicy:
-    """Data starvation (§1.8): game_count < emergency_games → ×10, < critical_games → ×5."""
+    """Data starvation (§starvation): game_count < emergency_games → ×10, < critical_games → ×5."""
 
     emergency_games: int = _int(100)
     critical_games: int = _int(1000)
@@ -292,7 +292,8 @@ class StarvationPolicy:
 
 @attrs.frozen
 class SamplesPolicy:
-    """SAMPLES_PER_GAME_BY_BOARD (§1.9) and the defaults before a training target is set (§9.4)."""
+    """SAMPLES_PER_GAME_BY_BOARD (§configs), and the defaults until a training target is set
+    (§targets)."""
 
     per_game: ConfigTable = attrs.field(
         factory=lambda: ConfigTable(
@@ -305,7 +306,7 @@ class SamplesPolicy:
 
 @attrs.frozen
 class StalenessPolicy:
-    """Staleness thresholds in hours (§1.11): factor 0 below fresh, linear to 1 at stale."""
+    """Staleness thresholds in hours (§factors): factor 0 below fresh, linear to 1 at stale."""
 
     fresh_hours: float = _num(1.0)
     stale_hours: float = _num(4.0)
@@ -319,7 +320,7 @@ class StalenessPolicy:
 
 @attrs.frozen
 class VelocityPolicy:
-    """Velocity factor cap (Elo/day) and the hourly-velocity multiplier rule (§1.14, §8)."""
+    """Velocity factor cap (Elo/day) and the hourly-velocity multiplier rule (§factors, §score)."""
 
     factor_cap_per_day: float = _pos(100.0)
     slow_per_hour: float = _num(0.5)
@@ -339,7 +340,7 @@ class QualityPolicy:
 
 @attrs.frozen
 class BudgetPolicy:
-    """Adaptive Gumbel budget by Elo (§9.1) and the named budgets (§1.13). Thresholds use >=."""
+    """Adaptive Gumbel budget by Elo (§targets) and the named budgets. Thresholds use >=."""
 
     master_elo: float = _num(2000.0)
     ultimate_elo: float = _num(1800.0)
@@ -353,7 +354,7 @@ class BudgetPolicy:
 
 @attrs.frozen
 class TargetGamesPolicy:
-    """Dynamic target games (§9.2): min(int(gap × per_elo × board × players), cap)."""
+    """Dynamic target games (§targets): min(int(gap × per_elo × board × players), cap)."""
 
     target_elo: float = _num(1900.0)
     games_per_elo: float = _nonneg(500.0)
@@ -364,7 +365,7 @@ class TargetGamesPolicy:
 
 @attrs.frozen
 class IntervalPolicy:
-    """Refresh intervals of the reference, in seconds (§1.14); the shell's timers use them."""
+    """Refresh intervals of the reference, in seconds (§factors); the shell's timers use them."""
 
     priority_update_seconds: float = _nonneg(15.0)
     dynamic_weights_seconds: float = _nonneg(60.0)

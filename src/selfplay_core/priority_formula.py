@@ -69,7 +69,7 @@ def evaluate(
     factors = _factors(inputs, policy, per_config.deficit_target)
     staleness, velocity, deficit, value_of_information, _, _, _ = factors
 
-    # Terms S1…S9 and their sum B, left to right (§8).
+    # Terms S1…S9 and their sum B, left to right (§score).
     w = weights
     boost = inputs.exploration_boost
     terms = (
@@ -88,7 +88,7 @@ def evaluate(
     if base <= 0.0 and not explain:
         return 0.0  # multipliers never amplify a base ≤ 0 (docs/deviations.md)
 
-    # Multipliers (§8), applied left to right.
+    # Multipliers (§score), applied left to right.
     vel = policy.velocity
     per_hour = inputs.elo_velocity_per_hour
     if per_hour < vel.slow_per_hour:
@@ -97,7 +97,7 @@ def evaluate(
         m_velocity = vel.fast_multiplier
     else:
         m_velocity = vel.normal_multiplier
-    starvation = policy.starvation  # data starvation (§1.8): by game count
+    starvation = policy.starvation  # data starvation (§starvation): by game count
     if n < starvation.emergency_games:
         tier, m_starvation = PriorityTier.EMERGENCY, starvation.emergency_multiplier
     elif n < starvation.critical_games:
@@ -137,7 +137,7 @@ def _factors(
     (each in [0, 1]), then the VOI's inputs: Elo uncertainty, Elo gap, information gain."""
     st, vel, voi, unc = policy.staleness, policy.velocity, policy.voi, policy.uncertainty
     n = inputs.games_count
-    # Factors (§2.3), each in [0, 1]; `x if x < 1.0 else 1.0` is the reference's min(1.0, x)
+    # Factors (§factors), each in [0, 1]; `x if x < 1.0 else 1.0` is the reference's min(1.0, x)
     # and `x if x > 0.0 else 0.0` its max(0.0, x) (same numbers, no call: this runs 12 times
     # per ranking). Staleness: 0 before fresh, linear to 1 at stale, 1 after max.
     hours = inputs.staleness_hours

@@ -1,4 +1,4 @@
-"""What RingRift's subscribers receive for each event the scheduler emits (events.md §6).
+"""What RingRift's subscribers receive for each event the scheduler emits (§emissions).
 
 `reduce` says what the reference would publish as event values (`Transition.emitted`); the
 shell puts each in an `Envelope` (its id, its time `at`, the scheduler's source). `published`
@@ -8,7 +8,7 @@ values — aliases (`config`), the empty `old_weights` and the timestamp (the en
 included. It is the one statement of that wire shape: the bus publishes it, and a broker
 adapter (an `EventSink`) receives it through the same call.
 
-The call paths (events.md §6; allocation.md §8.2):
+The call paths (§emissions; §metrics):
 
 - SELFPLAY_TARGET_UPDATED (§3.8, §3.10, §3.11, §3.12, §4 expiry): `config_key, priority,
   reason`, then `momentum_multiplier` (§3.11), `exploration_boost`, `curriculum_weight`

@@ -4,11 +4,13 @@ One small function per event family, chosen from `_HANDLERS` by the event's clas
 one step:
 
 1. an envelope whose id is in the state's window of recent ids changes nothing (our answer to
-   the reference's double delivery and content dedup, events.md §8 items 1–2);
+   the reference's double delivery and content dedup, deviations.md items 1–2);
 2. an `UnknownEvent` only counts (and is remembered as seen);
 3. time is `envelope.at` (never earlier than the state's `last_at`): every boost and backoff
-   whose expiry is at or before it lapses first (§4), emitting what the reference's decay emits;
-4. the handler applies the event (§3) and says what the reference would publish (§6), as data.
+   whose expiry is at or before it lapses first (§expiry), emitting what the reference's decay
+   emits;
+4. the handler applies the event (§events) and says what the reference would publish
+   (§emissions), as data.
 
 Each handler takes `(state, event, at, policy)`, its event typed by the class it is registered
 for, and returns an `Outcome`: the parts of the state it changed (configs, cluster, books, the

@@ -9,7 +9,7 @@ from selfplay_core._validators import finite
 
 @attrs.frozen
 class FeedbackSignal:
-    """What the feedback controller says of one config (reference priority.md §6.3)."""
+    """What the feedback controller says of one config (reference §sources)."""
 
     exploration_boost: float = attrs.field(default=1.0, validator=finite)
     training_pending: bool = False

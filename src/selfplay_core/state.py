@@ -79,7 +79,7 @@ _DEFAULT_FACTS: Final = ConfigFacts()
 
 @attrs.frozen
 class ConfigState:
-    """One config as the reference's `ConfigPriority` (priority.md §2.2) holds it.
+    """One config as the reference's `ConfigPriority` (§inputs) holds it.
 
     `elo_velocity` is Elo per **day** (the populator's); the hourly velocity of ELO_UPDATED
     lives in `SchedulerState.elo`. `exploration_boost_expires_at` is 0.0 when no expiry is set;
@@ -217,7 +217,7 @@ class ConfigState:
 
 @attrs.frozen
 class ClusterFacts:
-    """The cluster as the events and the node source left it (allocation.md §2.3).
+    """The cluster as the events and the node source left it (§batch).
 
     `nodes` are ordered by id, one per id; `overloaded_until` (node → end of its backoff) is
     ordered by node id; `backpressure_active` is the reference's flag of BACKPRESSURE_ACTIVATED
@@ -253,7 +253,7 @@ class ClusterFacts:
 @attrs.frozen
 class EloTracking:
     """ELO_UPDATED observations, (at, elo) oldest first within the window, and the Elo/hour
-    velocity last derived from them (events.md §3.25)."""
+    velocity last derived from them (§events)."""
 
     history: Mapping[ConfigKey, EloSeries] = _EMPTY
     velocity_per_hour: Mapping[ConfigKey, float] = _EMPTY

@@ -1,6 +1,6 @@
 """Metrics, status, top priorities and health, derived from a `SchedulerState` (pure).
 
-The reference's status surface (allocation.md §8.3, §9) with the same keys and meanings, computed
+The reference's status surface (§metrics, §status) with the same keys and meanings, computed
 at an explicit `now`. What only the shell can know (is it subscribed, which data sources are
 failing, did its last refresh raise) comes in as a `ShellFacts` value.
 
@@ -69,7 +69,7 @@ PRIORITY_PARTS: Final[tuple[str, ...]] = (
 NODE_PARTS: Final[tuple[str, ...]] = ("nodes",)
 
 
-# --- ranking -----------------------------------------------------------------------------------
+# --- ranking --------------------------------------------------------------------------------------
 
 
 def ranked_priorities(
@@ -89,7 +89,7 @@ def _ranking(
     return priorities(state, now, policy)
 
 
-# --- values ------------------------------------------------------------------------------------
+# --- values ---------------------------------------------------------------------------------------
 
 
 @attrs.frozen
@@ -178,7 +178,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-# --- metrics -----------------------------------------------------------------------------------
+# --- metrics --------------------------------------------------------------------------------------
 
 
 def _games_in_window(state: SchedulerState, now: float, policy: SchedulerPolicy) -> int:
@@ -189,7 +189,7 @@ def _games_in_window(state: SchedulerState, now: float, policy: SchedulerPolicy)
 def scheduler_metrics(
     state: SchedulerState, now: float, policy: SchedulerPolicy = _REFERENCE_POLICY
 ) -> dict[str, Any]:
-    """`get_metrics()` (allocation.md §8.3). "Last hour" counts the decisions with
+    """`get_metrics()` (§metrics). "Last hour" counts the decisions with
     `now − at < window`, the same rule as `health_check` (the reference summed its unpruned
     history, so the two could disagree)."""
     window = policy.events.allocation_history_seconds
@@ -204,7 +204,7 @@ def scheduler_metrics(
     }
 
 
-# --- priorities --------------------------------------------------------------------------------
+# --- priorities -----------------------------------------------------------------------------------
 
 
 def priority_configs(
@@ -223,7 +223,7 @@ def priority_configs(
 def top_priorities(
     state: SchedulerState, now: float, policy: SchedulerPolicy = _REFERENCE_POLICY, n: int = 5
 ) -> list[dict[str, Any]]:
-    """`get_top_priorities(n)` (allocation.md §9): the score key is "priority", as upstream.
+    """`get_top_priorities(n)` (§status): the score key is "priority", as upstream.
     Scores are computed at `now` (upstream sorted cached scores from its last refresh)."""
     out = []
     for p in _ranking(state, now, policy)[:n]:
@@ -241,7 +241,7 @@ def top_priorities(
     return out
 
 
-# --- status ------------------------------------------------------------------------------------
+# --- status ---------------------------------------------------------------------------------------
 
 
 def last_priority_update(state: SchedulerState) -> float:
@@ -264,7 +264,7 @@ def scheduler_status(
     last_allocation: BatchAllocation | None = None,
     limits: HealthLimits | None = None,
 ) -> dict[str, Any]:
-    """`get_status()` (allocation.md §9): the reference's keys (`subscribed`,
+    """`get_status()` (§status): the reference's keys (`subscribed`,
     `last_priority_update`, `node_count`, `overloaded_nodes`, `config_priorities`), then ours.
 
     `overloaded_nodes` lists the backoffs still running at `now`, in node-id order, and reading
@@ -308,7 +308,7 @@ def scheduler_status(
     }
 
 
-# --- health ------------------------------------------------------------------------------------
+# --- health ---------------------------------------------------------------------------------------
 
 
 def _minutes(seconds: float) -> str:

@@ -81,7 +81,7 @@ def canonical_config_key(value: ConfigKey | str) -> ConfigKey:
 class PriorityInputs:
     """Everything the score of one config depends on, besides the weights and the policy.
 
-    Two velocities, on purpose (priority.md §8): `elo_velocity` is Elo per **day** (the
+    Two velocities, on purpose (§score): `elo_velocity` is Elo per **day** (the
     populator's regression; it drives the velocity factor) and `elo_velocity_per_hour` is Elo
     per **hour** (from Elo-updated events; it drives the ×0.7 / ×1.2 multiplier).
     `elo_uncertainty=None` means "derive it from games_count" as the reference does after an
@@ -118,7 +118,7 @@ class PriorityInputs:
 
 @attrs.frozen
 class ClusterSignals:
-    """The cluster-level facts the dynamic weights depend on (priority.md §7).
+    """The cluster-level facts the dynamic weights depend on (§weights).
 
     The defaults are a fresh scheduler's: no nodes (so 0 % idle), empty queue, all Elo 1500.
     """
@@ -133,7 +133,7 @@ class ClusterSignals:
 class DynamicWeights:
     """The nine factor weights after dynamic reweighting, plus the signals they came from.
 
-    Defaults are the reference's base weights and a fresh scheduler's diagnostics (§2.1).
+    Defaults are the reference's base weights and a fresh scheduler's diagnostics (§weights).
     """
 
     staleness: float = attrs.field(default=0.30, validator=_non_negative)
@@ -165,7 +165,7 @@ class DynamicWeights:
 
 
 class PriorityTier(enum.StrEnum):
-    """Data-starvation tier of a config, by its game count (priority.md §1.8)."""
+    """Data-starvation tier of a config, by its game count (§starvation)."""
 
     EMERGENCY = "emergency"
     CRITICAL = "critical"
@@ -188,7 +188,7 @@ class PriorityFactors:
 
 @attrs.frozen
 class PriorityTerms:
-    """The nine additive terms S1…S9 of priority.md §8, in the reference's order."""
+    """The nine additive terms S1…S9 of §score, in the reference's order."""
 
     staleness: float
     velocity: float
@@ -203,7 +203,7 @@ class PriorityTerms:
 
 @attrs.frozen
 class PriorityMultipliers:
-    """The seven multipliers of priority.md §8, in the order the reference applies them."""
+    """The seven multipliers of §score, in the order the reference applies them."""
 
     exploration_boost: float
     momentum: float

@@ -77,7 +77,7 @@ SourceName = Literal[
     "cluster_status",
     "backpressure",
 ]
-# The reference's refresh order (sources.md, intro), then the per-score and node sources.
+# The reference's refresh order (§refresh), then the per-score and node sources.
 SOURCES: tuple[SourceName, ...] = (
     "freshness",
     "elo",

@@ -95,7 +95,7 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 
-# --- what the scheduler needs from its collaborators ------------------------------------------
+# --- what the scheduler needs from its collaborators ----------------------------------------------
 
 
 class EventRecorder(Protocol):
@@ -157,7 +157,7 @@ def _percent(value: Any) -> float:
 
 def node_resources(node: object) -> NodeResources:
     """Any host object read as the reference's `get_target_jobs_for_node` reads it (getattr
-    with its defaults, allocation.md §10); counts below 0 and non-finite percentages read as 0."""
+    with its defaults, §job-targets); counts below 0 and non-finite percentages read as 0."""
     if isinstance(node, NodeResources):
         return node
     has_gpu = bool(getattr(node, "has_gpu", False))
@@ -177,7 +177,7 @@ def node_resources(node: object) -> NodeResources:
     )
 
 
-# --- the facade --------------------------------------------------------------------------------
+# --- the facade -----------------------------------------------------------------------------------
 
 
 class SelfplayScheduler:
@@ -244,7 +244,7 @@ class SelfplayScheduler:
         self.events_rejected = 0
         self.events_emitted = 0
 
-    # --- the state and the single writer ---------------------------------------------------------
+    # --- the state and the single writer ----------------------------------------------------------
 
     @property
     def state(self) -> SchedulerState:
@@ -408,7 +408,7 @@ class SelfplayScheduler:
             )
         self._flush()
 
-    # --- refreshes -------------------------------------------------------------------------------
+    # --- refreshes --------------------------------------------------------------------------------
 
     async def refresh_sources(self) -> Transition | None:
         """Read the data sources once (the accessor's cache applies) and apply the result as a
@@ -467,7 +467,7 @@ class SelfplayScheduler:
         else:
             self._errors.pop(name, None)
 
-    # --- timers ----------------------------------------------------------------------------------
+    # --- timers -----------------------------------------------------------------------------------
 
     async def _every(
         self, interval: float, name: str, action: Callable[[], Awaitable[object]]
@@ -518,7 +518,7 @@ class SelfplayScheduler:
     async def __aexit__(self, *_exc: object) -> None:
         await self.stop()
 
-    # --- events ----------------------------------------------------------------------------------
+    # --- events -----------------------------------------------------------------------------------
 
     def _on_message(self, message: BusMessage) -> None:
         self.publish(message.event_type, message.payload, id=message.id, source=message.source)
@@ -549,7 +549,7 @@ class SelfplayScheduler:
     def subscribed(self) -> bool:
         return bool(self._subscriptions)
 
-    # --- status surface --------------------------------------------------------------------------
+    # --- status surface ---------------------------------------------------------------------------
 
     def shell_facts(self) -> ShellFacts:
         """What only the shell knows, for the pure status functions."""
@@ -600,7 +600,7 @@ class SelfplayScheduler:
     def get_top_priorities(self, n: int = 5) -> list[dict[str, Any]]:
         return top_priorities(self._state, self.now(), self.policy, n)
 
-    # --- priorities and decisions ----------------------------------------------------------------
+    # --- priorities and decisions -----------------------------------------------------------------
 
     async def get_priority_configs(self, top_n: int = 12) -> list[tuple[str, float]]:
         """(config, score), highest first, after a refresh if the last one is older than the
@@ -674,7 +674,7 @@ class SelfplayScheduler:
         batch = self.decide_batch(games_per_config, max_configs, target_games=target_games)
         return batch.as_reference_dict()
 
-    # --- per-config API --------------------------------------------------------------------------
+    # --- per-config API ---------------------------------------------------------------------------
 
     def boost_config_allocation(self, config_key: ConfigKey | str, multiplier: float = 1.5) -> bool:
         """Raise the config's exploration boost (×multiplier, ≤ 2.0) and momentum (×1.2, ≤ 1.5).
@@ -718,7 +718,7 @@ class SelfplayScheduler:
         return True
 
     def get_target_games_for_config(self, config_key: ConfigKey | str) -> int:
-        """Dynamic target games for the config's current Elo (priority.md §9.2-9.3). A string
+        """Dynamic target games for the config's current Elo (§targets-9.3). A string
         that is not a known config is read as the reference reads it: unknown board → hex8's
         factor, players from the first character after "_" (default 2), Elo 1500."""
         key = _config_key(config_key)
@@ -732,7 +732,7 @@ class SelfplayScheduler:
         )
 
     def get_target_jobs_for_node(self, node: object) -> int:
-        """Self-play job target for a host (allocation.md §10); `node` is read with getattr."""
+        """Self-play job target for a host (§job-targets); `node` is read with getattr."""
         return target_jobs_for_node(node_resources(node), cluster_state(self._state), self.policy)
 
     def get_elo_velocity(self, config_key: ConfigKey | str) -> float:
@@ -752,7 +752,7 @@ class SelfplayScheduler:
         return [node for node, until in self._state.overloaded_until.items() if until > now]
 
 
-# --- the process-wide instance -----------------------------------------------------------------
+# --- the process-wide instance --------------------------------------------------------------------
 
 _instance: SelfplayScheduler | None = None
 _instance_lock = threading.Lock()

@@ -1,4 +1,4 @@
-"""Event intake as RingRift delivers it (reference/events.md §1, §10; head.md §7.4): router
+"""Event intake as RingRift delivers it (§delivery, §envelopes; §later): router
 events with `.event_type` and `.payload`, enum types, data-bus dicts, bare payload dicts, the
 publishers' aliases, redelivery, bad events, and the bus."""
 

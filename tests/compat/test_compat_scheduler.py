@@ -91,7 +91,7 @@ def total(batch: dict[str, dict[str, int]]) -> int:
     return sum(sum(per_node.values()) for per_node in batch.values())
 
 
-# --- constructor -----------------------------------------------------------------------------
+# --- constructor ----------------------------------------------------------------------------------
 
 
 async def test_every_reference_callback_is_accepted_and_the_unused_ones_are_never_called() -> None:
@@ -146,7 +146,7 @@ def test_a_shell_singleton_is_not_silently_taken_for_a_compat_one() -> None:
         get_selfplay_scheduler()
 
 
-# --- string keys ------------------------------------------------------------------------------
+# --- string keys ----------------------------------------------------------------------------------
 
 
 def test_every_config_has_a_record_with_its_string_key() -> None:
@@ -201,7 +201,7 @@ def test_health_check_is_the_reference_shape() -> None:
     assert "priority_age_seconds" in result.details
 
 
-# --- the newer calls change the next batch ---------------------------------------------------
+# --- the newer calls change the next batch --------------------------------------------------------
 
 
 async def test_pause_spawning_empties_every_batch_until_resumed() -> None:
@@ -271,7 +271,7 @@ class _Log:
         self.into.append(envelope)
 
 
-# --- backpressure monitor and emergency callback ----------------------------------------------
+# --- backpressure monitor and emergency callback --------------------------------------------------
 
 
 async def test_a_monitor_that_says_pause_empties_the_next_batch() -> None:
@@ -293,7 +293,7 @@ async def test_a_monitor_throttle_scales_the_batch() -> None:
 async def test_the_monitors_queue_depth_feeds_the_dynamic_weights() -> None:
     scheduler = SelfplayScheduler(backpressure_monitor=Monitor(_last_queue_depth=11.9))
     await scheduler.refresh_sources()
-    # priority.md §14.2: no nodes with queue 11 → staleness 0.15 (clamped from 0.126)
+    # §score: no nodes with queue 11 → staleness 0.15 (clamped from 0.126)
     assert dynamic_weights(scheduler.state, scheduler.policy).staleness == 0.15
 
 
@@ -323,7 +323,7 @@ async def test_emergency_callback_sets_job_targets_to_zero() -> None:
     assert scheduler.get_target_jobs_for_node(node) == 0
 
 
-# --- per-node callbacks (allocation.md §10, verified examples) ---------------------------------
+# --- per-node callbacks (§job-targets, verified examples) ---------------------------------
 
 BASE = {
     "node_id": "rtx",

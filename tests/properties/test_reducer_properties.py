@@ -152,7 +152,7 @@ def test_every_reachable_state_holds_the_invariants(history: list[Envelope], ech
 @given(histories(max_size=8), echoing_events)
 def test_echoes_of_our_emissions_change_no_config(history: list[Envelope], event: Any) -> None:
     """What the scheduler publishes comes back to it on the bus; applying it must be a no-op
-    (the reference's OPPONENT_MASTERED echo reset the curriculum weight, §8 item 5)."""
+    (the reference's OPPONENT_MASTERED echo reset the curriculum weight, deviations.md)."""
     state = fold(history)
     transition = reduce(state, at_end(state, event, gap=0.0))
     after = transition.state

@@ -1,4 +1,4 @@
-"""Builders for the reference's real stores, with the fixtures of sources.md §16.
+"""Builders for the reference's real stores, with the fixtures of §sources.
 
 Every function writes real files (SQLite, NPZ stand-ins, JSON, YAML) under a root `R` that plays
 the reference's ``ai-service/`` directory.
@@ -55,7 +55,7 @@ def write_games_db(path: Path, rows: Iterable[GameRow]) -> Path:
 
 
 def build_game_dbs(root: Path, *, symlink: bool = False) -> None:
-    """§16.1: three good databases, three negative ones, optionally the hex8_2.db symlink."""
+    """§sources: three good databases, three negative ones, optionally the hex8_2.db symlink."""
     games = root / "data" / "games"
     write_games_db(games / "selfplay.db", SELFPLAY_ROWS)
     write_games_db(games / "hex8_2p.db", HEX8_2P_ROWS)
@@ -72,7 +72,7 @@ def build_game_dbs(root: Path, *, symlink: bool = False) -> None:
         (games / "hex8_2.db").symlink_to("hex8_2p.db")
 
 
-# --- Elo (§16.2) ----------------------------------------------------------------------------
+# --- Elo (§sources) -------------------------------------------------------------------------------
 ELO_RATINGS_UNION = (
     "participant_id TEXT NOT NULL, board_type TEXT NOT NULL, num_players INTEGER NOT NULL,"
     " rating REAL DEFAULT 1500.0, games_played INTEGER DEFAULT 0, wins INTEGER DEFAULT 0,"
@@ -119,7 +119,7 @@ def build_elo_db(
     history: Sequence[tuple[float, float]] = (),
     history_participant: str = "canonical",
 ) -> Path:
-    """§16.2, in the union layout (with archived_at) or the EloService-only layout."""
+    """§sources, in the union layout (with archived_at) or the EloService-only layout."""
     path = root / "data" / "unified_elo.db"
     path.parent.mkdir(parents=True, exist_ok=True)
     with _connect(path) as conn:
@@ -178,7 +178,7 @@ def build_elo_db(
     return path
 
 
-# --- NPZ (§16.3) ----------------------------------------------------------------------------
+# --- NPZ (§sources) -------------------------------------------------------------------------------
 def build_npz(root: Path, now: float | None = None) -> None:
     now = time.time() if now is None else now
     training = root / "data" / "training"
@@ -193,7 +193,7 @@ def build_npz(root: Path, now: float | None = None) -> None:
         os.utime(path, (now - age, now - age))
 
 
-# --- momentum (§16.4) -----------------------------------------------------------------------
+# --- momentum (§sources) --------------------------------------------------------------------------
 MOMENTUM_ROWS = (
     ("hex8_2p", "accelerating", 3, 0),
     ("hex8_3p", "improving", 3, 0),
@@ -227,7 +227,7 @@ def build_momentum_db(
     return path
 
 
-# --- JSON / YAML state (§16.5-16.8) -----------------------------------------------------------
+# --- JSON / YAML state (§sources-16.8) ------------------------------------------------------------
 OPTIMIZER_STATE = {
     "consecutive_promotions": 2,
     "best_elo_gain": 64.0,
@@ -297,7 +297,7 @@ def build_hosts(root: Path, text: str = HOSTS_YAML) -> Path:
 
 
 def cluster_status_payload(now: float) -> dict[str, object]:
-    """§16.10, with GPU load and jobs for the inventory's hosts."""
+    """§sources, with GPU load and jobs for the inventory's hosts."""
     return {
         "success": True,
         "leader_id": "lambda-gh200-a",
@@ -339,7 +339,7 @@ def build_all(root: Path, *, symlink: bool = False) -> None:
     build_hosts(root)
 
 
-# --- queue monitor (§16.9) ------------------------------------------------------------------------
+# --- queue monitor (§sources) ---------------------------------------------------------------------
 def build_queue_monitor(root: Path, depth: int | None = 55, level: str = "none") -> Path:
     path = root / "coordination" / "queue_monitor.db"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""Each getter against the numbers of sources.md §16, on real stores built in tmp_path."""
+"""Each getter against the numbers of §sources, on real stores built in tmp_path."""
 
 from __future__ import annotations
 
@@ -396,13 +396,13 @@ async def test_backpressure_from_queue_monitor_and_p2p_disk(root: Path) -> None:
     with status_server(StatusBehaviour(payload=cluster_status_payload(now))) as url:
         parity = local_config(cluster_status_url=url)
         async with SelfplayDataAccessor(root, config=parity) as acc:
-            # §16.9 row 1: depth 55 → queue pressure 0.5; the reference's disk key is absent → 0
+            # §weights row 1: depth 55 → queue pressure 0.5; the reference's disk key is absent → 0
             assert value(await acc.get_backpressure()) == Backpressure(queue_pressure=0.5)
         corrected = local_config(cluster_status_url=url, disk_pressure_source="p2p")
         async with SelfplayDataAccessor(root, config=corrected) as acc:
             bp = value(await acc.get_backpressure())
             snap = await acc.snapshot()
-    # §16.10: disk_percent 70 and 90 → mean 0.8 → normalize(0.8, 0.5, 0.9) = 0.75
+    # §weights: disk_percent 70 and 90 → mean 0.8 → normalize(0.8, 0.5, 0.9) = 0.75
     assert bp.queue_pressure == 0.5
     assert bp.disk_pressure == pytest.approx(0.75)
     assert snap.backpressure == bp

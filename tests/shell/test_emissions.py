@@ -1,4 +1,4 @@
-"""Every emission path of events.md §6 (and allocation.md §8.2), as RingRift's subscribers
+"""Every emission path of §emissions (and §metrics), as RingRift's subscribers
 receive it from the scheduler: the type as the reference's publisher spells it, the payload's
 keys in its order and the reference's values (aliases, `old_weights`, the timestamp at the
 envelope's time). One table row per call path; each row drives a real `SelfplayScheduler`
@@ -65,7 +65,7 @@ Expected = list[tuple[str, dict[str, Any], str]]  # (type, payload, source)
 Row = Callable[[SelfplayScheduler, FakeClock], Expected]
 
 
-def _training_blocked(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # §3.8
+def _training_blocked(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # §events
     s.publish("training_blocked_by_quality", {"config_key": "hex8_3p", "reason": "low q"})
     payload = {
         "config_key": "hex8_3p",
@@ -76,7 +76,7 @@ def _training_blocked(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # §
     return [("selfplay_target_updated", payload, "selfplay_scheduler")]
 
 
-def _opponent_mastered(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # §3.9
+def _opponent_mastered(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # §events
     s.publish("opponent_mastered", {"config_key": "hex8_2p", "opponent_level": "heuristic"})
     payload = {
         "config": "hex8_2p",
@@ -91,7 +91,7 @@ def _opponent_mastered(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # �
     return [("curriculum_rebalanced", payload, "event_emitters")]
 
 
-def _early_stopped(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # §3.10
+def _early_stopped(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # §events
     s.publish("training_early_stopped", {"config_key": "square8_2p", "reason": "loss_stagnation"})
     payload = {
         "config_key": "square8_2p",
@@ -103,7 +103,7 @@ def _early_stopped(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # §3.1
     return [("selfplay_target_updated", payload, "selfplay_scheduler")]
 
 
-def _velocity_changed(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # §3.11, no rate
+def _velocity_changed(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # §events, no rate
     s.publish(
         "elo_velocity_changed",
         {"config_key": "square8_3p", "velocity": -2.0, "trend": "accelerating"},
@@ -112,13 +112,13 @@ def _velocity_changed(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # §
         "config_key": "square8_3p",
         "priority": "normal",
         "reason": "velocity_changed:accelerating",
-        "momentum_multiplier": 1.2,  # min(1.5, 1.0 × 1.2); a 20 % step does not fire (§8.11)
+        "momentum_multiplier": 1.2,  # min(1.5, 1.0 × 1.2); a 20 % step does not fire
         "exploration_boost": 1.15,  # velocity < 0: min(1.8, 1.0 × 1.15)
     }
     return [("selfplay_target_updated", payload, "selfplay_scheduler")]
 
 
-def _velocity_changed_with_rate(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # §3.11
+def _velocity_changed_with_rate(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # §events
     s.publish("selfplay_rate_changed", {"config_key": "hexagonal_3p", "new_rate": 0.7})
     s.publish("elo_velocity_changed", {"config_key": "hexagonal_3p", "trend": "accelerating"})
     old, new = 0.7, 0.7 * 1.2  # m = 0.7 is one the reference's rounding lets fire
@@ -142,7 +142,7 @@ def _velocity_changed_with_rate(s: SelfplayScheduler, clock: FakeClock) -> Expec
     ]
 
 
-def _exploration_boost(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # §3.12 (intended)
+def _exploration_boost(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # §events (intended)
     s.publish(
         "exploration_boost",
         {"config_key": "hex8_4p", "boost_factor": 1.5, "reason": "anomaly", "anomaly_count": 3},
@@ -169,7 +169,7 @@ def _exploration_boost(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # �
     ]
 
 
-def _low_quality(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # §3.15
+def _low_quality(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # §events
     s.publish("low_quality_data_warning", {"quality_score": 0.45})
     return [
         (
@@ -189,7 +189,7 @@ def _low_quality(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # §3.15
     ]
 
 
-def _regression(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # §3.21
+def _regression(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # §events
     s.publish("regression_detected", {"config_key": "square19_2p", "severity": "severe"})
     boost = s.state.configs[ALL_CONFIGS[6]].exploration_boost  # ours by deviation E4
     assert str(ALL_CONFIGS[6]) == "square19_2p"
@@ -203,7 +203,7 @@ def _regression(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # §3.21
     return [("CURRICULUM_REBALANCED", payload, "selfplay_scheduler")]
 
 
-def _boost_expired(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # §4
+def _boost_expired(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # §expiry
     s.publish("model_promoted", {"config_key": "hex8_2p", "success": False})
     clock.t += EP.boost_lifetime_seconds
     s.tick()
@@ -216,7 +216,7 @@ def _boost_expired(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # §4
     return [("selfplay_target_updated", payload, "selfplay_scheduler")]
 
 
-def _boost_config_allocation(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # §8.4
+def _boost_config_allocation(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # deviations.md
     s.publish("selfplay_rate_changed", {"config_key": "square8_4p", "new_rate": 0.7})
     assert s.boost_config_allocation("square8_4p")
     old, new = 0.7, 0.7 * 1.2
@@ -279,8 +279,8 @@ def test_each_emission_path_publishes_the_reference_payload(
 
 
 def test_the_rows_cover_every_emission_path_of_section_6() -> None:
-    # events.md §6: §3.8, §3.9, §3.10, §3.11 (both emissions), §3.12 (both), §3.15, §3.21,
-    # §4, boost_config_allocation and allocate_selfplay_batch.
+    # §emissions: §events (both emissions), §events (both), §events,
+    # §expiry, boost_config_allocation and allocate_selfplay_batch.
     sections = {path.split(" ")[0] for path in ROWS}
     assert sections >= {"3.8", "3.9", "3.10", "3.11", "3.12", "3.15", "3.21", "4"}
     assert {"boost_config_allocation", "allocate_selfplay_batch"} <= set(ROWS)

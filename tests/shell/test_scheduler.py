@@ -1,5 +1,5 @@
-"""`SelfplayScheduler`: the reference's public methods and their meanings (allocation.md §8-§10,
-priority.md §9-§10, events.md §1), the bus round trip, the log, the timers."""
+"""`SelfplayScheduler`: the reference's public methods and their meanings (§metrics-§10,
+§targets-§10, §delivery), the bus round trip, the log, the timers."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def with_nodes(s: SelfplayScheduler, **counts: int) -> None:
     s.apply_event(SourcesRefreshed(nodes=NODES, game_counts=games))
 
 
-# --- singleton (allocation.md §9, upstream TestSelfplaySchedulerInit) ---------------------
+# --- singleton (§status, upstream TestSelfplaySchedulerInit) ---------------------
 
 
 def test_singleton_get_reset_and_unsubscribe() -> None:
@@ -102,7 +102,7 @@ def test_singleton_is_created_once_across_threads() -> None:
     reset_selfplay_scheduler()
 
 
-# --- boost_config_allocation (allocation.md §8.4) ------------------------------------------------
+# --- boost_config_allocation (§boost) ------------------------------------------------
 
 
 def test_boost_config_allocation() -> None:
@@ -134,7 +134,7 @@ def test_boost_does_not_make_health_stale() -> None:
     assert report.message == "Running"
 
 
-# --- games needed, targets (priority.md §9) -----------------------------------------------------
+# --- games needed, targets (§targets) -----------------------------------------------------
 
 
 def test_games_needed_and_training_sample_targets() -> None:
@@ -217,7 +217,7 @@ def test_target_jobs_reads_missing_attributes_with_upstream_defaults() -> None:
     assert s.get_target_jobs_for_node(object()) == 2
 
 
-# --- node backoff, Elo velocity (allocation.md §9, events.md §3.24-3.25) ------------------------
+# --- node backoff, Elo velocity (§status, §nodes-3.25) ------------------------
 
 
 def test_node_overload_backoff_and_its_expiry() -> None:
@@ -292,7 +292,7 @@ def test_the_same_id_is_applied_once() -> None:
     assert [e.id for e in log] == ["x-1"]
 
 
-# --- priorities and decisions (priority.md §10, allocation.md §3, §8) ---------------------
+# --- priorities and decisions (§ranking, §batch, §8) ---------------------
 
 
 async def test_get_priority_configs() -> None:
@@ -346,7 +346,7 @@ async def test_allocate_selfplay_batch_records_publishes_and_counts() -> None:
         "total_games": placed_total,
         "configs": list(placed),
         "node_count": len({n for per in placed.values() for n in per}),
-        "timestamp": clock.t,  # allocation.md §8.2: no config named, so no boost or weight
+        "timestamp": clock.t,  # §metrics: no config named, so no boost or weight
     }
     status = s.get_status()
     assert sum(v["games_allocated"] for v in status["config_priorities"].values()) == (
@@ -411,7 +411,7 @@ def test_the_log_replays_to_the_same_state_and_the_same_decisions() -> None:
     assert len({e.id for e in log}) == len(log)
 
 
-# --- timers -----------------------------------------------------------------------------------
+# --- timers ---------------------------------------------------------------------------------------
 
 
 def _timer_tasks() -> list[asyncio.Task[Any]]:

@@ -1,4 +1,4 @@
-"""The scheduler over the real accessor and real stores (sources.md §16 fixtures): values flow
+"""The scheduler over the real accessor and real stores (§sources fixtures): values flow
 into decisions; broken stores leave decisions on last good values, and health and status say
 exactly what is wrong."""
 

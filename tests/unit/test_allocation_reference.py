@@ -1,4 +1,4 @@
-"""allocation.md §12 worked examples and §13 upstream facts, as unit tests.
+"""§batch worked examples and §13 upstream facts, as unit tests.
 
 Where an example shows a reference bug, the test pins the fixed value (rows in
 docs/deviations.md, "## Allocation") and says what the reference gave.
@@ -50,7 +50,7 @@ def node_totals(batch) -> dict[str, int]:
     return {n.node_id: n.total_games for n in batch.nodes}
 
 
-# --- E1 ---------------------------------------------------------------------------------------
+# --- E1 -------------------------------------------------------------------------------------------
 
 E1_NODES = [node("n1", "H100"), node("n2", "A100", 0.5), node("vast-3", "RTX_4090")]
 E1_PRIOS = [
@@ -84,7 +84,7 @@ def test_e1_placement_respects_batch_caps_and_the_ephemeral_large_board_rule() -
     assert placed(batch)["hex8_2p"]["n1"] == 419  # same share as the reference: ⌊650 × 2/3.1⌋
 
 
-# --- E2 / R2 / R3 / R5: 4p minimums -------------------------------------------------------------
+# --- E2 / R2 / R3 / R5: 4p minimums ---------------------------------------------------------------
 
 
 def test_e2_4p_stealing_matches_the_reference_totals() -> None:
@@ -138,14 +138,14 @@ def test_r5_the_4p_step_cannot_undo_a_starvation_floor() -> None:
 
 
 def test_upstream_4p_minimum_share_test() -> None:
-    """§13 TestPlayerCountAllocation: hex8_4p ≥ 150; actual 400, hex8_2p 500, hex8_3p 100."""
+    """§batch TestPlayerCountAllocation: hex8_4p ≥ 150; actual 400, hex8_2p 500, hex8_3p 100."""
     counts = enforce_4p_minimums(
         {K("hex8_2p"): 800, K("hex8_3p"): 100, K("hex8_4p"): 100}, [], 1000
     )
     assert counts == {K("hex8_2p"): 500, K("hex8_3p"): 100, K("hex8_4p"): 400}
 
 
-# --- R4 / R8: floors and caps -----------------------------------------------------------------
+# --- R4 / R8: floors and caps ---------------------------------------------------------------------
 
 
 def test_r4_floor_is_decided_in_full_and_the_cap_holds_over_the_batch() -> None:
@@ -178,7 +178,7 @@ def test_r8_floor_merge_cannot_push_a_node_over_its_cap() -> None:
     assert unmet.reason.startswith("node caps exhausted")
 
 
-# --- R6: health factor --------------------------------------------------------------------------
+# --- R6: health factor ----------------------------------------------------------------------------
 
 
 def test_r6_health_factor_never_raises_a_count() -> None:
@@ -226,7 +226,7 @@ def test_r7_ephemeral_caps_hold_over_the_whole_batch() -> None:
     }
 
 
-# --- node mix, ties, capacity edge ---------------------------------------------------------------
+# --- node mix, ties, capacity edge ----------------------------------------------------------------
 
 
 def test_node_mix_shares_follow_capacity_and_the_remainder_is_placed() -> None:
@@ -261,7 +261,7 @@ def test_cpu_nodes_are_never_eligible() -> None:
     assert "c" in placement.excluded_nodes
 
 
-# --- backpressure and tiny budgets ---------------------------------------------------------------
+# --- backpressure and tiny budgets ----------------------------------------------------------------
 
 
 def _all(pressure: float) -> Backpressure:
@@ -337,7 +337,7 @@ def test_max_configs_limits_the_scored_configs_but_not_the_floors() -> None:
     assert batch.explanation.skipped[K("hex8_3p")] == "below the top 1 configs"
 
 
-# --- §13 upstream facts --------------------------------------------------------------------------
+# --- §batch upstream facts ------------------------------------------------------------------------
 
 
 def test_node_capability_facts() -> None:

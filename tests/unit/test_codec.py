@@ -47,7 +47,7 @@ def error_of(record: object) -> DecodeError:
     return result.failure()
 
 
-# --- worked payloads from the reference's publishers (events.md §3) ---
+# --- worked payloads from the reference's publishers (§events) ---
 
 
 def test_selfplay_complete_from_emit_selfplay_complete() -> None:
@@ -62,7 +62,7 @@ def test_selfplay_complete_from_emit_selfplay_complete() -> None:
 
 
 def test_model_promoted_from_auto_promotion_daemon_has_unknown_success() -> None:
-    # §3.3: the only live emitter sends no `success`; that is not a failure.
+    # §events: the only live emitter sends no `success`; that is not a failure.
     payload = {
         "config_key": "hex8_2p",
         "model_path": "m.pth",
@@ -77,7 +77,7 @@ def test_model_promoted_from_auto_promotion_daemon_has_unknown_success() -> None
 
 
 def test_selfplay_target_updated_with_int_priority_from_data_events() -> None:
-    # §3.4 [BUG] §8.8: data_events sends priority 5; the reference crashes, we decode it.
+    # §events [BUG] (deviations.md): data_events sends priority 5; the reference crashes.
     event = event_of(wire("selfplay_target_updated", {"config_key": "hex8_2p", "priority": 5}))
     assert event.priority == 5
 
@@ -99,7 +99,7 @@ def test_selfplay_target_updated_from_feedback_loop() -> None:
 
 
 def test_opponent_mastered_echo_shape_is_a_curriculum_rebalance_without_weight() -> None:
-    # §3.9: emit_curriculum_updated's payload: config and config_key, new_weight, no `weight`.
+    # §events: emit_curriculum_updated's payload: config and config_key, new_weight, no `weight`.
     payload = {
         "config": "hex8_2p",
         "old_weights": {},
@@ -121,7 +121,7 @@ def test_opponent_mastered_echo_shape_is_a_curriculum_rebalance_without_weight()
 
 
 def test_curriculum_rebalanced_batch_skips_unknown_configs() -> None:
-    # §3.6 step 3: only known configs in `weights` are applied.
+    # §events step 3: only known configs in `weights` are applied.
     payload = {"weights": {"square8_3p": 0.8, "all": 1.0, "hex8_2p": 1.2, "7": 3}}
     event = event_of(wire("curriculum_rebalanced", payload))
     assert event.config_key is None
@@ -171,13 +171,13 @@ def test_node_id_aliases(type_: str, alias: str) -> None:
 
 @pytest.mark.parametrize("type_", ["host_offline", "node_terminated", "node_overloaded"])
 def test_host_first_then_node_id(type_: str) -> None:
-    # §3.18: `host`, falling back to node_id when host is falsy.
+    # §nodes: `host`, falling back to node_id when host is falsy.
     assert event_of(wire(type_, {"host": "h1", "node_id": "n1"})).node_id == "h1"
     assert event_of(wire(type_, {"host": "", "node_id": "n1"})).node_id == "n1"
 
 
 def test_new_rate_falls_back_to_rate_multiplier_when_falsy() -> None:
-    # §3.7: new_rate or rate_multiplier (default 1.0)
+    # §events: new_rate or rate_multiplier (default 1.0)
     def rate(payload: dict[str, Any]) -> float:
         record = wire("selfplay_rate_changed", {"config": "hex8_2p", **payload})
         return float(event_of(record).new_rate)
@@ -197,7 +197,7 @@ def test_zero_rate_survives_encode_decode() -> None:
 
 
 def test_cluster_unhealthy_reads_the_counts_publishers_send() -> None:
-    # §3.19 [BUG] §8.7: nobody sends total_nodes.
+    # §nodes [BUG] deviations.md: nobody sends total_nodes.
     bridge = event_of(wire("p2p_cluster_unhealthy", {"alive_peers": 8, "total_peers": 10}))
     assert (bridge.healthy_nodes, bridge.total_nodes) == (8, 10)
     emitters = event_of(wire("p2p_cluster_unhealthy", {"healthy_nodes": 3, "node_count": 5}))

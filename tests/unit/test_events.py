@@ -1,4 +1,4 @@
-"""Event classes, the registry and the envelope (reference/events.md §2)."""
+"""Event classes, the registry and the envelope (§events)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from selfplay_core.configs import ConfigKey, ConfigKeyError
 
 HEX8_2P = ConfigKey.parse("hex8_2p")
 
-# events.md §2, in table order: the wire tag is the lower-case DataEventType value.
+# §events, in table order: the wire tag is the lower-case DataEventType value.
 REFERENCE_TAGS = (
     "selfplay_complete",
     "training_completed",

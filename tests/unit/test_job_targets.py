@@ -1,4 +1,4 @@
-"""`target_jobs_for_node` and `compute_hardware_limit` (allocation.md §10)."""
+"""`target_jobs_for_node` and `compute_hardware_limit` (§job-targets)."""
 
 from __future__ import annotations
 

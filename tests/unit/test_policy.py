@@ -1,4 +1,4 @@
-"""SchedulerPolicy: the reference constants (priority.md §1), the mapping form, the errors."""
+"""SchedulerPolicy: the reference constants (§weights), the mapping form, the errors."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ def test_multiplier_tables_and_starvation() -> None:
 
 
 def test_reference_test_suite_constant_facts() -> None:
-    """priority.md §15, TestConstants (T840-883)."""
+    """§ranking, TestConstants (T840-883)."""
     p = REF.player_count_multipliers
     assert p[2] == 1.0 < p[3] < p[4]
     o = REF.overrides
@@ -135,7 +135,7 @@ def test_composes_allocation_and_event_policies() -> None:
     assert REF.events == EventPolicy()
 
 
-# --- mapping form ----------------------------------------------------------------------------
+# --- mapping form ---------------------------------------------------------------------------------
 
 
 def _keys_are_strings(value: Any) -> bool:

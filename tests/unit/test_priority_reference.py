@@ -1,4 +1,4 @@
-"""Every worked number of reference/priority.md §14 and the in-scope facts of §15.
+"""Every worked number of §score and the in-scope facts of §15.
 
 Scores equal the reference's to the last bit unless docs/deviations.md says otherwise; the
 tests that pin a deviation say so in their name.
@@ -64,7 +64,7 @@ def _weights(nodes: list[NodeCapability], queue: float = 0, **elos: float) -> Dy
     return compute_dynamic_weights(cluster_signals(nodes, _elos(**elos), queue))
 
 
-# --- §14.1 -------------------------------------------------------------------------------------
+# --- §score ---------------------------------------------------------------------------------------
 
 
 def test_fresh_scheduler_weights() -> None:
@@ -82,7 +82,7 @@ def test_fresh_scheduler_weights() -> None:
     assert w == FRESH
 
 
-# --- §14.2 -------------------------------------------------------------------------------------
+# --- §score ---------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -157,13 +157,13 @@ def test_zero_elos_are_excluded_from_the_average() -> None:
 
 
 def test_one_config_above_default_moves_the_average() -> None:
-    """§7 [NOTE]: one config at 1600 → average 1508.33 → curriculum 0.13."""
+    """§weights [NOTE]: one config at 1600 → average 1508.33 → curriculum 0.13."""
     w = _weights([], square19_3p=1600.0)
     assert w.average_elo == pytest.approx(1508.33, abs=0.01)
     assert w.curriculum == 0.13
 
 
-# --- §14.3 scores ------------------------------------------------------------------------------
+# --- §score scores --------------------------------------------------------------------------------
 
 
 def _fresh_inputs(key: ConfigKey | str, **kw: object) -> PriorityInputs:
@@ -268,7 +268,7 @@ def test_negative_example_scores_zero_not_the_reference_negative() -> None:
 
 
 def test_multipliers_never_amplify_a_negative_base() -> None:
-    """Deviation (§13 item 12): ×10 starvation, ×4 players, ×3 override do not apply below 0."""
+    """Deviation (deviations.md): ×10 starvation, ×4 players, ×3 override do not apply below 0."""
     inputs = PriorityInputs(
         "hex8_4p",
         games_count=150_000,
@@ -287,7 +287,7 @@ def test_multipliers_never_amplify_a_negative_base() -> None:
     assert b.reference_score == b.base * 1.0 * 1.0 * 1.2 * 3.0 * 4.0 * 1.0 * 1.0
 
 
-# --- §14.4 VOI table ---------------------------------------------------------------------------
+# --- §score VOI table -----------------------------------------------------------------------------
 
 VOI_TABLE = [
     # n, U, info gain, VOI @1500, @1800, @2000
@@ -319,7 +319,7 @@ def test_voi_after_an_update(
         assert b.factors.voi == voi_score(elo, 2000.0, n, unc)
 
 
-# --- §2.3 factor examples ----------------------------------------------------------------------
+# --- §factors factor examples ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -343,12 +343,12 @@ def test_data_deficit_factor() -> None:
     assert data_deficit_factor(149_999, K("hexagonal_3p")) == pytest.approx(6.67e-6, abs=1e-8)
     assert data_deficit_factor(100_000, K("hex8_2p")) == 0.0
     assert data_deficit_factor(0, K("hex8_2p")) == 1.0
-    # §15: at 80000 games a large board scores higher than a small one.
+    # §ranking: at 80000 games a large board scores higher than a small one.
     assert data_deficit_factor(80_000, K("square19_2p")) > data_deficit_factor(80_000, K("hex8_2p"))
 
 
 def test_elo_gap_and_info_gain() -> None:
-    """§15 VOI facts (T253-317)."""
+    """§ranking VOI facts (T253-317)."""
     assert elo_gap(1500.0, 2000.0) == 500.0
     assert elo_gap(2100.0, 2000.0) == 0.0
     assert info_gain_per_game(0, 200.0) == 200.0
@@ -364,13 +364,13 @@ def test_elo_gap_and_info_gain() -> None:
 
 
 def test_player_count_comes_from_the_key() -> None:
-    """§15 player_count: hex8_2p → 2, square8_3p → 3, hexagonal_4p → 4; junk is an error."""
+    """§ranking player_count: hex8_2p → 2, square8_3p → 3, hexagonal_4p → 4; junk is an error."""
     assert [K(t).players for t in ("hex8_2p", "square8_3p", "hexagonal_4p")] == [2, 3, 4]
     with pytest.raises(ConfigKeyError):
         K("invalid_config")
 
 
-# --- §15 priority-score facts (fresh scheduler, no update) ------------------------------------
+# --- §ranking priority-score facts (fresh scheduler, no update) -----------------------------------
 
 
 def test_stale_config_scores_higher() -> None:
@@ -401,7 +401,7 @@ def test_critical_override_scores_nine_times_higher() -> None:
 
 
 def test_dynamic_weight_facts() -> None:
-    """§15 (T465-496): positive weights, partial sum in (0.5, 2.5), all inside the bounds."""
+    """§ranking (T465-496): positive weights, partial sum in (0.5, 2.5), all inside the bounds."""
     w = FRESH
     assert w.staleness > 0
     assert w.velocity > 0
@@ -419,19 +419,19 @@ def test_dynamic_weight_facts() -> None:
 
 
 def test_exploration_term_exact() -> None:
-    """§15 daemon event chains: (2.0 − 1.0) × EXPLORATION_BOOST_WEIGHT == 0.10 exactly."""
+    """§ranking daemon event chains: (2.0 − 1.0) × EXPLORATION_BOOST_WEIGHT == 0.10 exactly."""
     b = explain_priority(PriorityInputs("hex8_2p", exploration_boost=2.0), DynamicWeights())
     assert b.terms.exploration == 0.10
 
 
 def test_quality_penalty_feeds_the_quality_term() -> None:
-    """§15 low-quality throttle: penalty −0.0825 enters S7 unchanged (q = 0.7 centre)."""
+    """§ranking low-quality throttle: penalty −0.0825 enters S7 unchanged (q = 0.7 centre)."""
     b = explain_priority(PriorityInputs("hex8_2p", quality_penalty=-0.0825), FRESH)
     assert b.terms.quality == -0.0825
 
 
 def test_top_n_and_sortedness() -> None:
-    """§15 get_top_priorities (T807-829): n = 5 → 5, n = 3 → 3; sorted for real."""
+    """§ranking get_top_priorities (T807-829): n = 5 → 5, n = 3 → 3; sorted for real."""
     inputs = {k: PriorityInputs(k, staleness_hours=0.7 * i) for i, k in enumerate(ALL_CONFIGS)}
     assert len(rank(inputs, FRESH, top_n=5)) == 5
     assert len(rank(inputs, FRESH, top_n=3)) == 3
@@ -453,7 +453,7 @@ def test_ties_break_in_canonical_order() -> None:
         assert keys == sorted(keys)
 
 
-# --- §9 ----------------------------------------------------------------------------------------
+# --- §targets -------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -534,7 +534,7 @@ def test_priority_tier(games: int, tier: PriorityTier) -> None:
     assert priority_tier(games) is tier
 
 
-# --- deviations pinned here (docs/deviations.md, Priority) -------------------------------------
+# --- deviations pinned here (docs/deviations.md, Priority) ----------------------------------------
 
 
 def test_unhealthy_nodes_are_not_idle() -> None:
@@ -580,7 +580,7 @@ def test_daily_and_hourly_velocity_are_separate_fields() -> None:
 
 
 def test_an_unknown_config_cannot_enter_the_ranking() -> None:
-    """§13 item 10: set_target_training_samples could add `newcfg_2p` (scored ×10)."""
+    """deviations.md: set_target_training_samples could add `newcfg_2p` (scored ×10)."""
     with pytest.raises(ConfigKeyError):
         PriorityInputs("newcfg_2p")
     good = PriorityInputs("hex8_2p")

@@ -1,4 +1,4 @@
-"""Per-config events (events.md §3.1–§3.15, §3.21, §3.25), with the reference's numbers."""
+"""Per-config events (§events), with the reference's numbers."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def boosted(state: SchedulerState, key: object, boost: float, at: float = T0) ->
     )
 
 
-# --- §3.1, §3.2 ------------------------------------------------------------------------------
+# --- §events ------------------------------------------------------------------------------
 
 
 def test_selfplay_complete_resets_staleness_from_10_to_0() -> None:
@@ -67,7 +67,7 @@ def test_training_completed_clears_pending() -> None:
     assert after.configs[HEX8_2P].training_pending is False
 
 
-# --- §3.3 MODEL_PROMOTED ------------------------------------------------------------------------
+# --- §events MODEL_PROMOTED -----------------------------------------------------------------------
 
 
 def test_promotion_failure_multiplies_boost_by_1_3_capped_at_2() -> None:
@@ -78,7 +78,7 @@ def test_promotion_failure_multiplies_boost_by_1_3_capped_at_2() -> None:
 
 
 def test_promotion_without_success_is_not_a_failure() -> None:
-    """[BUG] §8.6: the live emitter sends no `success`; the reference raised eb to 1.69."""
+    """[BUG] deviations.md: the live emitter sends no `success`; the reference raised eb to 1.69."""
     state = boosted(fresh(), HEX8_2P, 1.5)
     after = step(state, ModelPromoted(config_key=HEX8_2P, success=None)).state
     assert after.configs[HEX8_2P].exploration_boost == 1.0
@@ -90,7 +90,7 @@ def test_promotion_success_resets_boost() -> None:
     assert after.configs[HEX8_2P].exploration_boost == 1.0
 
 
-# --- §3.4 SELFPLAY_TARGET_UPDATED -------------------------------------------------------------
+# --- §events SELFPLAY_TARGET_UPDATED --------------------------------------------------------------
 
 
 def test_target_updated_budget_only_with_velocity_feedback_reason() -> None:
@@ -126,7 +126,7 @@ def test_target_updated_sets_raw_boost_then_priority_applies() -> None:
 
 
 def test_target_updated_integer_priority_reads_as_normal() -> None:
-    """[BUG] §8.8: an int priority crashed the handler after a partial update."""
+    """[BUG] deviations.md: an int priority crashed the handler after a partial update."""
     event = SelfplayTargetUpdated(config_key=HEX8_2P, priority=5, exploration_boost=1.4)
     after = step(fresh(), event).state
     cs = after.configs[HEX8_2P]
@@ -139,7 +139,7 @@ def test_target_updated_urgent_changes_nothing_but_the_boost() -> None:
     assert after.configs == fresh().configs
 
 
-# --- §3.5 QUALITY_DEGRADED ------------------------------------------------------------------
+# --- §events QUALITY_DEGRADED ---------------------------------------------------------------------
 
 
 def test_quality_degraded_penalty() -> None:
@@ -154,7 +154,7 @@ def test_quality_degraded_zero_threshold_changes_nothing() -> None:
     assert step(fresh(), event).state.configs == fresh().configs
 
 
-# --- §3.6 CURRICULUM_REBALANCED --------------------------------------------------------------
+# --- §events CURRICULUM_REBALANCED ----------------------------------------------------------------
 
 
 def test_curriculum_batch_weights_stored_exactly() -> None:
@@ -169,7 +169,7 @@ def test_curriculum_batch_wins_over_single_for_same_key() -> None:
 
 
 def test_curriculum_without_weight_leaves_weight_alone() -> None:
-    """[BUG] §8.5: config_key without `weight` used to reset the weight to 1.0."""
+    """[BUG] deviations.md: config_key without `weight` used to reset the weight to 1.0."""
     state = with_config(fresh(), HEX8_2P, curriculum_weight=0.7)
     after = step(state, CurriculumRebalanced(config_key=HEX8_2P)).state
     assert after.configs[HEX8_2P].curriculum_weight == 0.7
@@ -187,7 +187,7 @@ def test_curriculum_negative_weight_is_clamped_to_zero() -> None:
     assert step(fresh(), event).state.configs[HEX8_2P].curriculum_weight == 0.0
 
 
-# --- §3.7 SELFPLAY_RATE_CHANGED -------------------------------------------------------------
+# --- §events SELFPLAY_RATE_CHANGED ----------------------------------------------------------------
 
 
 def test_rate_changed_sets_momentum_raw() -> None:
@@ -206,7 +206,7 @@ def _rate_changed_from_the_wire(payload: dict[str, object]) -> SelfplayRateChang
 
 
 def test_rate_changed_without_a_rate_changes_nothing() -> None:
-    # §3.7: `new_rate` 0 with a null `rate_multiplier` leaves `mm` alone, as the reference
+    # §events: `new_rate` 0 with a null `rate_multiplier` leaves `mm` alone, as the reference
     # does (no information, no change); an absent `rate_multiplier` still reads as 1.0.
     state = step(fresh(), SelfplayRateChanged(config_key=HEX8_2P, new_rate=0.6)).state
     silent = _rate_changed_from_the_wire({"new_rate": 0, "rate_multiplier": None})
@@ -224,7 +224,7 @@ def test_a_missing_new_rate_falls_back_to_rate_multiplier() -> None:
     assert _rate_changed_from_the_wire({}).new_rate == 1.0
 
 
-# --- §3.8 TRAINING_BLOCKED_BY_QUALITY -------------------------------------------------------
+# --- §events TRAINING_BLOCKED_BY_QUALITY ----------------------------------------------------------
 
 
 def test_training_blocked_boost_pending_and_emission() -> None:
@@ -242,7 +242,7 @@ def test_training_blocked_boost_pending_and_emission() -> None:
 
 
 def test_training_blocked_is_capped_at_2() -> None:
-    """§8 item 14: the reference had no cap (1.5, 2.25, 3.375…)."""
+    """deviations.md: the reference had no cap (1.5, 2.25, 3.375…)."""
     state = run(fresh(), *[TrainingBlockedByQuality(config_key=HEX8_2P)] * 3)
     assert state.configs[HEX8_2P].exploration_boost == 2.0
 
@@ -253,7 +253,7 @@ def test_training_blocked_echo_changes_nothing() -> None:
     assert echo.state.configs == t.state.configs
 
 
-# --- §3.9 OPPONENT_MASTERED -----------------------------------------------------------------
+# --- §events OPPONENT_MASTERED --------------------------------------------------------------------
 
 
 def test_opponent_mastered_lowers_weight_and_boost() -> None:
@@ -268,7 +268,7 @@ def test_opponent_mastered_lowers_weight_and_boost() -> None:
 
 
 def test_opponent_mastered_echo_no_longer_resets_weight() -> None:
-    """[BUG] §8.5: the scheduler's own echo set cw back to 1.0."""
+    """[BUG] deviations.md: the scheduler's own echo set cw back to 1.0."""
     t = step(fresh(), OpponentMastered(config_key=HEX8_2P))
     after_echo = step(t.state, t.emitted[0], at=T0 + 1).state
     assert after_echo.configs[HEX8_2P].curriculum_weight == pytest.approx(0.9)
@@ -280,7 +280,7 @@ def test_opponent_mastered_floors() -> None:
     assert (cs.curriculum_weight, cs.exploration_boost) == (0.5, 0.8)
 
 
-# --- §3.10 TRAINING_EARLY_STOPPED -----------------------------------------------------------
+# --- §events TRAINING_EARLY_STOPPED ---------------------------------------------------------------
 
 
 def test_early_stop_default_reason_is_stagnation_branch() -> None:
@@ -316,7 +316,7 @@ def test_early_stop_cap_lowers_a_higher_boost() -> None:
     assert after.configs[HEX8_2P].exploration_boost == 1.5
 
 
-# --- §3.11 ELO_VELOCITY_CHANGED -------------------------------------------------------------
+# --- §events ELO_VELOCITY_CHANGED -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -358,7 +358,7 @@ def test_velocity_negative_raises_boost_and_always_emits_target_update() -> None
     ("momentum", "fires"), [(0.7, True), (0.9, True), (1.0, False), (0.75, False)]
 )
 def test_velocity_rate_change_emission_depends_on_rounding(momentum: float, fires: bool) -> None:
-    """§8 item 11 kept: a ×1.2 step is exactly 20 %, so '> 20 %' depends on float rounding."""
+    """deviations.md kept: a ×1.2 step is exactly 20 %, so '> 20 %' depends on float rounding."""
     state = with_config(fresh(), HEX8_2P, momentum_multiplier=momentum)
     t = step(state, EloVelocityChanged(config_key=HEX8_2P, velocity=1.0, trend="accelerating"))
     rate_changes = [e for e in t.emitted if isinstance(e, SelfplayRateChanged)]
@@ -377,7 +377,7 @@ def test_velocity_echoes_change_nothing() -> None:
     assert after.configs == t.state.configs
 
 
-# --- §3.12 EXPLORATION_BOOST ----------------------------------------------------------------
+# --- §events EXPLORATION_BOOST --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -390,7 +390,7 @@ def test_exploration_boost_takes_the_max(before: float, factor: float, after: fl
 
 
 def test_exploration_boost_gets_its_expiry_and_emits() -> None:
-    """[BUG] §8.3: the missing `os` import meant no expiry and no emissions."""
+    """[BUG] deviations.md: the missing `os` import meant no expiry and no emissions."""
     event = ExplorationBoost(
         config_key=HEX8_2P, boost_factor=1.6, reason="anomaly", anomaly_count=3
     )
@@ -426,7 +426,7 @@ def test_exploration_boost_weight_term_is_exactly_0_10() -> None:
     assert (state.configs[HEX8_2P].exploration_boost - 1.0) * 0.10 == 0.10
 
 
-# --- §3.13, §3.14 -----------------------------------------------------------------------------
+# --- §events -----------------------------------------------------------------------------
 
 
 def test_curriculum_advanced_needs_three_promotions() -> None:
@@ -448,14 +448,14 @@ def test_adaptive_temperature_up_raises_boost_to_1_2() -> None:
     [("temperature", 1.2, 1.0), ("temperature", 0.0, 1.0), ("learning_rate", 0.1, 0.01)],
 )
 def test_adaptive_params_other_cases_change_nothing(param: str, old: float, new: float) -> None:
-    """The learning-rate branch only wrote a multiplier nobody read ([DEAD] §3.14)."""
+    """The learning-rate branch only wrote a multiplier nobody read ([DEAD] §events)."""
     event = AdaptiveParamsChanged(
         config_key=HEX8_2P, param_type=param, old_value=old, new_value=new
     )
     assert step(fresh(), event).state.configs == fresh().configs
 
 
-# --- §3.15 LOW_QUALITY_DATA_WARNING ----------------------------------------------------------
+# --- §events LOW_QUALITY_DATA_WARNING -------------------------------------------------------------
 
 
 def test_low_quality_throttle_and_penalty_for_every_config() -> None:
@@ -499,12 +499,12 @@ def test_low_quality_floor_is_0_5_and_leaves_other_fields() -> None:
 
 
 def test_low_quality_without_score_reads_zero_globally() -> None:
-    """Kept (§8 item 9 is not fixed here): no quality_score means q = 0 for every config."""
+    """Kept (deviations.md is not fixed here): no quality_score means q = 0 for every config."""
     after = step(fresh(), LowQualityDataWarning(config_key=HEX8_2P)).state
     assert {cs.quality_penalty for cs in after.configs.values()} == {-0.15}
 
 
-# --- §3.21 REGRESSION_DETECTED --------------------------------------------------------------
+# --- §events REGRESSION_DETECTED ------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -512,7 +512,7 @@ def test_low_quality_without_score_reads_zero_globally() -> None:
     [("mild", 1.1), ("moderate", 1.2), ("severe", 1.3), ("critical", 1.15), ("minor", 1.15)],
 )
 def test_regression_raises_the_boost(severity: str, boost: float) -> None:
-    """[BUG] §8.4: the reference set eb to 0.1–0.3, cutting the config's priority by 70–90 %."""
+    """[BUG] (deviations.md): the reference set eb to 0.1–0.3, cutting the priority by 70–90 %."""
     t = step(fresh(), RegressionDetected(config_key=HEX8_2P, severity=severity))
     assert t.state.configs[HEX8_2P].exploration_boost == pytest.approx(boost)
     assert t.emitted == (
@@ -533,7 +533,7 @@ def test_regression_never_lowers_a_boost_and_its_echo_is_skipped() -> None:
     assert step(t.state, t.emitted[0], at=T0 + 1).state.configs == t.state.configs
 
 
-# --- §3.25 ELO_UPDATED ----------------------------------------------------------------------
+# --- §events ELO_UPDATED --------------------------------------------------------------------------
 
 
 def test_elo_updated_velocity_per_hour_from_window_endpoints() -> None:

@@ -1,4 +1,4 @@
-"""Node and cluster events (events.md §3.16–§3.20, §3.22–§3.24)."""
+"""Node and cluster events (§nodes)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def test_node_down_for_an_unknown_node_only_marks_it() -> None:
 
 @pytest.mark.parametrize("event_class", [NodeRecovered, NodeActivated])
 def test_node_up_clears_unhealthy_but_not_load(event_class: type) -> None:
-    """[INCONSISTENT] §8 item 15 kept: the load stays 1.0 until the next node refresh."""
+    """[INCONSISTENT] deviations.md kept: the load stays 1.0 until the next node refresh."""
     state = run(with_nodes("a"), NodeUnhealthy(node_id="a"), event_class(node_id="a"))
     assert state.cluster.unhealthy_nodes == frozenset()
     assert state.cluster.nodes[0].current_load == 1.0
@@ -68,7 +68,7 @@ def test_node_refresh_keeps_unhealthy_membership() -> None:
 def test_cluster_unhealthy_reads_the_counts(
     healthy: int | None, total: int | None, factor: float
 ) -> None:
-    """[BUG] §8.7: the reference read `total_nodes` nobody sends, so H was always 0.5."""
+    """[BUG] deviations.md: the reference read `total_nodes` nobody sends, so H was always 0.5."""
     state = step(fresh(), P2PClusterUnhealthy(healthy_nodes=healthy, total_nodes=total)).state
     assert state.cluster.health_factor == pytest.approx(factor)
     assert cluster_state(state).health_factor == pytest.approx(factor)

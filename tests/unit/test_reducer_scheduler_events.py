@@ -1,4 +1,4 @@
-"""The scheduler's own events, time and expiry (events.md §4), dedup, unknown events, and the
+"""The scheduler's own events, time and expiry (§expiry), dedup, unknown events, and the
 source-ownership rules of `SourcesRefreshed` (docs/source-ownership.md)."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ EXPIRED = SelfplayTargetUpdated(
 )
 
 
-# --- time and expiry (§4) -------------------------------------------------------------------
+# --- time and expiry (§expiry) --------------------------------------------------------------------
 
 
 def test_exploration_boost_lapses_after_900_s_on_a_tick() -> None:
@@ -98,7 +98,7 @@ def test_custom_durations_come_from_the_policy() -> None:
 
 
 def test_the_same_envelope_twice_changes_nothing_the_second_time() -> None:
-    """[BUG] §8.1–2: double delivery compounded (×1.69); content dedup dropped real repeats."""
+    """[BUG] (deviations.md): double delivery compounded (×1.69); content dedup dropped repeats."""
     once = reduce(fresh(), envelope(ModelPromoted(config_key=HEX8_2P, success=False), id="p1"))
     twice = reduce(once.state, envelope(ModelPromoted(config_key=HEX8_2P, success=False), id="p1"))
     assert twice.state == once.state
@@ -145,7 +145,7 @@ def test_emit_only_events_are_not_applied() -> None:
     assert (after.applied, after.unknown_events) == (0, {})
 
 
-# --- SourcesRefreshed and who owns what -------------------------------------------------------
+# --- SourcesRefreshed and who owns what -----------------------------------------------------------
 
 
 def full(value: object) -> dict[object, object]:
@@ -183,7 +183,7 @@ def test_a_failed_source_keeps_the_last_value() -> None:
 
 
 def test_event_writes_survive_a_refresh_that_brings_no_news() -> None:
-    """[BUG] priority.md §11: every refresh silently wiped event-written fields."""
+    """[BUG] §events: every refresh silently wiped event-written fields."""
     refresh = SourcesRefreshed(
         staleness_hours=full(24.0),
         curriculum_weights=full(1.0),
@@ -269,7 +269,7 @@ def test_refresh_clamps_out_of_range_values() -> None:
     assert (cs.curriculum_weight, cs.current_elo, cs.cascade_multiplier) == (0.0, 1e9, 0.0)
 
 
-# --- facade events ----------------------------------------------------------------------------
+# --- facade events --------------------------------------------------------------------------------
 
 
 def test_target_training_samples_set_uses_the_board_estimate() -> None:
@@ -279,7 +279,7 @@ def test_target_training_samples_set_uses_the_board_estimate() -> None:
 
 
 def test_config_boosted() -> None:
-    """allocation.md §8.4: eb ← min(2, eb × m); mm ← min(1.5, mm × 1.2); the rate-change
+    """§boost: eb ← min(2, eb × m); mm ← min(1.5, mm × 1.2); the rate-change
     emission cannot fire for a positive momentum (exactly +20 % is not > 20 %)."""
     t = step(fresh(), ConfigBoosted(config_key=HEX8_2P, multiplier=1.5))
     cs = t.state.configs[HEX8_2P]

@@ -1,5 +1,5 @@
-"""Metrics, status, top priorities and health as pure functions of the state (allocation.md
-§8.3, §9; priority.md §15 health facts)."""
+"""Metrics, status, top priorities and health as pure functions of the state (§metrics,
+§status, §ranking)."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def decided(state: SchedulerState, at: float, games_per_config: int = 500) -> Sc
     return fold((at, AllocationDecided(request, decide(state, request))), state=state)
 
 
-# --- health: the reference's facts (priority.md §15, allocation.md §13) -----------------------
+# --- health: the reference's facts (§ranking, §batch) -----------------------
 
 
 def test_healthy_when_subscribed_and_fresh() -> None:
@@ -232,7 +232,7 @@ def test_unhealthy_reasons_come_before_degraded_ones() -> None:
     assert report.message == "; ".join(report.reasons)
 
 
-# --- metrics (allocation.md §8.3) ----------------------------------------------------------------
+# --- metrics (§metrics) ----------------------------------------------------------------
 
 
 def test_metrics_keys_and_values() -> None:
@@ -262,7 +262,7 @@ def test_metrics_last_hour_filters_by_time_like_health() -> None:
     assert health_check(state, 3700.0, POLICY, SUBSCRIBED).details["games_in_last_hour"] == second
 
 
-# --- status (allocation.md §9) --------------------------------------------------------------------
+# --- status (§status) --------------------------------------------------------------------
 
 
 def test_status_has_the_reference_keys_and_config_fields() -> None:
@@ -314,7 +314,7 @@ def test_status_games_allocated_is_the_last_batch_and_zero_when_left_out() -> No
     assert 0 < sum(1 for v in allocated.values() if v) < 12
 
 
-# --- top priorities and the ranking --------------------------------------------------------------
+# --- top priorities and the ranking ---------------------------------------------------------------
 
 
 def test_top_priorities_lengths_keys_and_order() -> None:
@@ -350,7 +350,7 @@ def test_priority_configs_slice_and_break_ties_in_canonical_order() -> None:
         assert keys == sorted(keys, key=lambda k: K(k).index)
 
 
-# --- invariants over any history ----------------------------------------------------------------
+# --- invariants over any history ------------------------------------------------------------------
 
 
 @given(st.lists(envelopes(), max_size=12), st.floats(0, 1e7), st.booleans(), st.booleans())

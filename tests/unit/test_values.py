@@ -133,7 +133,7 @@ def test_evolve_and_copy_keep_the_cached_index_consistent() -> None:
 
 
 def test_dynamic_weights_defaults_are_the_base_constants() -> None:
-    """priority.md §15 (T57-92)."""
+    """§ranking (T57-92)."""
     w = DynamicWeights()
     assert (w.staleness, w.velocity, w.curriculum, w.data_deficit) == (0.30, 0.20, 0.10, 0.25)
     assert (w.training, w.exploration, w.improvement, w.quality, w.voi) == (
@@ -147,7 +147,7 @@ def test_dynamic_weights_defaults_are_the_base_constants() -> None:
 
 
 def test_dynamic_weights_to_dict_returns_what_it_was_given() -> None:
-    """priority.md §15: to_dict returns the values given and holds "quality" and "voi"."""
+    """§ranking: to_dict returns the values given and holds "quality" and "voi"."""
     w = DynamicWeights(
         staleness=0.5,
         velocity=0.3,
@@ -201,7 +201,7 @@ def test_config_priority_positional_contract() -> None:
 
 
 def test_every_exported_name_exists() -> None:
-    """The reference's `__all__` named a missing function, so `import *` failed (§13 item 11)."""
+    """The reference's `__all__` named a missing function, so `import *` failed (deviations.md)."""
     import selfplay_core
 
     missing = [name for name in selfplay_core.__all__ if not hasattr(selfplay_core, name)]

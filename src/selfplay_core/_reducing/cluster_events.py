@@ -1,4 +1,4 @@
-"""Node and cluster events (events.md §3.16–§3.20, §3.22–§3.24)."""
+"""Node and cluster events (§nodes)."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def node_up(
 def cluster_unhealthy(
     state: SchedulerState, event: P2PClusterUnhealthy, at: float, policy: SchedulerPolicy
 ) -> Outcome:
-    # [BUG] §8.7 fixed: the codec maps the counts publishers really send onto these fields.
+    # [BUG] fixed (deviations.md): the codec maps the counts publishers send onto these fields.
     healthy = event.healthy_nodes or 0
     total = event.total_nodes or 0
     factor = cluster_health_factor(healthy, total, policy.allocation)

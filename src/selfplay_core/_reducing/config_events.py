@@ -1,4 +1,4 @@
-"""Per-config events (events.md §3.1–§3.15, §3.21, §3.25)."""
+"""Per-config events (§events)."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def training_completed(
 def model_promoted(
     state: SchedulerState, event: ModelPromoted, at: float, policy: SchedulerPolicy
 ) -> Outcome:
-    # [BUG] §8.6 fixed: only an explicit `success: false` is a failure.
+    # [BUG] fixed (deviations.md): only an explicit `success: false` is a failure.
     ep = policy.events
     key = event.config_key
     config = state.configs[key]
@@ -100,7 +100,7 @@ _PRIORITY_KINDS: Final[Mapping[str, int]] = MappingProxyType(
 
 
 def _priority_kind(priority: object) -> int:
-    """[BUG] §8.8 fixed: an integer priority (data_events' default 5) reads as "normal"."""
+    """[BUG] fixed (deviations.md): an integer priority (data_events' 5) reads as "normal"."""
     if not isinstance(priority, str):
         return _NORMAL
     kind = _PRIORITY_KINDS.get(priority)
@@ -160,7 +160,7 @@ def curriculum_rebalanced(
     if event.source == SCHEDULER_SOURCE:
         return UNCHANGED  # the loop guard: our own regression emission
     weights: dict[ConfigKey, float] = {}
-    # [BUG] §8.5 fixed: without `weight`, use `new_weight` (emit_curriculum_updated's field);
+    # [BUG] fixed (deviations.md): without `weight`, use `new_weight` (emit_curriculum_updated's);
     # without either, leave the weight alone instead of resetting it to 1.0.
     weight = event.weight if event.weight is not None else event.new_weight
     if event.config_key is not None and weight is not None:
@@ -214,7 +214,7 @@ def opponent_mastered(
     )
     target = max(ep.mastered_boost_floor, config.exploration_boost * ep.mastered_boost_factor)
     config = attrs.evolve(boosted(config, target, at, ep), curriculum_weight=weight)
-    # [BUG] §8.5 fixed: the echo carries the new weight, so it no longer resets it to 1.0.
+    # [BUG] fixed (deviations.md): the echo carries the new weight, so it no longer resets it.
     echo = CurriculumRebalanced(
         config_key=key,
         new_weight=weight,
@@ -270,7 +270,7 @@ def rate_change(
     key: ConfigKey, old: float, new: float, reason: str, ep: EventPolicy
 ) -> tuple[Event, ...]:
     """SELFPLAY_RATE_CHANGED when the change exceeds the threshold (strictly; the reference's
-    rounding-dependent test, events.md §8 item 11, is kept as it is)."""
+    rounding-dependent test, deviations.md, is kept as it is)."""
     denominator = max(old, ep.rate_change_denominator_floor)
     if abs(new - old) / denominator <= ep.rate_change_emit_threshold:
         return ()
@@ -314,7 +314,7 @@ def velocity_changed(
 def exploration_boost(
     state: SchedulerState, event: ExplorationBoost, at: float, policy: SchedulerPolicy
 ) -> Outcome:
-    # [BUG] §8.3 fixed: the boost gets its expiry and the intended emissions happen.
+    # [BUG] fixed (deviations.md): the boost gets its expiry and the intended emissions happen.
     ep = policy.events
     key = event.config_key
     config = state.configs[key]
@@ -364,7 +364,7 @@ def adaptive_params(
     state: SchedulerState, event: AdaptiveParamsChanged, at: float, policy: SchedulerPolicy
 ) -> Outcome:
     # Only the temperature branch has an effect; the learning-rate branch writes a multiplier
-    # nobody reads ([DEAD] §3.14), so it is not kept.
+    # nobody reads ([DEAD] §events), so it is not kept.
     old, new = event.old_value, event.new_value
     if event.param_type != "temperature" or not old or not new or not new > old:
         return UNCHANGED
@@ -378,7 +378,7 @@ def adaptive_params(
 def low_quality(
     state: SchedulerState, event: LowQualityDataWarning, at: float, policy: SchedulerPolicy
 ) -> Outcome:
-    """Global, as in the reference (§3.15): every config is throttled and penalised."""
+    """Global, as in the reference (§events): every config is throttled and penalised."""
     ep = policy.events
     quality = event.quality_score if event.quality_score is not None else 0.0
     throttle = ep.low_quality_throttle(quality)
@@ -410,7 +410,7 @@ def low_quality(
 def regression(
     state: SchedulerState, event: RegressionDetected, at: float, policy: SchedulerPolicy
 ) -> Outcome:
-    # [BUG] §8.4 fixed: the severity's value raises the boost to at least 1 + value (capped)
+    # [BUG] fixed (deviations.md): the severity's value raises the boost to ≥ 1 + value (capped)
     # instead of setting it to 0.1–0.3, which cut the config's priority by 70–90 %.
     ep = policy.events
     key = event.config_key

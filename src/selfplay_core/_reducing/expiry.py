@@ -1,4 +1,4 @@
-"""Expiry (events.md §4): boosts and backoffs that are due lapse before an envelope applies."""
+"""Expiry (§expiry): boosts and backoffs that are due lapse before an envelope applies."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Events the reference subscribes to only after ad4eaccf9 (head.md §7.4)."""
+"""Events the reference subscribes to only after ad4eaccf9 (§later)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def new_games_available(
 ) -> Outcome:
     """NEW_GAMES_AVAILABLE: the config's game count grows by `new_games` until the game-count
     source next reports (its count is the measured fact and overwrites). Upstream HEAD replaced
-    the count with a running sum of deltas from 0 (head.md H40); this adds to the count."""
+    the count with a running sum of deltas from 0 (§later); this adds to the count."""
     if event.new_games == 0:
         return UNCHANGED
     key = event.config_key

@@ -33,7 +33,7 @@ def allocation_decided(
     state: SchedulerState, event: AllocationDecided, at: float, policy: SchedulerPolicy
 ) -> Outcome:
     book = state.allocations
-    games = event.result.placed_games  # the reference records placed games only (§3.7)
+    games = event.result.placed_games  # the reference records placed games only (§events)
     cutoff = at - policy.events.allocation_history_seconds
     history = (*(item for item in book.history if item[0] >= cutoff), (at, games))
     new = AllocationBook(history, book.games_total + games, book.decisions + 1)
@@ -56,7 +56,7 @@ def target_samples_set(
 def config_boosted(
     state: SchedulerState, event: ConfigBoosted, at: float, policy: SchedulerPolicy
 ) -> Outcome:
-    """The facade's `boost_config_allocation` (allocation.md §8.4)."""
+    """The facade's `boost_config_allocation` (§boost)."""
     ep = policy.events
     key = event.config_key
     config = state.configs[key]

@@ -3,7 +3,7 @@
 `allocate` composes the steps, each usable alone: `allocate_to_configs` (scores → games),
 `enforce_starvation_floor`, `enforce_4p_minimums`, then backpressure and the cluster health
 factor (which only ever scale down), then `allocate_to_nodes`. `target_jobs_for_node` is the
-per-node job target of allocation.md §10. Deviations from the reference: docs/deviations.md.
+per-node job target of §job-targets. Deviations from the reference: docs/deviations.md.
 """
 
 from __future__ import annotations

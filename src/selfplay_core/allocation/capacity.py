@@ -2,7 +2,7 @@
 
 `NodeCapability` stays plain data; these functions read the tables of an `AllocationPolicy`.
 The reference looked GPU names up as exact, case-sensitive keys, so "GH200 (96 GB)" or
-"H100 SXM" fell back to weight 1.0 and cap 500 (allocation.md §1.1); `gpu_row` normalises them.
+"H100 SXM" fell back to weight 1.0 and cap 500 (§placement); `gpu_row` normalises them.
 """
 
 from __future__ import annotations

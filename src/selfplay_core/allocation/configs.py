@@ -1,4 +1,4 @@
-"""Configs → games: per-config counts, starvation floors and 4p minimums (allocation.md §3.4, §4).
+"""Configs → games: per-config counts, starvation floors and 4p minimums (§batch, §starvation).
 
 Floors and minimums are constraints met while the counts are decided, not patches applied to a
 node-level dict afterwards, so no pass can undo another (reference R5) and games are moved, never
@@ -112,7 +112,7 @@ def batch_games_per_config(
 
 
 def reference_games(score: float, games_per_config: int, policy: SchedulerPolicy) -> int:
-    """§3.4: max(MIN, ⌊G·(0.5 + s)⌋)."""
+    """§batch: max(MIN, ⌊G·(0.5 + s)⌋)."""
     return max(
         policy.allocation.min_games_per_allocation, math.floor(games_per_config * (0.5 + score))
     )
@@ -236,7 +236,7 @@ def four_player_transfers(
     games_per_config: int,
     policy: SchedulerPolicy = _DEFAULT_POLICY,
 ) -> tuple[dict[ConfigKey, int], tuple[Transfer, ...]]:
-    """§4.2 done as whole-config transfers: each 4p config in the batch below ⌊1.5G⌋ takes the
+    """§four-player as whole-config transfers: each 4p config in the batch below ⌊1.5G⌋ takes the
     shortfall from the 2p configs in batch order (highest score first); a donor keeps at least
     max(⌊0.5G⌋, its own starvation floor). Totals are conserved exactly."""
     unique = unique_priorities(priorities)

@@ -1,4 +1,4 @@
-"""How many self-play jobs a node should run (allocation.md §10), as a pure function.
+"""How many self-play jobs a node should run (§job-targets), as a pure function.
 
 The reference reads a host object with getattr and calls injected callbacks; here the host is a
 `NodeResources` value and the callbacks' answers are data (`HostTarget`, `max_selfplay_override`,

@@ -1,4 +1,4 @@
-"""Games → nodes (allocation.md §5), with caps that hold for the whole batch.
+"""Games → nodes (§placement), with caps that hold for the whole batch.
 
 Each config in turn (the caller's order) is spread over the eligible nodes that still have room,
 in proportion to their available capacity, in chunks of at least MIN games (a config whose whole

@@ -73,7 +73,7 @@ class _MonitorReader:
             backpressure = Backpressure(**pressures)  # type: ignore[arg-type]
         except (TypeError, ValueError) as exc:
             raise SourceFailure("invalid", f"backpressure signal: {exc}") from exc
-        # The reference reads this attribute of the monitor when it has one (priority.md §7).
+        # The reference reads this attribute of the monitor when it has one (§weights).
         depth: Any = getattr(self.monitor, "_last_queue_depth", None)
         number = isinstance(depth, int | float) and not isinstance(depth, bool)
         queue = int(depth) if number and depth >= 0 else None

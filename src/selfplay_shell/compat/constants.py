@@ -1,4 +1,4 @@
-"""The reference module's constants under its names (priority.md §1), read from the reference
+"""The reference module's constants under its names (§weights), read from the reference
 policy `SchedulerPolicy()`: no number is typed here. Tables are read-only mappings shaped as
 the reference's (`{board: {"2p": …}}`, `{players: multiplier}`, `{level: multiplier}`)."""
 

@@ -1,6 +1,6 @@
 """The reference's records, reference-shaped, as views over the core's values and functions.
 
-`ConfigPriority` is the reference's per-config record of inputs (priority.md §2.2): built with
+`ConfigPriority` is the reference's per-config record of inputs (§inputs): built with
 keyword fields and a string key, read through computed properties. Every property is a call of
 the core's own function in `selfplay_core.priority` on the record's fields: no formula lives
 here. `NodeCapability` is the core's node value with the reference's two derived properties,

@@ -53,7 +53,7 @@ _log = logging.getLogger(__name__)
 Callback = Callable[..., Any] | None
 
 #: Accepted for the reference's signature, never called: the reference never calls them either
-#: (priority.md §3, sources.md §5.2 and §13.6: stored only, or behind an import that always
+#: (§inputs, §sources and §13.6: stored only, or behind an import that always
 #: fails). docs/deviations.md C1.
 UNUSED_CALLBACKS: Final = (
     "get_cluster_elo_fn",
@@ -68,7 +68,7 @@ UNUSED_CALLBACKS: Final = (
 
 @attrs.frozen
 class ReferenceCallbacks:
-    """The reference constructor's callbacks, in its order (allocation.md §10 for the per-node
+    """The reference constructor's callbacks, in its order (§job-targets for the per-node
     ones; see `UNUSED_CALLBACKS` for those never called)."""
 
     get_cluster_elo_fn: Callback = None
@@ -148,7 +148,7 @@ class SelfplayScheduler(ShellScheduler):
             )
         super().__init__(accessor=accessor, **shell_options)
 
-    # --- the reference-shaped record -------------------------------------------------------------
+    # --- the reference-shaped record --------------------------------------------------------------
 
     def get_config_priority(self, config_key: ConfigKey | str) -> ConfigPriority | None:  # type: ignore[override]
         """The reference's record for the config, computed from the state now (its score, its
@@ -187,7 +187,7 @@ class SelfplayScheduler(ShellScheduler):
             nodes_allocated=tuple(placed),
         )
 
-    # --- RingRift's newer calls: each one event the core applies -------------------------------
+    # --- RingRift's newer calls: each one event the core applies ----------------------------------
 
     def activate_backpressure(
         self, reason: str = "backpressure", duration_seconds: float = 300.0
@@ -205,7 +205,7 @@ class SelfplayScheduler(ShellScheduler):
         """End any pause, timed or not (`SpawningResumed`)."""
         self.apply_event(SpawningResumed())
 
-    # --- per-node callbacks ---------------------------------------------------------------------
+    # --- per-node callbacks -----------------------------------------------------------------------
 
     def get_target_jobs_for_node(self, node: object) -> int:
         """The core's job target for the host, with the per-node callbacks' answers as data:
@@ -275,7 +275,7 @@ class SelfplayScheduler(ShellScheduler):
             _log.exception("unified job target for %s failed; using the hardware table", r.node_id)
             return None
 
-    # --- event intake ---------------------------------------------------------------------------
+    # --- event intake -----------------------------------------------------------------------------
 
     def handle_event(
         self, event: Any, event_type: str | None = None

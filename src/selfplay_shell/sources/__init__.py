@@ -1,1 +1,1 @@
-"""One reader per store the reference reads (sources.md); the accessor runs them off the loop."""
+"""One reader per store the reference reads (§sources); the accessor runs them off the loop."""

@@ -1,6 +1,7 @@
-"""Backpressure inputs (sources.md §13): queue depth from ``queue_monitor.db``, disk from P2P.
+"""Backpressure inputs (§backpressure): queue depth from ``queue_monitor.db``, disk from P2P.
 
-The reference's monitor computes five pressures; only two can be non-zero at ad4eaccf9 (§13.3):
+The reference's monitor computes five pressures; only two can be non-zero at ad4eaccf9
+(§backpressure):
 queue (``queue_status`` row ``training_data``) and memory (this process's CUDA, not read here).
 Training and sync pressures are always 0 there, and so are they here. Disk pressure reads
 ``disk_usage_percent`` from the P2P peers in parity mode (absent → 0, as in the reference) or
@@ -47,7 +48,7 @@ def read_queue_pressure(ctx: ReadContext) -> Reading[float]:
     if row is None:
         return Reading(0.0)
     depth, level = row
-    # The reference's get_status raises ValueError on an unknown level (§13.4).
+    # The reference's get_status raises ValueError on an unknown level (§backpressure).
     if level not in LEVELS:
         raise SourceFailure(
             "invalid", f"queue_status training_data: unknown backpressure {level!r}", location

@@ -1,4 +1,4 @@
-"""Every location and knob of the data accessor, defined once (reference: sources.md §0, §15).
+"""Every location and knob of the data accessor, defined once (reference: §sources).
 
 Locations are templates: ``{root}`` is the reference's ``ai-service/`` directory, ``{cwd}`` its
 working directory, ``~`` the user's home. Candidate lists are tried in order, first existing wins.
@@ -16,14 +16,14 @@ from typing import Any, Literal
 import attrs
 import cattrs
 
-# --- reference default locations (sources.md §15) -------------------------------------------
+# --- reference default locations (§sources) -------------------------------------------
 TRAINING_NPZ = "{cwd}/data/training/{config}.npz"
 ELO_DB_CANDIDATES = (
     "{root}/data/unified_elo.db",
     "/lambda/nfs/RingRift/elo/unified_elo.db",
     "~/ringrift/ai-service/data/unified_elo.db",
 )
-# The first of these that has a data/ folder is the game-discovery root (sources.md §4.2).
+# The first of these that has a data/ folder is the game-discovery root (§sources).
 GAME_ROOT_CANDIDATES = (
     "{root}",
     "{cwd}",
@@ -31,7 +31,7 @@ GAME_ROOT_CANDIDATES = (
     "/workspace/ringrift/ai-service",
     "/lambda/nfs/RingRift/ai-service",
 )
-# sources.md §4.3, in order; {board} and {n} expand over the 4 boards × 2..4 players.
+# §sources, in order; {board} and {n} expand over the 4 boards × 2..4 players.
 GAME_DB_PATTERNS = (
     "data/games/selfplay.db",
     "data/games/jsonl_aggregated.db",
@@ -50,7 +50,7 @@ GAME_DB_PATTERNS = (
     "data/games/hex8_*.db",
     "data/games/canonical_*.db",
 )
-# Legacy board strings found in game databases (sources.md §1; BoardType aliases).
+# Legacy board strings found in game databases (§configs; BoardType aliases).
 BOARD_ALIASES: Mapping[str, str] = {
     "hex": "hexagonal",
     "full_hex": "hexagonal",

@@ -1,11 +1,12 @@
-"""Current Elo and Elo velocity from ``unified_elo.db`` (sources.md §3).
+"""Current Elo and Elo velocity from ``unified_elo.db`` (§sources).
 
-Current Elo: for each config the highest live rating in ``elo_ratings`` (the queue populator's
-query, §3.3). Both writers' layouts are read: with ``archived_at`` (EloDatabase) archived rows are
-skipped; without it (EloService only) every row is live. Velocity (Elo/day): the least-squares
-slope over the last 7 days of ``elo_history`` for the configured participant when that table has
-at least 2 points, else of the current Elo values this accessor has observed (the populator's
-in-memory history, §3.6) — 0.0 until the Elo moves, as in the reference.
+Current Elo: for each config the highest live rating in ``elo_ratings`` (the queue
+populator's query). Both writers' layouts are read: with ``archived_at`` (EloDatabase) archived
+rows are skipped; without it (EloService only) every row is live. Velocity (Elo/day): the
+least-squares slope over the last 7 days of ``elo_history`` for the configured participant
+when that table has at least 2 points, else of the current Elo values this accessor has
+observed (the populator's in-memory history, §sources) — 0.0 until the Elo moves, as in the
+reference.
 """
 
 from __future__ import annotations

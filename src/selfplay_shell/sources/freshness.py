@@ -1,4 +1,4 @@
-"""Data freshness: age of ``{cwd}/data/training/{config}.npz`` by mtime (sources.md §2)."""
+"""Data freshness: age of ``{cwd}/data/training/{config}.npz`` by mtime (§sources)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Game counts: completed games per config over every discovered game database (sources.md §4).
+"""Game counts: completed games per config over every discovered game database (§sources).
 
 Reproduces the reference's discovery (root detection, 16 patterns in order, size > 0) and counting
 (``winner IS NOT NULL`` grouped by board and players), with two fixes (docs/deviations.md):
@@ -139,7 +139,7 @@ def count_database(db: GameDatabase, ctx: ReadContext) -> dict[ConfigKey, int]:
 def completed_by_group(conn: sqlite3.Connection) -> dict[tuple[object, object], int]:
     """Rows with a winner per (board_type, num_players): the reference's query, planned well.
 
-    Three equivalent plans, chosen from the indexes the file has (sources.md §4.5 lists them):
+    Three equivalent plans, chosen from the indexes the file has (§sources lists them):
     - an index holding all three columns answers the query alone;
     - an index led by (board_type, num_players) plus one led by winner: all rows per group from
       the first (index only, no sort) minus the rows without a winner found through the second

@@ -1,4 +1,4 @@
-"""Improvement boosts from ``{root}/logs/improvement_optimizer_state.json`` (sources.md §7)."""
+"""Improvement boosts from ``{root}/logs/improvement_optimizer_state.json`` (§sources)."""
 
 from __future__ import annotations
 

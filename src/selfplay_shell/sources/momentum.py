@@ -1,4 +1,4 @@
-"""Momentum multipliers from ``{root}/data/feedback/accelerator_state.db`` (sources.md §8)."""
+"""Momentum multipliers from ``{root}/data/feedback/accelerator_state.db`` (§sources)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def read_momentum(ctx: ReadContext) -> Reading[Mapping[ConfigKey, float]]:
         ).fetchall()
     values: dict[ConfigKey, float] = {}
     for config_key, state, improvements, plateaus, level in rows:
-        # The reference fails to load on any unknown enum text, whatever the config (§8.3).
+        # The reference fails to load on any unknown enum text, whatever the config (§sources).
         if state not in STATE_MULTIPLIERS:
             raise SourceFailure(
                 "invalid",

@@ -1,4 +1,4 @@
-"""Nodes: the hosts inventory (sources.md §12.1) overlaid with the P2P cluster status (§13.5).
+"""Nodes: the hosts inventory (§nodes) overlaid with the P2P cluster status (§backpressure).
 
 The reference probes each host over SSH; this reader does not. Membership, GPU type and
 ephemerality come from ``config/distributed_hosts.yaml``; GPU memory from the inventory's

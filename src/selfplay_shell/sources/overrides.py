@@ -1,4 +1,4 @@
-"""Priority overrides from ``config/unified_loop.yaml`` (sources.md §11, priority.md §4).
+"""Priority overrides from ``config/unified_loop.yaml`` (§sources, §overrides).
 
 The first candidate file that exists and parses is used; a file that does not parse, or whose
 ``selfplay`` section is not a mapping, is skipped for the next one (as in the reference).

@@ -1,4 +1,4 @@
-"""Sources with no store in the reference, or an opt-in file mode (sources.md §5, §6, §9, §10)."""
+"""Sources with no store in the reference, or an opt-in file mode (§sources)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def read_feedback(_ctx: ReadContext) -> Reading[Mapping[ConfigKey, FeedbackSigna
 
 
 def normalise_weights(raw: Mapping[str, float]) -> Mapping[ConfigKey, float]:
-    """Fill the 12 configs with 1.0, then scale to mean 1 over *all* keys (priority.md §6.4)."""
+    """Fill the 12 configs with 1.0, then scale to mean 1 over *all* keys (§sources)."""
     weights = dict(raw)
     for key in ALL_CONFIGS:
         weights.setdefault(str(key), 1.0)
@@ -79,7 +79,7 @@ def read_quality(ctx: ReadContext) -> Reading[Mapping[ConfigKey, float]]:
 
 
 def read_cascade(ctx: ReadContext) -> Reading[Mapping[ConfigKey, float]]:
-    """none: 1.0. bootstrap: the reference's effective ×1.5 for every 2p config (§10)."""
+    """none: 1.0. bootstrap: the reference's effective ×1.5 for every 2p config (§sources)."""
     if ctx.config.cascade_source == "none":
         return Reading(per_config({}, NEUTRAL))
     return Reading(
