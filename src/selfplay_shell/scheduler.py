@@ -718,7 +718,7 @@ class SelfplayScheduler:
         return True
 
     def get_target_games_for_config(self, config_key: ConfigKey | str) -> int:
-        """Dynamic target games for the config's current Elo (§targets-9.3). A string
+        """Dynamic target games for the config's current Elo (§targets). A string
         that is not a known config is read as the reference reads it: unknown board → hex8's
         factor, players from the first character after "_" (default 2), Elo 1500."""
         key = _config_key(config_key)

@@ -227,7 +227,7 @@ def build_momentum_db(
     return path
 
 
-# --- JSON / YAML state (§sources-16.8) ------------------------------------------------------------
+# --- JSON / YAML state (§sources) ------------------------------------------------------------
 OPTIMIZER_STATE = {
     "consecutive_promotions": 2,
     "best_elo_gain": 64.0,

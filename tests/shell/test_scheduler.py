@@ -217,7 +217,7 @@ def test_target_jobs_reads_missing_attributes_with_upstream_defaults() -> None:
     assert s.get_target_jobs_for_node(object()) == 2
 
 
-# --- node backoff, Elo velocity (§status, §nodes-3.25) ------------------------
+# --- node backoff, Elo velocity (§status, §nodes, §events) ------------------------
 
 
 def test_node_overload_backoff_and_its_expiry() -> None:
