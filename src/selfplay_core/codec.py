@@ -280,7 +280,6 @@ def _check_text(type_name: str, path: str, value: str) -> None:
 # --- naming what failed: cattrs' detailed errors → path and problem ---
 
 _FIELD_PREFIX: Final = re.compile(r"^([A-Za-z_][\w.]*): ")
-_QUOTED_FIELD: Final = re.compile(r"'([A-Za-z_]\w*)'")
 
 
 def _payload_error(cls: type[Any], payload: Mapping[str, Any], exc: BaseException) -> DecodeError:
@@ -310,9 +309,7 @@ def _locate(exc: BaseException, path: list[str]) -> tuple[list[str], BaseExcepti
             path.extend(exc.field.split("."))
     elif not isinstance(exc, KeyError | ConfigKeyError | AttributeError):
         text = str(exc)
-        match = _FIELD_PREFIX.match(text) or (
-            _QUOTED_FIELD.search(text) if text.startswith("Length of") else None
-        )
+        match = _FIELD_PREFIX.match(text)
         if match:
             path.extend(match.group(1).split("."))
     elif isinstance(exc, KeyError) and not path and exc.args:
@@ -336,8 +333,6 @@ def _classify(exc: BaseException) -> tuple[str, str]:
         return NOT_FINITE, text
     if "negative" in text:
         return NEGATIVE, text
-    if "Length of" in text:
-        return EMPTY, text
     return INVALID, text
 
 
