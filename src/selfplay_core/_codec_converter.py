@@ -33,6 +33,7 @@ from selfplay_core.events import (
     CurriculumRebalanced,
     FrozenConfigMap,
     HostOffline,
+    NewGamesAvailable,
     NodeActivated,
     NodeOverloaded,
     NodeRecovered,
@@ -302,6 +303,8 @@ def _alias_specs(cls: type[Any]) -> tuple[AliasSpec, ...]:
         specs.append(("total_nodes", ("total_nodes", "total_peers", "node_count")))
     if cls is SelfplayRateChanged:
         specs.append(("new_rate", ("new_rate", "rate_multiplier")))
+    if cls is NewGamesAvailable:
+        specs.append(("new_games", ("new_games", "games_added", "games_count", "count")))
     return tuple(specs)
 
 

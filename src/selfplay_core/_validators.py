@@ -87,6 +87,7 @@ def count(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
 
 
 optional_count: Final[Validator] = attrs.validators.optional(count)
+optional_non_negative: Final[Validator] = attrs.validators.optional(non_negative)
 """None, or what `count` accepts."""
 
 
@@ -164,6 +165,7 @@ __all__ = [
     "optional_bool",
     "optional_count",
     "optional_finite",
+    "optional_non_negative",
     "optional_text",
     "text",
 ]

@@ -72,6 +72,19 @@ class Backpressure:
         return self.spawn_rate_multiplier(rules) < rules.pause_below_multiplier
 
 
+@attrs.frozen
+class SpawnPause:
+    """Spawning paused by the facade: `pause_spawning()` (`until` None: until resumed) or
+    `activate_backpressure(reason, duration)` (`until` = when it was asked + duration). While
+    it holds, every batch is empty (mode "paused")."""
+
+    reason: str = "pause_spawning"
+    until: float | None = None
+
+    def holds_at(self, now: float) -> bool:
+        return self.until is None or now < self.until
+
+
 def _nodes_by_id(value: Iterable[NodeCapability]) -> tuple[NodeCapability, ...]:
     """Keep one capability per node id (the last given wins), ordered by id."""
     by_id: dict[str, NodeCapability] = {}
@@ -112,7 +125,7 @@ class ClusterState:
     `nodes` keeps one capability per id (ordered by id); `unhealthy_nodes` are excluded;
     `overloaded_until` maps node id → the time its overload backoff ends (excluded while
     `now <` that time); `health_factor` (≤ 1) scales the batch down; `backpressure` may pause or
-    throttle it."""
+    throttle it; `spawn_pause` (when it holds at the request's time) empties it."""
 
     nodes: tuple[NodeCapability, ...] = attrs.field(default=(), converter=_nodes_by_id)
     unhealthy_nodes: frozenset[str] = attrs.field(default=frozenset(), converter=_node_set)
@@ -121,6 +134,7 @@ class ClusterState:
     )
     health_factor: float = attrs.field(default=1.0, validator=_health)
     backpressure: Backpressure | None = None
+    spawn_pause: SpawnPause | None = None
 
     def is_under_backoff(self, node_id: str, now: float) -> bool:
         return self.overloaded_until.get(node_id, 0.0) > now

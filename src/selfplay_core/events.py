@@ -27,6 +27,7 @@ from selfplay_core._validators import (
     optional_bool,
     optional_count,
     optional_finite,
+    optional_non_negative,
     optional_text,
     text,
 )
@@ -514,6 +515,33 @@ class ConfigBoosted:
     multiplier: float = attrs.field(validator=non_negative)
 
 
+@attrs.frozen
+class NewGamesAvailable:
+    """NEW_GAMES_AVAILABLE (upstream HEAD, head.md §7.4): `new_games` more completed games of a
+    config (publishers also say `games_added`, `games_count` or `count`)."""
+
+    TAG: ClassVar[str] = "new_games_available"
+    config_key: ConfigKey = attrs.field(converter=to_config_key)
+    new_games: int = attrs.field(default=0, validator=count)
+
+
+@attrs.frozen
+class SpawningPaused:
+    """Facade `pause_spawning()` (no duration: until `SpawningResumed`) and
+    `activate_backpressure(reason, duration_seconds)`: batches are empty while it holds."""
+
+    TAG: ClassVar[str] = "spawning_paused"
+    reason: str = attrs.field(default="pause_spawning", validator=text)
+    duration_seconds: float | None = attrs.field(default=None, validator=optional_non_negative)
+
+
+@attrs.frozen
+class SpawningResumed:
+    """Facade `resume_spawning()`: ends any pause, timed or not."""
+
+    TAG: ClassVar[str] = "spawning_resumed"
+
+
 def _freeze_json(value: Any) -> Any:
     """JSON-shaped data made read-only: objects → mappingproxy, arrays → tuples."""
     if isinstance(value, Mapping):
@@ -573,6 +601,9 @@ REFERENCE_EVENTS: Final[tuple[type[Any], ...]] = (
 )
 """The 28 types the reference subscribes to, in events.md §2 order."""
 
+LATER_EVENTS: Final[tuple[type[Any], ...]] = (NewGamesAvailable,)
+"""Types the reference subscribes to only after ad4eaccf9 (head.md) that this library applies."""
+
 EMITTED_ONLY_EVENTS: Final[tuple[type[Any], ...]] = (
     QualityPenaltyApplied,
     SelfplayAllocationUpdated,
@@ -585,13 +616,15 @@ SCHEDULER_EVENTS: Final[tuple[type[Any], ...]] = (
     AllocationDecided,
     TargetTrainingSamplesSet,
     ConfigBoosted,
+    SpawningPaused,
+    SpawningResumed,
 )
 """The scheduler's own events."""
 
 EVENT_CLASSES: Final[tuple[type[Any], ...]] = (
-    REFERENCE_EVENTS + EMITTED_ONLY_EVENTS + SCHEDULER_EVENTS
+    REFERENCE_EVENTS + LATER_EVENTS + EMITTED_ONLY_EVENTS + SCHEDULER_EVENTS
 )
-"""Every known event class, canonical order (reference, emitted-only, scheduler)."""
+"""Every known event class, canonical order (reference, later, emitted-only, scheduler)."""
 
 EVENT_TYPES: Final[Mapping[str, type[Any]]] = types.MappingProxyType(
     {cls.TAG: cls for cls in EVENT_CLASSES}
@@ -631,6 +664,7 @@ ReferenceEvent: TypeAlias = (
 
 Event: TypeAlias = (
     ReferenceEvent
+    | NewGamesAvailable
     | QualityPenaltyApplied
     | SelfplayAllocationUpdated
     | Tick
@@ -638,6 +672,8 @@ Event: TypeAlias = (
     | AllocationDecided
     | TargetTrainingSamplesSet
     | ConfigBoosted
+    | SpawningPaused
+    | SpawningResumed
     | UnknownEvent
 )
 """Any event an envelope can carry."""

@@ -33,6 +33,8 @@ from selfplay_core._reducing.cluster_events import (
     node_down,
     node_overloaded,
     node_up,
+    spawning_paused,
+    spawning_resumed,
 )
 from selfplay_core._reducing.common import SCHEDULER_SOURCE, Handler, Outcome
 from selfplay_core._reducing.config_events import (
@@ -55,6 +57,7 @@ from selfplay_core._reducing.config_events import (
     velocity_changed,
 )
 from selfplay_core._reducing.expiry import lapse
+from selfplay_core._reducing.later_events import new_games_available
 from selfplay_core._reducing.refresh import sources_refreshed
 from selfplay_core._reducing.scheduler_events import (
     allocation_decided,
@@ -78,6 +81,7 @@ from selfplay_core.events import (
     HostOffline,
     LowQualityDataWarning,
     ModelPromoted,
+    NewGamesAvailable,
     NodeActivated,
     NodeOverloaded,
     NodeRecovered,
@@ -93,6 +97,8 @@ from selfplay_core.events import (
     SelfplayRateChanged,
     SelfplayTargetUpdated,
     SourcesRefreshed,
+    SpawningPaused,
+    SpawningResumed,
     TargetTrainingSamplesSet,
     Tick,
     TrainingBlockedByQuality,
@@ -178,11 +184,14 @@ _HANDLER_TABLE: Final[dict[type[Any], Handler]] = {
     BackpressureReleased: backpressure_flag(False),
     NodeOverloaded: node_overloaded,
     EloUpdated: elo_updated,
+    NewGamesAvailable: new_games_available,
     Tick: tick,
     SourcesRefreshed: sources_refreshed,
     AllocationDecided: allocation_decided,
     TargetTrainingSamplesSet: target_samples_set,
     ConfigBoosted: config_boosted,
+    SpawningPaused: spawning_paused,
+    SpawningResumed: spawning_resumed,
 }
 _HANDLERS: Final[Mapping[type[Any], Handler]] = MappingProxyType(_HANDLER_TABLE)
 """Event class → handler. Emit-only types (QUALITY_PENALTY_APPLIED, SELFPLAY_ALLOCATION_UPDATED)

@@ -23,7 +23,7 @@ from typing import Any, Final
 
 import attrs
 
-from selfplay_core.cluster import Backpressure, ClusterState, NodeCapability
+from selfplay_core.cluster import Backpressure, ClusterState, NodeCapability, SpawnPause
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
 from selfplay_core.elo_series import EloSeries
 from selfplay_core.event_policy import EventPolicy
@@ -219,7 +219,8 @@ class ClusterFacts:
 
     `nodes` are ordered by id, one per id; `overloaded_until` (node → end of its backoff) is
     ordered by node id; `backpressure_active` is the reference's flag of BACKPRESSURE_ACTIVATED
-    (read by nobody, kept for status); `backpressure` is the polled signal.
+    (read by nobody, kept for status); `backpressure` is the polled signal; `spawn_pause` the
+    facade's pause (`pause_spawning`, `activate_backpressure`), which empties batches.
     """
 
     nodes: tuple[NodeCapability, ...] = ()
@@ -229,6 +230,7 @@ class ClusterFacts:
     backpressure: Backpressure | None = None
     backpressure_active: bool = False
     training_queue_depth: int = 0
+    spawn_pause: SpawnPause | None = None
 
     def with_node_health(
         self, nodes: tuple[NodeCapability, ...], unhealthy_nodes: frozenset[str]
@@ -242,6 +244,7 @@ class ClusterFacts:
             self.backpressure,
             self.backpressure_active,
             self.training_queue_depth,
+            self.spawn_pause,
         )
 
 
@@ -534,4 +537,5 @@ def cluster_state(state: SchedulerState) -> ClusterState:
         overloaded_until=cluster.overloaded_until,
         health_factor=min(1.0, max(0.0, cluster.health_factor)),
         backpressure=cluster.backpressure,
+        spawn_pause=cluster.spawn_pause,
     )

@@ -396,6 +396,10 @@ def health_check(
             degraded.append("Backpressure emergency: node job targets are 0")
     if state.cluster.backpressure_active:
         degraded.append("Backpressure activated by event (BACKPRESSURE_ACTIVATED)")
+    pause = state.cluster.spawn_pause
+    if pause is not None and pause.holds_at(now):
+        until = "until resumed" if pause.until is None else f"until {pause.until:g}"
+        degraded.append(f"Spawning paused ({pause.reason}) {until}: nothing allocated")
     health_factor = min(1.0, max(0.0, state.cluster_health_factor))
     if health_factor < 1.0:
         degraded.append(f"Cluster health factor {health_factor:g}: batches scaled down")

@@ -23,7 +23,7 @@ import time
 import types
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Final, Generic, Literal, TypeVar
+from typing import Any, Final, Generic, Literal, Self, TypeVar
 
 import attrs
 from returns.io import IOFailure, IOResult, IOSuccess
@@ -174,7 +174,7 @@ EVENT_FIELDS_OF_SOURCE: Final[Mapping[str, tuple[str, ...]]] = {
 class _Slot(Generic[T]):
     """Mutable per-source bookkeeping; touched only on the event loop."""
 
-    name: SourceName
+    name: str
     reader: Callable[[ReadContext], Reading[T]]
     ttl: float
     absent_default: T | None = None
@@ -217,7 +217,125 @@ class _Slot(Generic[T]):
         )
 
 
-class SelfplayDataAccessor:
+class SourceAccessor:
+    """Named sources, each read in a worker thread with its timeout, cached for its TTL, and on
+    failure serving its last good value while `status()` says what went wrong (the machinery of
+    `SelfplayDataAccessor`, reusable for any set of sources, e.g. `selfplay_shell.compat`'s
+    callbacks). A subclass adds its sources (`_add_source`) and says what a snapshot is."""
+
+    def __init__(
+        self,
+        anchors: Anchors,
+        config: AccessorConfig,
+        clock: Callable[[], float],
+        executor: concurrent.futures.Executor | None,
+    ) -> None:
+        self._anchors = anchors
+        self._config = config
+        self._clock = clock
+        self._own_executor = executor is None
+        self._executor = executor or concurrent.futures.ThreadPoolExecutor(
+            max_workers=self._config.max_workers, thread_name_prefix="selfplay-accessor"
+        )
+        self._slots: dict[str, _Slot[Any]] = {}
+
+    @property
+    def config(self) -> AccessorConfig:
+        return self._config
+
+    def _add_source(
+        self, name: str, reader: Callable[[ReadContext], Reading[Any]], ttl: float
+    ) -> None:
+        """One more source: `reader` runs in a worker thread under this accessor's rules."""
+        self._slots[name] = _Slot(name, reader, ttl)
+
+    def close(self) -> None:
+        """Stop the worker threads (reads in flight finish on their own deadline)."""
+        if self._own_executor:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self.close()
+
+    def status(self) -> Mapping[str, SourceHealth]:
+        """Per-source health of the sources in use, in their order."""
+        return types.MappingProxyType(
+            {name: self._slots[name].health() for name in self._active_sources()}
+        )
+
+    def _active_sources(self) -> list[str]:
+        return list(self._slots)
+
+    @property
+    def degraded(self) -> bool:
+        return any(health.state == "degraded" for health in self.status().values())
+
+    # --- one source ---------------------------------------------------------------------------
+    async def _get(self, name: str, force: bool) -> IOResult[Any, SourceError]:
+        slot = self._slots[name]
+        loop = asyncio.get_running_loop()
+        if slot.lock is None or slot.lock_loop is not loop:  # asyncio locks belong to one loop
+            slot.lock = asyncio.Lock()
+            slot.lock_loop = loop
+        async with slot.lock:  # concurrent callers share one read
+            fresh = slot.fetched_at is not None and time.monotonic() - slot.fetched_at < slot.ttl
+            if force or not fresh:
+                await self._read(slot)
+            return slot.outcome()
+
+    async def _read(self, slot: _Slot[Any]) -> None:
+        timeout = self._config.timeout_for(slot.name)
+        now = self._clock()
+        ctx = ReadContext(self._anchors, self._config, now, time.monotonic() + timeout)
+        slot.last_attempt_at = now
+        try:
+            # A read that outlived its timeout is still going: wait for it, don't pile up threads.
+            if slot.running is None or slot.running.done():
+                slot.running = self._executor.submit(slot.reader, ctx)
+            reading = await asyncio.wait_for(asyncio.wrap_future(slot.running), timeout)
+        except SourceFailure as failure:
+            self._failed(
+                slot, SourceError(slot.name, failure.kind, failure.detail, failure.location)
+            )
+        except TimeoutError:
+            self._failed(slot, SourceError(slot.name, "timeout", f"no result within {timeout:g} s"))
+        except Exception as exc:  # one broken reader must never break the others
+            self._failed(slot, SourceError(slot.name, "unexpected", f"{type(exc).__name__}: {exc}"))
+        else:
+            slot.value = reading.value
+            slot.value_is_default = False
+            slot.note = None
+            slot.problems = reading.problems
+            slot.error = None
+            slot.last_success_at = now
+            slot.consecutive_failures = 0
+        slot.fetched_at = time.monotonic()
+
+    def _failed(self, slot: _Slot[Any], error: SourceError) -> None:
+        # A store that was never there is the reference's default state, not a failure; a store
+        # that disappears after a good read is a failure (its last good value is kept).
+        if (
+            error.kind == "missing"
+            and slot.absent_default is not None
+            and (slot.value is None or slot.value_is_default)
+        ):
+            slot.value = slot.absent_default
+            slot.value_is_default = True
+            slot.error = None
+            slot.problems = ()
+            slot.note = f"absent, reference defaults: {error}"
+            slot.last_success_at = slot.last_attempt_at
+            slot.consecutive_failures = 0
+            return
+        slot.error = error
+        slot.problems = ()
+        slot.consecutive_failures += 1
+
+
+class SelfplayDataAccessor(SourceAccessor):
     """Async getters over the reference's stores; see the module docstring for the contract."""
 
     def __init__(
@@ -230,15 +348,10 @@ class SelfplayDataAccessor:
         executor: concurrent.futures.Executor | None = None,
     ) -> None:
         root_path = Path(root).expanduser().absolute()
-        self._anchors = Anchors(root_path, Path(cwd).expanduser().absolute() if cwd else root_path)
-        self._config = config or AccessorConfig()
-        self._clock = clock
-        self._own_executor = executor is None
-        self._executor = executor or concurrent.futures.ThreadPoolExecutor(
-            max_workers=self._config.max_workers, thread_name_prefix="selfplay-accessor"
-        )
+        anchors = Anchors(root_path, Path(cwd).expanduser().absolute() if cwd else root_path)
+        super().__init__(anchors, config or AccessorConfig(), clock, executor)
         ttl, node_ttl = self._config.ttl_seconds, self._config.node_ttl_seconds
-        self._slots: dict[SourceName, _Slot[Any]] = {
+        self._slots = {
             "freshness": _Slot("freshness", read_freshness, ttl),
             "elo": _Slot("elo", EloReader(), ttl),
             "feedback": _Slot("feedback", read_feedback, ttl),
@@ -256,11 +369,7 @@ class SelfplayDataAccessor:
             "backpressure": _Slot("backpressure", read_queue_pressure, ttl, 0.0),
         }
 
-    # --- configuration and lifecycle -----------------------------------------------------------
-    @property
-    def config(self) -> AccessorConfig:
-        return self._config
-
+    # --- configuration ---------------------------------------------------------------------------
     @property
     def root(self) -> os.PathLike[str]:
         return self._anchors.root
@@ -268,17 +377,6 @@ class SelfplayDataAccessor:
     @property
     def cwd(self) -> os.PathLike[str]:
         return self._anchors.cwd
-
-    def close(self) -> None:
-        """Stop the worker threads (reads in flight finish on their own deadline)."""
-        if self._own_executor:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-
-    async def __aenter__(self) -> SelfplayDataAccessor:
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        self.close()
 
     # --- getters -----------------------------------------------------------------------------
     async def get_data_freshness(
@@ -386,21 +484,12 @@ class SelfplayDataAccessor:
         """`snapshot()` ignoring the TTL: every source is read now."""
         return await self.snapshot(force=True)
 
-    def status(self) -> Mapping[str, SourceHealth]:
-        """Per-source health of the sources in use, in the reference's refresh order."""
-        return types.MappingProxyType(
-            {name: self._slots[name].health() for name in self._active_sources()}
-        )
-
-    def _active_sources(self) -> list[SourceName]:
-        """Every source, except the status endpoint when no URL is configured."""
+    def _active_sources(self) -> list[str]:
+        """Every source in the reference's refresh order, except the status endpoint when no
+        URL is configured."""
         return [n for n in SOURCES if n != "cluster_status" or self._config.cluster_status_url]
 
-    @property
-    def degraded(self) -> bool:
-        return any(health.state == "degraded" for health in self.status().values())
-
-    def _collect(self, names: list[SourceName]) -> AccessorSnapshot:
+    def _collect(self, names: list[str]) -> AccessorSnapshot:
         config = self._config
         slots = self._slots
         elo: EloReading | None = slots["elo"].value
@@ -438,67 +527,6 @@ class SelfplayDataAccessor:
             warnings=types.MappingProxyType(warnings),
         )
 
-    # --- one source ---------------------------------------------------------------------------
-    async def _get(self, name: SourceName, force: bool) -> IOResult[Any, SourceError]:
-        slot = self._slots[name]
-        loop = asyncio.get_running_loop()
-        if slot.lock is None or slot.lock_loop is not loop:  # asyncio locks belong to one loop
-            slot.lock = asyncio.Lock()
-            slot.lock_loop = loop
-        async with slot.lock:  # concurrent callers share one read
-            fresh = slot.fetched_at is not None and time.monotonic() - slot.fetched_at < slot.ttl
-            if force or not fresh:
-                await self._read(slot)
-            return slot.outcome()
-
-    async def _read(self, slot: _Slot[Any]) -> None:
-        timeout = self._config.timeout_for(slot.name)
-        now = self._clock()
-        ctx = ReadContext(self._anchors, self._config, now, time.monotonic() + timeout)
-        slot.last_attempt_at = now
-        try:
-            # A read that outlived its timeout is still going: wait for it, don't pile up threads.
-            if slot.running is None or slot.running.done():
-                slot.running = self._executor.submit(slot.reader, ctx)
-            reading = await asyncio.wait_for(asyncio.wrap_future(slot.running), timeout)
-        except SourceFailure as failure:
-            self._failed(
-                slot, SourceError(slot.name, failure.kind, failure.detail, failure.location)
-            )
-        except TimeoutError:
-            self._failed(slot, SourceError(slot.name, "timeout", f"no result within {timeout:g} s"))
-        except Exception as exc:  # one broken reader must never break the others
-            self._failed(slot, SourceError(slot.name, "unexpected", f"{type(exc).__name__}: {exc}"))
-        else:
-            slot.value = reading.value
-            slot.value_is_default = False
-            slot.note = None
-            slot.problems = reading.problems
-            slot.error = None
-            slot.last_success_at = now
-            slot.consecutive_failures = 0
-        slot.fetched_at = time.monotonic()
-
-    def _failed(self, slot: _Slot[Any], error: SourceError) -> None:
-        # A store that was never there is the reference's default state, not a failure; a store
-        # that disappears after a good read is a failure (its last good value is kept).
-        if (
-            error.kind == "missing"
-            and slot.absent_default is not None
-            and (slot.value is None or slot.value_is_default)
-        ):
-            slot.value = slot.absent_default
-            slot.value_is_default = True
-            slot.error = None
-            slot.problems = ()
-            slot.note = f"absent, reference defaults: {error}"
-            slot.last_success_at = slot.last_attempt_at
-            slot.consecutive_failures = 0
-            return
-        slot.error = error
-        slot.problems = ()
-        slot.consecutive_failures += 1
-
 
 __all__ = [
     "EVENT_FIELDS_OF_SOURCE",
@@ -506,6 +534,7 @@ __all__ = [
     "AccessorConfig",
     "AccessorSnapshot",
     "SelfplayDataAccessor",
+    "SourceAccessor",
     "SourceError",
     "SourceHealth",
 ]

@@ -20,6 +20,7 @@ from selfplay_core.policy import PolicyError, SchedulerPolicy
 from selfplay_core.replay import Item, Snapshot, decode_snapshot, encode_snapshot
 from selfplay_core.state import SchedulerState
 from selfplay_shell.eventlog import LogError, ManifestError, read_log, resolve_segments
+from selfplay_shell.eventlog.jsonline import checked_nesting
 
 __all__ = [
     "SNAPSHOT_SUFFIX",
@@ -95,7 +96,7 @@ def sidecar_snapshot(log: str | os.PathLike[str]) -> Path:
 def read_snapshot(path: str | os.PathLike[str]) -> Snapshot:
     file = Path(path)
     try:
-        raw = json.loads(file.read_text(encoding="utf-8"))
+        raw = json.loads(checked_nesting(file.read_text(encoding="utf-8")))
     except FileNotFoundError:
         raise ReplayInputError(f"snapshot {file} does not exist") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:

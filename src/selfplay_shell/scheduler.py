@@ -170,6 +170,9 @@ def node_resources(node: object) -> NodeResources:
 class SelfplayScheduler:
     """Drop-in for the reference's `SelfplayScheduler` (see the module docstring)."""
 
+    #: The event types `subscribe_to_events` subscribes to: the reference's 28.
+    subscribed_types: tuple[str, ...] = _REFERENCE_TYPES
+
     def __init__(
         self,
         policy: SchedulerPolicy = SchedulerPolicy(),  # noqa: B008 - frozen value
@@ -484,7 +487,7 @@ class SelfplayScheduler:
         if self._subscriptions:
             return True
         source = bus if bus is not None else get_event_bus()
-        for event_type in _REFERENCE_TYPES:
+        for event_type in self.subscribed_types:
             try:
                 self._subscriptions.append(source.subscribe(event_type, self._on_message))
             except Exception:
@@ -712,15 +715,25 @@ _instance: SelfplayScheduler | None = None
 _instance_lock = threading.Lock()
 
 
-def get_selfplay_scheduler(**kwargs: Any) -> SelfplayScheduler:
-    """The process-wide scheduler: created on first use (with `kwargs`, ignored afterwards) and
-    subscribed to the process bus, as the reference's singleton. Thread-safe."""
+def get_selfplay_scheduler(
+    *, scheduler_class: type[SelfplayScheduler] | None = None, **kwargs: Any
+) -> SelfplayScheduler:
+    """The process-wide scheduler: created on first use (as `scheduler_class(**kwargs)`, default
+    `SelfplayScheduler`; both ignored afterwards) and subscribed to the process bus, as the
+    reference's singleton. Thread-safe. Asking for a class the existing instance is not raises
+    `TypeError` (reset first)."""
     global _instance
+    cls = scheduler_class or SelfplayScheduler
     with _instance_lock:
         if _instance is None:
-            scheduler = SelfplayScheduler(**kwargs)
+            scheduler = cls(**kwargs)
             scheduler.subscribe_to_events()
             _instance = scheduler
+        elif not isinstance(_instance, cls):
+            raise TypeError(
+                f"the process-wide scheduler is a {type(_instance).__name__}, not a "
+                f"{cls.__name__}: call reset_selfplay_scheduler() first"
+            )
         return _instance
 
 

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,12 @@ ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "replay" / "golden" / "sim-seed7-6nodes-2h.jsonl"
 BAD = ROOT / "tests" / "replay" / "bad"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+needs_matplotlib = pytest.mark.skipif(
+    find_spec("matplotlib") is None,
+    reason="matplotlib is not installed (pip install -e '.[dev]' or '.[plot]' installs it)",
+)
+# Every test here runs the real command in a subprocess: seconds each.
+pytestmark = pytest.mark.slow
 
 
 def run(
@@ -81,6 +88,7 @@ def test_the_main_job_runs_with_no_options_and_says_where_the_log_is(tmp_path: P
     assert replayed["applied"] > 3000
 
 
+@needs_matplotlib
 def test_simulate_json_and_plot(tmp_path: Path) -> None:
     out = tmp_path / "run.jsonl"
     png = tmp_path / "run.png"
@@ -222,6 +230,7 @@ def test_counterfactual_under_a_toml_policy(
     assert "Games per node" in human.stdout
 
 
+@needs_matplotlib
 def test_replay_plot_writes_a_png(golden: Path, tmp_path: Path) -> None:
     png = tmp_path / "replay.png"
     done = run("replay", str(golden), "--plot", str(png))
@@ -288,7 +297,7 @@ def test_explain_a_decision_like_sprio(golden: Path) -> None:
     done = run("explain", str(golden), "--decision", "2")
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    for needle in ("decision 2", "Priority terms", "Multipliers and score", "staleness",
+    for needle in ("decision 2", "Priority terms", "Multipliers (×) and score", "staleness",
                    "starvation", "How each config's games came about", "hexagonal_4p"):  # fmt: skip
         assert needle in out
     data = run_json("explain", str(golden), "--decision", "2")

@@ -57,11 +57,13 @@ def test_scheduler_own_tags() -> None:
         "allocation_decided",
         "target_training_samples_set",
         "config_boosted",
+        "spawning_paused",
+        "spawning_resumed",
     ]
 
 
 def test_registry_is_a_bijection_over_all_classes() -> None:
-    assert len(ev.EVENT_TYPES) == len(ev.EVENT_CLASSES) == 35
+    assert len(ev.EVENT_TYPES) == len(ev.EVENT_CLASSES) == 38
     for tag, cls in ev.EVENT_TYPES.items():
         assert tag == cls.TAG
         assert attrs.has(cls)

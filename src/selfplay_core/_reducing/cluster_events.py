@@ -10,7 +10,7 @@ from typing import Final
 import attrs
 
 from selfplay_core._reducing.common import Handler, Outcome
-from selfplay_core.cluster import NodeCapability, cluster_health_factor
+from selfplay_core.cluster import NodeCapability, SpawnPause, cluster_health_factor
 from selfplay_core.events import (
     BackpressureActivated,
     BackpressureReleased,
@@ -23,6 +23,8 @@ from selfplay_core.events import (
     P2PClusterHealthy,
     P2PClusterUnhealthy,
     P2PNodeDead,
+    SpawningPaused,
+    SpawningResumed,
 )
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.state import SchedulerState
@@ -115,6 +117,31 @@ def backpressure_flag(active: bool) -> Handler:
         return Outcome(state.with_cluster(cluster))
 
     return backpressure
+
+
+def spawning_paused(
+    state: SchedulerState, event: SpawningPaused, at: float, policy: SchedulerPolicy
+) -> Outcome:
+    """`pause_spawning()` / `activate_backpressure(reason, duration)`: batches are empty until
+    the pause ends. A pause that still holds and ends later (or never) is kept."""
+    until = None if event.duration_seconds is None else at + event.duration_seconds
+    held = state.cluster.spawn_pause
+    lasts_longer = held is not None and (
+        held.until is None or (until is not None and held.until >= until)
+    )
+    if held is not None and held.holds_at(at) and lasts_longer:
+        return Outcome(state)
+    pause = SpawnPause(event.reason, until)
+    return Outcome(state.with_cluster(attrs.evolve(state.cluster, spawn_pause=pause)))
+
+
+def spawning_resumed(
+    state: SchedulerState, event: SpawningResumed, at: float, policy: SchedulerPolicy
+) -> Outcome:
+    """`resume_spawning()`: any pause ends now."""
+    if state.cluster.spawn_pause is None:
+        return Outcome(state)
+    return Outcome(state.with_cluster(attrs.evolve(state.cluster, spawn_pause=None)))
 
 
 def node_overloaded(

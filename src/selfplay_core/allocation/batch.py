@@ -205,10 +205,12 @@ def _placement_order(
     return starved + rest
 
 
-def _paused(request: AllocationRequest, multiplier: float, health: float) -> BatchAllocation:
+def _paused(
+    request: AllocationRequest, multiplier: float, health: float, why: str
+) -> BatchAllocation:
     explanation = AllocationExplanation(
         mode=PAUSED_MODE,
-        summary=f"backpressure pause: spawn-rate multiplier {multiplier!r}; nothing allocated",
+        summary=f"{why}; nothing allocated",
         requested_games_per_config=request.games_per_config,
         effective_games_per_config=0,
         throttle_multiplier=multiplier,
@@ -228,9 +230,13 @@ def allocate(
     """Decide one batch. Deterministic; independent of the order of priorities and nodes."""
     unique = unique_priorities(priorities)
     multiplier, health = _throttle(policy, cluster)
+    pause = cluster.spawn_pause
+    if pause is not None and pause.holds_at(request.now):
+        return _paused(request, multiplier, health, f"spawning paused ({pause.reason})")
     bp = cluster.backpressure
     if bp is not None and bp.should_pause(policy.allocation.backpressure):
-        return _paused(request, multiplier, health)
+        why = f"backpressure pause: spawn-rate multiplier {multiplier!r}"
+        return _paused(request, multiplier, health, why)
     factor = multiplier * health
     eligible, skipped = select_configs(unique, request.max_configs)
     g = batch_games_per_config(

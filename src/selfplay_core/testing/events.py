@@ -42,6 +42,7 @@ _BY_VALIDATOR: dict[Callable[..., None], st.SearchStrategy[Any]] = {
     validators.finite: finite_floats,
     validators.optional_finite: _optional(finite_floats),
     validators.non_negative: non_negative_floats,
+    validators.optional_non_negative: _optional(non_negative_floats),
     validators.count: counts,
     validators.optional_count: _optional(counts),
     validators.text: texts,

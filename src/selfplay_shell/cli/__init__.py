@@ -10,9 +10,11 @@ validate a log.
 
 Exit status: 0 when all is well; 1 when a replayed decision differs from the recorded one, a
 line is rejected under `--strict`, or `validate` finds an error; 2 for bad arguments, a missing
-log, or a policy or snapshot that cannot be used. Tables go to stdout (plain text when it is
-not a terminal); `--json` prints one JSON object instead. rich and matplotlib are imported
-only here and in the plot module, so the library does not need them.
+log, or a policy or snapshot that cannot be used. Every error is one line on stderr; what the
+user typed is checked before any work starts (`arguments`). Tables go to stdout, fitted to the
+terminal (`COLUMNS`, else 100 columns when piped); `--json` prints one JSON object instead.
+One module per command; rich is imported only by this package, matplotlib only by the plot
+module, so the library does not need them.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from selfplay_shell.cli.arguments import build_parser
+from selfplay_shell.cli.arguments import UsageError, build_parser, check_outputs
 from selfplay_shell.cli.explain import cmd_explain
 from selfplay_shell.cli.output import EXIT_DIFFERS, EXIT_OK, EXIT_USAGE, PROGRESS_MIN_LINES, Output
 from selfplay_shell.cli.replay import cmd_replay
@@ -44,16 +46,11 @@ _COMMANDS: Final[dict[str, Callable[[argparse.Namespace, Output], int]]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
     given = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(given)
-    if args.command is None:
-        # `selfplay-scheduler` alone runs the main job: a default simulation.
-        args = parser.parse_args([*given, "simulate"])
     try:
-        from rich.console import Console  # noqa: F401 - the [cli] extra
-    except ImportError:
-        sys.stderr.write("selfplay-scheduler needs rich: pip install 'selfplay-scheduler[cli]'\n")
+        args = _arguments(given)
+    except UsageError as error:
+        Output.plain_error(str(error))
         return EXIT_USAGE
     out = Output(quiet=args.quiet or getattr(args, "json", False))
     try:
@@ -61,10 +58,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReplayInputError as error:
         out.error(str(error))
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        out.error("interrupted")
-        return 130
     except BrokenPipeError:
         # e.g. `| head`: nothing more to say, and nowhere to say it
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except OSError as error:
+        # a file that cannot be written or read after the checks (permissions, a full disk)
+        out.error(f"{error.filename or ''}: {error.strerror or error}".lstrip(": "))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        out.error("interrupted")
+        return 130
+
+
+def _arguments(given: list[str]) -> argparse.Namespace:
+    """The parsed command line, every number, output folder and optional dependency checked
+    (`UsageError` otherwise)."""
+    parser = build_parser()
+    args = parser.parse_args(given)
+    if args.command is None:
+        # `selfplay-scheduler` alone runs the main job: a default simulation.
+        args = parser.parse_args([*given, "simulate"])
+    check_outputs(args)
+    return args

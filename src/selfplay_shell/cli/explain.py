@@ -16,8 +16,16 @@ from selfplay_core.events import AllocationDecided, Envelope
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.replay import DecisionCheck, replay
 from selfplay_core.state import SchedulerState
-from selfplay_shell.cli.output import EXIT_OK, Output, fmt, lines_after, print_json, when
-from selfplay_shell.explain import MULTIPLIERS, TERMS, explain_data
+from selfplay_shell.cli.arguments import UsageError, epoch_seconds
+from selfplay_shell.cli.output import (
+    EXIT_OK,
+    Output,
+    lines_after,
+    print_json,
+    when,
+)
+from selfplay_shell.cli.render_explain import render_explanation
+from selfplay_shell.explain import explain_data
 from selfplay_shell.replay_files import ReplayInputError, load_policy, log_items, starting_point
 
 
@@ -32,9 +40,9 @@ def _parse_at(text: str, first_at: float | None) -> float:
             offset = float(body) * unit
         except ValueError:
             raise ReplayInputError(f"--at {text}: not a duration like +90m or +2h") from None
-        return (first_at or 0.0) + offset
+        return epoch_seconds((first_at or 0.0) + offset, text)
     try:
-        return float(text)
+        return epoch_seconds(float(text), text)
     except ValueError:
         pass
     try:
@@ -45,7 +53,10 @@ def _parse_at(text: str, first_at: float | None) -> float:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    try:
+        return epoch_seconds(moment.timestamp(), text)
+    except (OverflowError, ValueError):  # a zone pushing year 1 or 9999 past the calendar
+        raise UsageError(f"--at {text}: not a time (years 1 to 9999)") from None
 
 
 def _first_at(log: str) -> float | None:
@@ -68,8 +79,11 @@ def cmd_explain(args: argparse.Namespace, out: Output) -> int:
     if args.decision is not None:
         with out.progress(total, "replaying") as bar:
             found = _find_decision(state0, items, policy, start.position, args.decision, bar)
-        if found is None:
-            raise ReplayInputError(f"the log has fewer than {args.decision} decisions")
+        if isinstance(found, int):
+            raise ReplayInputError(
+                f"--decision {args.decision}: the log has {found} decision(s)"
+                + (" after its snapshot" if start.position else "")
+            )
         check, replayed = found
         if args.policy:
             # under another policy: what that policy would have decided here
@@ -85,16 +99,17 @@ def cmd_explain(args: argparse.Namespace, out: Output) -> int:
     else:
         at = _parse_at(args.at, _first_at(args.log))
         with out.progress(total, "replaying") as bar:
-            state, request = _state_at(state0, items, policy, start.position, at, bar)
+            state, request, span = _state_at(state0, items, policy, start.position, at, bar)
         result = decide(state, request, policy)
         data = explain_data(state, request, policy, result)
         data["decision"] = None
         data["source"] = "what the scheduler would decide at this time"
+        data["note"] = _outside(at, span)
     data["policy"] = args.policy or "recorded"
     if args.json:
         print_json(data)
         return EXIT_OK
-    _render_explanation(out, data, top=args.top)
+    render_explanation(out, data, top=args.top)
     return EXIT_OK
 
 
@@ -105,14 +120,18 @@ def _find_decision(
     start: int,
     number: int,
     on_step: Callable[[object], None] | None = None,
-) -> tuple[DecisionCheck, BatchAllocation] | None:
+) -> tuple[DecisionCheck, BatchAllocation] | int:
+    """The `number`-th decision and its replay, or how many decisions the log has."""
+    seen = 0
     for step in replay(state0, items, policy, start_position=start):
         if on_step is not None:
             on_step(step)
         check = step.check
-        if check is not None and check.number == number:
-            return check, check.replayed
-    return None
+        if check is not None:
+            seen = check.number
+            if check.number == number:
+                return check, check.replayed
+    return seen
 
 
 def _state_at(
@@ -122,133 +141,44 @@ def _state_at(
     start: int,
     at: float,
     on_step: Callable[[object], None] | None = None,
-) -> tuple[SchedulerState, AllocationRequest]:
-    """The state after every envelope up to `at`, and the last recorded request's shape at
-    `at` (the facade's default request when there was none)."""
+) -> tuple[SchedulerState, AllocationRequest, tuple[float, float] | None]:
+    """The state after every envelope up to `at`, the last recorded request's shape at `at`
+    (the facade's default request when there was none), and the log's first and last
+    envelope times (None for a log without envelopes)."""
     state = state0
     request = AllocationRequest(now=at)
+    first: float | None = None
+    last: float | None = None
+    reached = False  # the first envelope after `at`: the state stops there
     for step in replay(state0, items, policy, check=False, start_position=start):
         if on_step is not None:
             on_step(step)
         envelope = step.envelope
-        if envelope is not None and envelope.at > at:
-            break
+        if envelope is not None:
+            first = envelope.at if first is None else first
+            last = envelope.at
+            reached = reached or envelope.at > at
+        if reached:
+            continue  # read on only for the log's last time
         state = step.state
         if envelope is not None and isinstance(envelope.event, AllocationDecided):
             request = attrs.evolve(envelope.event.request, now=at)
-    return state, request
+    return state, request, None if first is None or last is None else (first, last)
 
 
-def _render_explanation(out: Output, data: dict[str, Any], *, top: int | None) -> None:
-    from rich.table import Table
-
-    heading = f"decision {data['decision']}" if data["decision"] is not None else data["source"]
-    request = data["request"]
-    out.print(
-        f"[bold]{heading}[/] at {when(data['at'])} UTC — request: "
-        f"games_per_config={request['games_per_config']}, max_configs={request['max_configs']}, "
-        f"target_games={request['target_games']}"
-    )
-    s = data["signals"]
-    out.print(
-        f"cluster signals: idle GPU fraction {s['idle_gpu_fraction']:.2f}, training queue "
-        f"{s['training_queue_depth']}, configs at target {s['configs_at_target_fraction']:.2f}, "
-        f"average Elo {s['average_elo']:.1f}"
-    )
-    rows = data["priorities"] if top is None else data["priorities"][:top]
-    weights = data["weights"]
-    terms = Table(title="Priority terms: factor → factor × weight (like sprio)")
-    terms.add_column("rank", justify="right")
-    terms.add_column("config")
-    for name, _ in TERMS:
-        terms.add_column(f"{name}\n×{weights[name]:.3f}", justify="right")
-    terms.add_column("base", justify="right")
-    for row in rows:
-        cells = [f"{fmt(row['factors'][n])}→{fmt(row['terms'][n])}" for n, _ in TERMS]
-        terms.add_row(str(row["rank"]), row["config"], *cells, fmt(row["base"]))
-    out.print(terms)
-    mult = Table(title="Multipliers and score")
-    mult.add_column("rank", justify="right")
-    mult.add_column("config")
-    mult.add_column("games", justify="right")
-    mult.add_column("tier")
-    for name in MULTIPLIERS:
-        mult.add_column(name.replace("_", " "), justify="right")
-    mult.add_column("score", justify="right")
-    for row in rows:
-        mult.add_row(
-            str(row["rank"]),
-            row["config"],
-            f"{row['games_count']:,}",
-            row["tier"],
-            *(fmt(row["multipliers"][n]) for n in MULTIPLIERS),
-            f"[bold]{fmt(row['score'])}[/]",
+def _outside(at: float, span: tuple[float, float] | None) -> str | None:
+    """A statement when `at` is not within the log's envelopes, None when it is."""
+    if span is None:
+        return "the log has no envelopes: this is the starting state"
+    first, last = span
+    if at < first:
+        return (
+            f"{when(at)} UTC is before the log's first envelope ({when(first)} UTC): "
+            "this is the state before anything was recorded"
         )
-    out.print(mult)
-    _render_allocation(out, data["allocation"])
-    if data.get("replays_identical") is False:
-        out.print("[bold red]This decision does not replay identically (see replay).[/]")
-
-
-def _render_allocation(out: Output, a: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    budget = (
-        f", budget {a['requested_budget']} → {a['effective_budget']}"
-        if a["requested_budget"] is not None
-        else ""
-    )
-    out.print(
-        f"[bold]allocation[/] ({a['mode']} mode): G {a['requested_games_per_config']} → "
-        f"{a['effective_games_per_config']}{budget}; throttle ×{a['throttle_multiplier']:.3f}, "
-        f"health ×{a['health_factor']:.3f}; {a['total_games']:,} games, "
-        f"{a['placed_games']:,} placed, {a['unplaced_games']:,} unplaced"
-    )
-    table = Table(title="How each config's games came about")
-    columns = (
-        ("config", "config_key"),
-        ("score", "score"),
-        ("starvation", "starvation"),
-        ("from score", "base_games"),
-        ("floor", "floor_games"),
-        ("4p min", "minimum_games"),
-        ("donated", "donated"),
-        ("received", "received"),
-        ("unthrottled", "unthrottled_games"),
-        ("games", "games"),
-        ("placed", "placed"),
-        ("unplaced", "unplaced"),
-        ("note", "note"),
-    )
-    for title, _ in columns:
-        table.add_column(title, justify="left" if title in ("config", "note") else "right")
-    for c in a["configs"]:
-        cells = []
-        for _, key in columns:
-            value = c[key]
-            cells.append(fmt(value) if isinstance(value, float) else str(value))
-        table.add_row(*cells)
-    out.print(table)
-    for u in a["unmet"]:
-        out.print(
-            f"unmet {u['kind']} for {u['config_key']}: {u['achieved']} of {u['required']} "
-            f"({u['reason']})"
+    if at > last:
+        return (
+            f"{when(at)} UTC is after the log's last envelope ({when(last)} UTC): "
+            "this is the last recorded state, aged to that time"
         )
-    if a["nodes"]:
-        nodes = Table(title="Placement on nodes (caps per batch)")
-        for column in ("node", "games", "cap", "large-board cap", "per config"):
-            nodes.add_column(
-                column, justify="left" if column in ("node", "per config") else "right"
-            )
-        for n in a["nodes"]:
-            per = ", ".join(f"{k} {v}" for k, v in n["by_config"].items())
-            nodes.add_row(
-                n["node"], str(n["games"]), str(n["games_cap"]), str(n["large_board_cap"]), per
-            )
-        out.print(nodes)
-    if a["excluded_nodes"]:
-        out.print(
-            "excluded nodes: " + "; ".join(f"{k}: {v}" for k, v in a["excluded_nodes"].items())
-        )
-    if a["unplaced_reasons"]:
-        out.print("unplaced: " + "; ".join(f"{k}: {v}" for k, v in a["unplaced_reasons"].items()))
+    return None

@@ -4,14 +4,19 @@ codes, JSON on stdout, UTC times, numbers."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from selfplay_core.replay import Step
 from selfplay_shell.replay_files import count_lines
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 EXIT_OK: Final = 0
 EXIT_DIFFERS: Final = 1
@@ -23,28 +28,60 @@ PROGRESS_MIN_LINES: Final = 50_000
 LIST_LIMIT: Final = 10
 
 
+#: Width of piped output when `COLUMNS` does not say (a terminal's own width wins).
+PIPED_WIDTH: Final = 100
+
+
+def _console(*, stderr: bool) -> Console:
+    """A console that never reads text as markup (user paths and config names print as
+    given; style comes from `Text` objects) and is as wide as the terminal, or `COLUMNS`, or
+    `PIPED_WIDTH` when piped."""
+    from rich.console import Console
+
+    console = Console(stderr=stderr, highlight=False, markup=False, emoji=False)
+    if not console.is_terminal and not os.environ.get("COLUMNS", "").isdigit():
+        console = Console(
+            stderr=stderr, highlight=False, markup=False, emoji=False, width=PIPED_WIDTH
+        )
+    return console
+
+
+def one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
 class Output:
-    """Where human output goes: rich consoles for stdout and stderr (plain when not a
-    terminal), and whether to print at all (`--json` and `--quiet` silence the tables)."""
+    """Where human output goes: rich consoles for stdout and stderr, and whether to print at
+    all (`--json` and `--quiet` silence the tables)."""
 
     def __init__(self, *, quiet: bool = False) -> None:
-        from rich.console import Console
-
-        self.out = Console(highlight=False)
-        if not self.out.is_terminal:
-            # piped or captured: wide enough that tables do not wrap, no wrapping of text
-            self.out = Console(highlight=False, width=180, soft_wrap=True)
-        self.err = Console(stderr=True, highlight=False)
-        if not self.err.is_terminal:
-            self.err = Console(stderr=True, highlight=False, width=180, soft_wrap=True)
+        self.out = _console(stderr=False)
+        self.err = _console(stderr=True)
         self.quiet = quiet
 
     def print(self, *things: Any) -> None:
         if not self.quiet:
             self.out.print(*things)
 
+    def line(self, *parts: str | tuple[str, str]) -> None:
+        """One line of text: plain strings, or (text, style) pairs such as ("done", "bold")."""
+        if not self.quiet:
+            from rich.text import Text
+
+            self.out.print(Text.assemble(*parts))
+
     def error(self, message: str) -> None:
-        self.err.print(f"[bold red]error:[/] {message}")
+        """One line on stderr, never wrapped, whatever the message holds."""
+        from rich.text import Text
+
+        self.err.print(
+            Text.assemble(("error:", "bold red"), " ", one_line(message)), soft_wrap=True
+        )
+
+    @staticmethod
+    def plain_error(message: str) -> None:
+        """The same line, before any console exists (the arguments are not yet parsed)."""
+        sys.stderr.write(f"error: {one_line(message)}\n")
 
     @contextmanager
     def progress(self, total: int | None, label: str) -> Iterator[Callable[[object], None] | None]:
@@ -55,7 +92,7 @@ class Output:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
         with Progress(
-            "[progress.description]{task.description}",
+            "{task.description}",
             BarColumn(),
             MofNCompleteColumn(),
             TimeRemainingColumn(),
@@ -103,5 +140,39 @@ def lines_after(log: str, start: int) -> int | None:
     return None if total is None else max(0, total - start)
 
 
-def fmt(value: float) -> str:
+def number(value: float) -> str:
+    """The one format of a measured number: three decimals, or whole with thousands
+    separators from 1,000 on."""
     return f"{value:.3f}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def count(value: int) -> str:
+    """The one format of a count: thousands separators."""
+    return f"{value:,}"
+
+
+def cell(value: object) -> str:
+    """A table cell: counts and numbers in their one format, anything else as text."""
+    if isinstance(value, bool) or value is None:
+        return "-" if value is None else ("yes" if value else "no")
+    if isinstance(value, int):
+        return count(value)
+    if isinstance(value, float):
+        return number(value)
+    return str(value)
+
+
+def new_table(title: str, **options: Any) -> Table:
+    """A table in the one style of the command: a title on the left, a rule under the header,
+    no vertical lines and one space between columns (so tables fit 100 columns)."""
+    from rich import box
+    from rich.table import Table
+
+    return Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+        **options,
+    )

@@ -22,7 +22,9 @@ from selfplay_shell.cli.output import (
     LIST_LIMIT,
     Output,
     chain,
+    count,
     lines_after,
+    new_table,
     print_json,
     when,
 )
@@ -104,37 +106,35 @@ def cmd_replay(args: argparse.Namespace, out: Output) -> int:
         return code
     if stopped is not None:
         out.error(f"--strict: stopped at the first bad line: {stopped.problem}")
-        out.print(f"{stopped.position} record(s) replayed before it.")
+        out.line(f"{count(stopped.position)} record(s) replayed before it.")
         return code
     _render_report(out, report, origin, start.position, counterfactual=other is not None)
     if cf is not None:
         _render_counterfactual(out, cf, args.policy)
     if args.plot:
-        out.print(f"[bold]Plot written to[/] {args.plot}")
+        out.line(("Plot written to", "bold"), " ", args.plot)
     if args.save_snapshot:
-        out.print(f"[bold]Snapshot written to[/] {args.save_snapshot}")
+        out.line(("Snapshot written to", "bold"), " ", args.save_snapshot)
     return code
 
 
 def _render_report(
     out: Output, report: ReplayReport, origin: str, start: int, *, counterfactual: bool
 ) -> None:
-    from rich.table import Table
-
-    table = Table(title="Replay", show_header=False)
+    table = new_table("Replay", show_header=False)
     table.add_column("what")
-    table.add_column("value", justify="right")
+    table.add_column("value", justify="right", overflow="fold")
     table.add_row("started from", f"{origin} (record {start})")
-    table.add_row("records", f"{report.items:,}")
-    table.add_row("applied", f"{report.applied:,}")
-    table.add_row("unknown types", f"{report.unknown:,}")
-    table.add_row("duplicates", f"{report.duplicates:,}")
-    table.add_row("emit-only (ignored)", f"{report.ignored:,}")
-    table.add_row("rejected lines", f"{report.rejected:,}")
+    table.add_row("records", count(report.items))
+    table.add_row("applied", count(report.applied))
+    table.add_row("unknown types", count(report.unknown))
+    table.add_row("duplicates", count(report.duplicates))
+    table.add_row("emit-only (ignored)", count(report.ignored))
+    table.add_row("rejected lines", count(report.rejected))
     table.add_row("time span", f"{when(report.first_at)} → {when(report.last_at)} UTC")
     label = "decisions the other policy agrees with" if counterfactual else "decisions identical"
-    table.add_row("decisions checked", f"{report.decisions_checked:,}")
-    table.add_row(label, f"{report.decisions_identical:,}")
+    table.add_row("decisions checked", count(report.decisions_checked))
+    table.add_row(label, count(report.decisions_identical))
     out.print(table)
     if report.unknown_types:
         out.print(
@@ -142,9 +142,11 @@ def _render_report(
             + ", ".join(f"{name} ×{n}" for name, n in report.unknown_types.items())
         )
     if report.rejections:
-        rejected = Table(title=f"Rejected lines (first {min(LIST_LIMIT, report.rejected)})")
-        rejected.add_column("where")
-        rejected.add_column("why")
+        rejected = new_table(
+            f"Rejected lines (first {min(LIST_LIMIT, report.rejected)})",
+        )
+        rejected.add_column("where", overflow="fold")
+        rejected.add_column("why", overflow="fold")
         for item in report.rejections[:LIST_LIMIT]:
             rejected.add_row(item.where, item.reason)
         out.print(rejected)
@@ -153,8 +155,11 @@ def _render_report(
     first = report.first_difference
     if first is None:
         if report.decisions_checked:
-            out.print(
-                f"[bold green]All {report.decisions_checked} decisions replay identically.[/]"
+            out.line(
+                (
+                    f"All {count(report.decisions_checked)} decisions replay identically.",
+                    "bold green",
+                )
             )
         return
     _render_difference(out, first)
@@ -167,39 +172,37 @@ def _render_difference(out: Output, first: DecisionCheck) -> None:
     lines = [
         f"decision {first.number} (record {first.position}, id {first.envelope_id}) "
         f"at {when(first.at)} UTC",
-        f"first difference at [bold]{first.difference.path or '<root>'}[/]",
+        f"first difference at {first.difference.path or '<root>'}",
         f"  recorded: {first.difference.recorded}",
         f"  replayed: {first.difference.replayed}",
         f"recorded: {first.recorded.explanation.summary}",
         f"replayed: {first.replayed.explanation.summary}",
         "(both results in full: replay --json, under first_difference)",
     ]
-    out.print(Panel("\n".join(lines), title="[bold red]Decision differs[/]", expand=False))
+    out.print(Panel("\n".join(lines), title="Decision differs", border_style="red", expand=False))
 
 
 def _render_counterfactual(out: Output, cf: CounterfactualReport, policy: str) -> None:
-    from rich.table import Table
-
     rec, other = cf.recorded_starvation, cf.counterfactual_starvation
-    table = Table(title=f"Counterfactual under {policy}: games per config")
+    table = new_table(f"Counterfactual under {policy}: games per config")
+    table.add_column("config", no_wrap=True)
     for column in (
-        "config",
-        "recorded",
-        "other policy",
-        "Δ",
-        "share rec.",
-        "share other",
-        "longest wait rec. (h)",
-        "longest wait other (h)",
+        "games\nrecorded",
+        "games\nother policy",
+        "Δ games",
+        "share\nrecorded",
+        "share\nother",
+        "longest wait\nrecorded (h)",
+        "longest wait\nother (h)",
     ):
-        table.add_column(column, justify="left" if column == "config" else "right")
+        table.add_column(column, justify="right")
     for key in sorted(set(cf.recorded_games) | set(cf.counterfactual_games) | set(rec.share)):
         a = cf.recorded_games.get(key, 0)
         b = cf.counterfactual_games.get(key, 0)
         table.add_row(
             str(key),
-            f"{a:,}",
-            f"{b:,}",
+            count(a),
+            count(b),
             f"{b - a:+,}",
             f"{rec.share.get(key, 0.0):.1%}",
             f"{other.share.get(key, 0.0):.1%}",
@@ -207,17 +210,20 @@ def _render_counterfactual(out: Output, cf: CounterfactualReport, policy: str) -
             f"{other.longest_wait_seconds.get(key, 0.0) / 3600:.2f}",
         )
     out.print(table)
-    nodes = Table(title="Games per node")
-    for column in ("node", "recorded", "other policy", "Δ"):
-        nodes.add_column(column, justify="left" if column == "node" else "right")
+    nodes = new_table("Games per node")
+    nodes.add_column("node", no_wrap=True)
+    for column in ("games recorded", "games other policy", "Δ games"):
+        nodes.add_column(column, justify="right")
     for node in sorted(set(cf.recorded_nodes) | set(cf.counterfactual_nodes)):
         a = cf.recorded_nodes.get(node, 0)
         b = cf.counterfactual_nodes.get(node, 0)
-        nodes.add_row(node, f"{a:,}", f"{b:,}", f"{b - a:+,}")
+        nodes.add_row(node, count(a), count(b), f"{b - a:+,}")
     out.print(nodes)
     differing = [d for d in cf.decisions if d.differs]
     if differing:
-        per = Table(title=f"Decisions that differ (first {min(LIST_LIMIT, len(differing))})")
+        per = new_table(
+            f"Decisions that differ (first {min(LIST_LIMIT, len(differing))})",
+        )
         per.add_column("decision", justify="right")
         per.add_column("at (UTC)")
         per.add_column("games Δ per config")
@@ -226,7 +232,14 @@ def _render_counterfactual(out: Output, cf: CounterfactualReport, policy: str) -
             per.add_row(str(d.number), when(d.at), changes)
         out.print(per)
     never = [str(k) for k in other.never_fed]
-    out.print(
-        f"{cf.decisions_differing} of {len(cf.decisions)} decisions differ; "
+    out.line(
+        f"{count(cf.decisions_differing)} of {count(len(cf.decisions))} decisions differ; "
         f"never fed under the other policy: {', '.join(never) or 'none'}"
+    )
+    out.line(
+        "Note: the other policy is asked at each recorded decision, on the recorded history: "
+        "game counts, Elo and node state follow what the recorded decisions produced, not "
+        "what the other policy's games would have. Δ is other − recorded; share is each "
+        "config's fraction of all games; longest wait is the longest time a config went "
+        "without games."
     )

@@ -12,7 +12,7 @@ from typing import Any
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.replay import Snapshot
 from selfplay_core.state import SchedulerState
-from selfplay_shell.cli.output import EXIT_OK, Output, print_json
+from selfplay_shell.cli.output import EXIT_OK, Output, count, new_table, number, print_json
 from selfplay_shell.cli.plots import plot_log
 from selfplay_shell.replay_files import (
     ReplayInputError,
@@ -38,13 +38,14 @@ def cmd_simulate(args: argparse.Namespace, out: Output) -> int:
     from selfplay_shell.simulate import SimulationConfig, simulate
 
     policy = load_policy(args.policy) if args.policy else SchedulerPolicy()
-    if args.nodes < 1 or args.hours <= 0:
-        raise ReplayInputError("--nodes must be ≥ 1 and --hours > 0")
-    default = args.out is None
     path = Path(args.out) if args.out else _default_out(args.seed, args.nodes, args.hours)
-    if path.exists() and not (default or args.force):
-        raise ReplayInputError(f"{path} exists; pass --force to overwrite it")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # One rule for the default path and --out: an existing log is replaced only with --force.
+    if path.exists() and not args.force:
+        raise ReplayInputError(
+            f"{path} exists; pass --force to overwrite it (or --out for another file)"
+        )
+    if args.out is None:
+        path.parent.mkdir(parents=True, exist_ok=True)  # the default folder, ours to create
     _remove_log(path)
     config = SimulationConfig(nodes=args.nodes, hours=args.hours, seed=args.seed)
     # The sidecar snapshot carries the policy, so `replay LOG` checks under the same one.
@@ -86,7 +87,7 @@ def _sim_progress(out: Output, total: int) -> Iterator[Callable[[int, int], None
     from rich.progress import BarColumn, Progress, TimeRemainingColumn
 
     with Progress(
-        "[progress.description]{task.description}",
+        "{task.description}",
         BarColumn(),
         TimeRemainingColumn(),
         console=out.err,
@@ -102,26 +103,25 @@ def _sim_progress(out: Output, total: int) -> Iterator[Callable[[int, int], None
 
 
 def _render_simulation(out: Output, summary: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    table = Table(title=f"Simulated {summary['hours']:g} h on {summary['nodes']} nodes")
-    for column in ("config", "games allocated", "games played", "final Elo"):
-        table.add_column(column, justify="right" if column != "config" else "left")
+    table = new_table(f"Simulated {summary['hours']:g} h on {summary['nodes']} nodes")
+    table.add_column("config", no_wrap=True)
+    for column in ("games allocated\n(all decisions)", "games played", "final Elo"):
+        table.add_column(column, justify="right")
     for key, allocated in summary["games_allocated"].items():
         table.add_row(
             key,
-            f"{allocated:,}",
-            f"{summary['games_played'][key]:,}",
-            f"{summary['final_elo'][key]:.1f}",
+            count(allocated),
+            count(summary["games_played"][key]),
+            number(summary["final_elo"][key]),
         )
     out.print(table)
-    out.print(
-        f"{summary['envelopes']:,} envelopes, {summary['decisions']} decisions, "
-        f"{summary['trainings']} trainings, {summary['node_failures']} node failures "
-        f"(seed {summary['seed']}, policy: {summary['policy']})"
+    out.line(
+        f"{count(summary['envelopes'])} envelopes, {count(summary['decisions'])} decisions, "
+        f"{count(summary['trainings'])} trainings, {count(summary['node_failures'])} node "
+        f"failures (seed {summary['seed']}, policy: {summary['policy']})"
     )
-    out.print(f"[bold]Log written to[/] {summary['log']}")
+    out.line(("Log written to", "bold"), " ", summary["log"])
     if summary["plot"]:
-        out.print(f"[bold]Plot written to[/] {summary['plot']}")
-    out.print(f"Replay it: selfplay-scheduler replay {summary['log']}")
-    out.print(f"Explain a decision: selfplay-scheduler explain {summary['log']} --decision 1")
+        out.line(("Plot written to", "bold"), " ", summary["plot"])
+    out.line(f"Replay it: selfplay-scheduler replay {summary['log']}")
+    out.line(f"Explain a decision: selfplay-scheduler explain {summary['log']} --decision 1")

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, Final
 
 from selfplay_core.allocation.values import BatchAllocation
 from selfplay_core.events import AllocationDecided
 from selfplay_core.replay import replay
 from selfplay_core.status import ShellFacts, health_check, scheduler_metrics, scheduler_status
-from selfplay_shell.cli.output import EXIT_OK, Output, fmt, lines_after, print_json, when
+from selfplay_shell.cli.output import (
+    EXIT_OK,
+    Output,
+    cell,
+    count,
+    lines_after,
+    new_table,
+    number,
+    print_json,
+    when,
+)
 from selfplay_shell.replay_files import log_items, starting_point
 
 
@@ -52,42 +62,59 @@ def cmd_status(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
-def _render_status(out: Output, data: dict[str, Any]) -> None:
-    from rich.table import Table
+#: Headers of the per-config status columns: what each is, in which unit.
+_CONFIG_HEADERS: Final = {
+    "priority_score": "priority\nscore",
+    "staleness_hours": "staleness\n(h)",
+    "elo_velocity": "Elo velocity\n(Elo/day)",
+    "exploration_boost": "exploration\nboost (×)",
+    "curriculum_weight": "curriculum\nweight (×)",
+    "games_allocated": "games in\nlast decision",
+}
+_STATUS_LEGEND: Final = (
+    "Elo velocity: Elo gained per day (the populator's figure); × marks a multiplier (1 = no "
+    "change); games in last decision: what the most recent decision gave each config "
+    "(games_allocated_total in Metrics counts every decision)."
+)
 
+
+def _render_status(out: Output, data: dict[str, Any]) -> None:
     health = data["health"]
     colour = {"healthy": "green", "degraded": "yellow"}.get(health["status"], "red")
-    out.print(
-        f"after the last envelope ({when(data['at'])} UTC): "
-        f"[bold {colour}]{health['status']}[/] — {health['message']}"
+    out.line(
+        f"after the last envelope ({when(data['at'])} UTC): ",
+        (health["status"], f"bold {colour}"),
+        f" — {health['message']}",
     )
     for reason in health["reasons"]:
-        out.print(f"  • {reason}")
-    metrics = Table(title="Metrics", show_header=False)
+        out.line(f"  • {reason}")
+    metrics = new_table("Metrics", show_header=False)
     metrics.add_column("metric")
     metrics.add_column("value", justify="right")
     for key, value in data["metrics"].items():
-        metrics.add_row(key, fmt(value) if isinstance(value, float) else str(value))
+        metrics.add_row(key, cell(value))
     out.print(metrics)
     status = data["status"]
-    configs = Table(title="Configs")
+    configs = new_table("Configs")
     columns = list(next(iter(status["config_priorities"].values()), {}))
-    configs.add_column("config")
+    configs.add_column("config", no_wrap=True)
     for column in columns:
-        configs.add_column(column.replace("_", " "), justify="right")
+        configs.add_column(_CONFIG_HEADERS.get(column, column.replace("_", " ")), justify="right")
     for key, row in status["config_priorities"].items():
-        configs.add_row(
-            key, *(fmt(row[c]) if isinstance(row[c], float) else str(row[c]) for c in columns)
-        )
+        configs.add_row(key, *(cell(row[c]) for c in columns))
     out.print(configs)
-    out.print(
-        f"nodes: {status['node_count']} known"
-        f"; eligible: {', '.join(status['eligible_nodes']) or 'none'}"
-        f"; unhealthy: {', '.join(status['unhealthy_nodes']) or 'none'}"
-        f"; overloaded: {', '.join(status['overloaded_nodes']) or 'none'}"
-    )
-    out.print(
-        f"events applied {status['events_applied']:,}, rejected {status['events_rejected']:,}; "
-        f"cluster health ×{status['cluster_health_factor']:.2f}; "
-        f"training queue {status['training_queue_depth']}"
+    out.line(_STATUS_LEGEND)
+    out.line(f"nodes: {count(status['node_count'])} known")
+    for label, key in (
+        ("eligible", "eligible_nodes"),
+        ("unhealthy", "unhealthy_nodes"),
+        ("overloaded", "overloaded_nodes"),
+    ):
+        names = status[key]
+        out.line(f"  {label} ({len(names)}): {', '.join(names) or 'none'}")
+    out.line(
+        f"events applied {count(status['events_applied'])}, rejected "
+        f"{count(status['events_rejected'])}; cluster health "
+        f"×{number(status['cluster_health_factor'])}; "
+        f"training queue {count(status['training_queue_depth'])}"
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 from returns.result import Failure
 
-from selfplay_shell.cli.output import EXIT_DIFFERS, EXIT_OK, Output, print_json
+from selfplay_shell.cli.output import EXIT_DIFFERS, EXIT_OK, Output, count, new_table, print_json
 from selfplay_shell.replay_files import ReplayInputError, count_lines
 
 
@@ -70,15 +70,15 @@ def cmd_validate(args: argparse.Namespace, out: Output) -> int:
 
 
 def _render_validation(out: Output, data: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    verdict = "[bold green]valid[/]" if not data["errors"] else "[bold red]has errors[/]"
-    out.print(
-        f"{data['log']}: {verdict} — {data['records']:,} records, {data['good']:,} good, "
-        f"{data['errors']:,} errors, {data['warnings']:,} warnings"
+    verdict = ("valid", "bold green") if not data["errors"] else ("has errors", "bold red")
+    out.line(
+        f"{data['log']}: ",
+        verdict,
+        f" — {count(data['records'])} records, {count(data['good'])} good, "
+        f"{count(data['errors'])} errors, {count(data['warnings'])} warnings",
     )
     if data["problems"]:
-        table = Table(title="Problems")
+        table = new_table("Problems")
         for column in ("line", "severity", "kind", "field", "reason"):
             table.add_column(column, justify="right" if column == "line" else "left")
         for p in data["problems"]:
@@ -91,4 +91,4 @@ def _render_validation(out: Output, data: dict[str, Any]) -> None:
             )
         out.print(table)
         if data["problems_truncated"]:
-            out.print("(more problems not listed: --max-problems)")
+            out.line("(more problems not listed: --max-problems)")

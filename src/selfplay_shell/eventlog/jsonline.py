@@ -12,13 +12,16 @@ every other line, and every line orjson refuses, to the stdlib: the value is alw
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
 __all__ = [
+    "MAX_NESTING",
     "NonFiniteNumberError",
+    "checked_nesting",
     "dumps_line",
     "find_non_finite",
     "needs_stdlib",
@@ -48,6 +51,28 @@ class _NonFinite:
         self.constant = constant
 
 
+#: The deepest nesting of arrays and objects any JSON text we read may have: orjson's limit.
+#: The stdlib parser's own limit depends on the interpreter (about 1,000 levels of Python
+#: recursion on 3.11, the C stack on 3.12+), so the rule is stated here, once, for all.
+MAX_NESTING: Final = 1024
+_STRING: Final = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKET: Final = re.compile(r"[\[\]{}]")
+
+
+def checked_nesting(text: str) -> str:
+    """`text`, or `RecursionError` when it nests arrays and objects deeper than
+    `MAX_NESTING` (what the stdlib raises itself when its recursion runs out, so callers
+    handle both the same way). Texts with fewer brackets than the limit skip the scan."""
+    if text.count("[") + text.count("{") <= MAX_NESTING:
+        return text
+    depth = 0
+    for bracket in _BRACKET.finditer(_STRING.sub("", text)):
+        depth += 1 if bracket.group() in "[{" else -1
+        if depth > MAX_NESTING:
+            raise RecursionError(f"nested deeper than {MAX_NESTING} levels")
+    return text
+
+
 # One decoder, built once: `json.loads(..., parse_constant=...)` would build one per call.
 _STRICT = json.JSONDecoder(parse_constant=_reject_constant)
 _MARKING = json.JSONDecoder(parse_constant=_NonFinite)
@@ -70,6 +95,7 @@ def parse_line(text: str) -> Any:
     which also produces the proper error.
     """
     try:
+        checked_nesting(text)
         try:
             value, end = _SCAN(text, 0)
         except StopIteration:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any, TypeGuard
 
+from selfplay_shell.eventlog.jsonline import checked_nesting
 from selfplay_shell.sources.errors import SourceFailure
 
 
@@ -21,7 +22,7 @@ def read_text(path: Path) -> str:
 def read_json_object(path: Path) -> dict[str, Any]:
     text = read_text(path)
     try:
-        data = json.loads(text)
+        data = json.loads(checked_nesting(text))
     except RecursionError as exc:
         raise SourceFailure("invalid", "malformed JSON: nesting too deep", str(path)) from exc
     except ValueError as exc:  # bad JSON, an integer past the digit limit
