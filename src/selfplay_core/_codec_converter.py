@@ -139,9 +139,7 @@ def _is_sequence(tp: Any) -> bool:
 def _is_optional(tp: Any) -> bool:
     """`X | None` for one type X (wider unions keep cattrs' own handling)."""
     args = get_args(tp)
-    return (
-        get_origin(tp) in (Union, types.UnionType) and len(args) == 2 and types.NoneType in args
-    )
+    return get_origin(tp) in (Union, types.UnionType) and len(args) == 2 and types.NoneType in args
 
 
 def _is_set(tp: Any) -> bool:
