@@ -7,7 +7,9 @@
   is nodes × configs) on 100 synthetic demands, each standing for one config (every 4th one a
   large board), with node preparation included. The config-level steps (floors, 4p minimums,
   apportionment) are O(configs) and are timed with the real 12 configs in `allocate`.
-- Growth tables: full `allocate` over 100 … 10,000 nodes (12 configs), and placement over
+- Scale: full `allocate` of 12 configs on 10,000 nodes (target ≤ 150 ms) and on 100,000 nodes
+  (target ≤ 1.5 s), with G = 2 × nodes so every node takes games.
+- Growth tables: full `allocate` over 100 … 100,000 nodes (12 configs), and placement over
   12 … 100 demands (1,000 nodes); `us_per_node_config` staying flat or falling means the time
   grows no faster than nodes × configs.
 """
@@ -85,7 +87,7 @@ def run() -> dict[str, object]:
     placement_100 = _placement_seconds(10_000, 100, 50_000)
 
     by_nodes = []
-    for n in (100, 1_000, 10_000):
+    for n in (100, 1_000, 10_000, 100_000):
         state = cluster(n)
         request = AllocationRequest(games_per_config=max(500, 2 * n))
         seconds = _best_of(lambda s=state, r=request: allocate(PRIORITIES, s, r, POLICY))
@@ -108,11 +110,16 @@ def run() -> dict[str, object]:
                 "us_per_node_config": round(seconds * 1e6 / (1_000 * k), 3),
             }
         )
+    scale = {row["nodes"]: row["seconds"] for row in by_nodes}
     return {
         "allocate_1000_games_12_configs_50_nodes_median_us": round(small * 1e6, 1),
         "allocate_1000_games_target_us": 300,
         "allocate_reference_mode_12_configs_50_nodes_median_us": round(reference * 1e6, 1),
         "allocate_12_configs_10000_nodes_s": round(full_10k, 4),
+        "allocate_12_configs_10000_nodes_g_20000_s": scale[10_000],
+        "allocate_12_configs_10000_nodes_target_s": 0.15,
+        "allocate_12_configs_100000_nodes_g_200000_s": scale[100_000],
+        "allocate_12_configs_100000_nodes_target_s": 1.5,
         "placement_100_configs_10000_nodes_s": round(placement_100, 4),
         "placement_100_configs_10000_nodes_target_s": 1.0,
         "growth_over_nodes": by_nodes,

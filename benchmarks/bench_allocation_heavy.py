@@ -8,7 +8,9 @@ nodes and much is reported unplaced. This is what a real cluster sends; the refe
 
 Figures: the median per call (best of five round medians of 200 calls) unthrottled, with the
 cluster health at 0.7, and with backpressure that halves the spawn rate (the throttled paths);
-the largest count and score, so a reader can see the workload is the heavy one.
+the largest count and score, so a reader can see the workload is the heavy one. Beside them,
+`decide` from a realistic state (the same 50 nodes and per-config facts folded into a
+`SchedulerState`): rank + allocate, the call a scheduler makes (target ≤ 200 µs).
 """
 
 from __future__ import annotations
@@ -18,9 +20,13 @@ import random
 from benchmarks._timing import median_seconds
 from selfplay_core.allocation import AllocationRequest, allocate
 from selfplay_core.cluster import Backpressure, ClusterState, NodeCapability
-from selfplay_core.configs import ALL_CONFIGS
+from selfplay_core.configs import ALL_CONFIGS, ConfigKey
+from selfplay_core.decide import decide
+from selfplay_core.events import SourcesRefreshed, make_envelope
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.priority import cluster_signals, compute_dynamic_weights, rank
+from selfplay_core.reducer import reduce
+from selfplay_core.state import SchedulerState
 from selfplay_core.values import ConfigPriority, PriorityInputs
 
 POLICY = SchedulerPolicy()
@@ -89,6 +95,29 @@ def heavy_workload(seed: int = SEED) -> tuple[tuple[ConfigPriority, ...], Cluste
     return rank(inputs, weights, POLICY), ClusterState(nodes)
 
 
+def heavy_state(seed: int = SEED) -> SchedulerState:
+    """The workload's nodes and per-config facts (games, Elo, velocity, staleness, curriculum)
+    as the state a scheduler folds from its data sources."""
+    rng = random.Random(seed)
+    nodes = heavy_nodes(rng)
+    inputs = [heavy_inputs(rng)[str(key)] for key in ALL_CONFIGS]
+    elos: dict[ConfigKey, float] = {i.config_key: i.current_elo for i in inputs}
+    velocities: dict[ConfigKey, float] = {i.config_key: i.elo_velocity for i in inputs}
+    games: dict[ConfigKey, int] = {i.config_key: i.games_count for i in inputs}
+    staleness: dict[ConfigKey, float] = {i.config_key: i.staleness_hours for i in inputs}
+    curriculum: dict[ConfigKey, float] = {i.config_key: i.curriculum_weight for i in inputs}
+    refreshed = SourcesRefreshed(
+        nodes=list(nodes),
+        current_elos=elos,
+        elo_velocities=velocities,
+        game_counts=games,
+        staleness_hours=staleness,
+        curriculum_weights=curriculum,
+    )
+    envelope = make_envelope(refreshed, id="heavy-0", at=1_767_225_600.0, source="bench")
+    return reduce(SchedulerState.initial(POLICY), envelope, POLICY).state
+
+
 def run() -> dict[str, object]:
     priorities, cluster = heavy_workload()
     health = ClusterState(cluster.nodes, health_factor=0.7)
@@ -108,6 +137,11 @@ def run() -> dict[str, object]:
         seconds = median_seconds(lambda s=state: allocate(priorities, s, REQUEST, POLICY))
         figures[f"heavy_reference_mode{name}_median_us"] = round(seconds * 1e6, 1)
     figures["heavy_reference_mode_target_us"] = 150
+    folded = heavy_state()
+    request = AllocationRequest(games_per_config=1000, max_configs=12, now=1_767_229_200.0)
+    seconds = median_seconds(lambda: decide(folded, request, POLICY))
+    figures["decide_realistic_50_nodes_median_us"] = round(seconds * 1e6, 1)
+    figures["decide_realistic_50_nodes_target_us"] = 200
     return figures
 
 

@@ -30,33 +30,39 @@ class _IdLog:
     `index` maps the ids appended to this log to their sequence numbers; `older` is the index
     of the log this one succeeded, so a compaction copies only the list of ids, never rebuilds
     an index. A succeeded log is never appended to again (its newest window is due for
-    compaction, so it always gets a successor), which keeps the shared `older` unchanged."""
+    compaction, so it always gets a successor), which keeps the shared `older` unchanged.
+    `size` is the window size of every ledger on this log (a resize starts a new log), so the
+    ledger built for every envelope need not carry it."""
 
-    __slots__ = ("base", "ids", "index", "older", "top")
+    __slots__ = ("base", "ids", "index", "older", "size", "top")
 
-    def __init__(self, base: int, ids: list[str], older: dict[str, int] | None = None) -> None:
+    def __init__(
+        self, size: int, base: int, ids: list[str], older: dict[str, int] | None = None
+    ) -> None:
+        self.size = size
         self.base = base
         self.ids = ids
         self.index = {id_: base + i for i, id_ in enumerate(ids)} if older is None else {}
         self.older: dict[str, int] = {} if older is None else older
         self.top = base + len(ids)  # the end of the newest window
 
-    def appended(self, end: int, size: int, id_: str) -> tuple[_IdLog, int]:
-        """`id_` appended to the window of `size` ids ending at `end`: the log holding it and
-        the window's new end. The log is this one; a successor holding the last `size` ids
+    def appended(self, end: int, id_: str) -> _IdLog:
+        """`id_` appended to the window ending at `end` (the window then ends at `end + 1`):
+        the log holding it. The log is this one; a successor holding the last `size` ids
         (indexed by this log's index) when it is long enough to compact; or a copy of the
         window when `end` is not this log's newest (a branch)."""
         log = self
+        size = self.size
         if end != self.top:
             start = max(end - size, self.base)
-            log = _IdLog(start, self.ids[start - self.base : end - self.base])
+            log = _IdLog(size, start, self.ids[start - self.base : end - self.base])
         elif end - self.base >= 2 * size:
             start = max(end - size, self.base)
-            log = _IdLog(start, self.ids[start - self.base :], older=self.index)
+            log = _IdLog(size, start, self.ids[start - self.base :], older=self.index)
         log.ids.append(id_)
         log.index[id_] = end
         log.top = end + 1
-        return log, end + 1
+        return log
 
 
 @attrs.frozen(eq=False, repr=False)
@@ -66,7 +72,6 @@ class Ledger:
 
     _log: _IdLog
     _end: int
-    size: int
     applied: int = 0
     last_at: float = 0.0
     next_expiry_at: float = 0.0
@@ -82,13 +87,18 @@ class Ledger:
     ) -> Ledger:
         """A ledger whose window holds the last `size` of `ids` (oldest first)."""
         kept = list(ids)[-size:] if size > 0 else []
-        return cls(_IdLog(0, kept), len(kept), size, applied, last_at, next_expiry_at)
+        return cls(_IdLog(size, 0, kept), len(kept), applied, last_at, next_expiry_at)
+
+    @property
+    def size(self) -> int:
+        """How many recent ids the window holds."""
+        return self._log.size
 
     @property
     def ids(self) -> tuple[str, ...]:
         """The window, oldest first."""
         log = self._log
-        start = max(self._end - self.size, log.base)
+        start = max(self._end - log.size, log.base)
         return tuple(log.ids[start - log.base : self._end - log.base])
 
     def __contains__(self, id_: object) -> bool:
@@ -98,11 +108,11 @@ class Ledger:
             seq = log.index.get(id_)  # type: ignore[call-overload]
             if seq is None:
                 seq = log.older.get(id_)  # type: ignore[call-overload]
-            return seq is not None and seq >= end - self.size
+            return seq is not None and seq >= end - log.size
         return id_ in self.ids
 
     def __len__(self) -> int:
-        return min(self.size, self._end - self._log.base)
+        return min(self._log.size, self._end - self._log.base)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.ids)
@@ -110,18 +120,21 @@ class Ledger:
     def remembered(self, id_: str) -> Ledger:
         """`id_` seen (appended to the window, the oldest id dropped when full), nothing else:
         an envelope that is not applied (an unknown or emit-only event)."""
-        log, end = self._log.appended(self._end, self.size, id_)
-        return Ledger(log, end, self.size, self.applied, self.last_at, self.next_expiry_at)
+        log = self._log.appended(self._end, id_)
+        return Ledger(log, self._end + 1, self.applied, self.last_at, self.next_expiry_at)
 
-    def applied_at(self, id_: str, at: float) -> Ledger:
-        """`id_` seen and applied at `at` (the reducer's clock: never before `last_at`)."""
-        log, end = self._log.appended(self._end, self.size, id_)
-        return Ledger(log, end, self.size, self.applied + 1, at, self.next_expiry_at)
+    def applied_at(self, id_: str, at: float, next_expiry_at: float | None = None) -> Ledger:
+        """`id_` seen and applied at `at` (the reducer's clock: never before `last_at`), the
+        earliest expiry then `next_expiry_at` (None: unchanged)."""
+        log = self._log.appended(self._end, id_)
+        if next_expiry_at is None:
+            next_expiry_at = self.next_expiry_at
+        return Ledger(log, self._end + 1, self.applied + 1, at, next_expiry_at)
 
     def with_next_expiry(self, next_expiry_at: float) -> Ledger:
         if next_expiry_at == self.next_expiry_at:
             return self
-        return Ledger(self._log, self._end, self.size, self.applied, self.last_at, next_expiry_at)
+        return Ledger(self._log, self._end, self.applied, self.last_at, next_expiry_at)
 
     def resized(self, size: int) -> Ledger:
         """This ledger with a window of `size` ids (the policy's `events.dedup_window`)."""

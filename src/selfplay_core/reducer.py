@@ -11,11 +11,12 @@ one step:
 4. the handler applies the event (§3) and says what the reference would publish (§6), as data.
 
 Each handler takes `(state, event, at, policy)`, its event typed by the class it is registered
-for, and returns an `Outcome` (the state after the event, what it emits); state changes go
-through `attrs.evolve` or the values' `with_…` methods. `reduce` looks the handler up, calls it
-and records the envelope in the state's `Ledger` — nothing else. Numbers that come from outside
-are kept within ±`MAX_MAGNITUDE`, weights and multipliers are kept ≥ 0 and boosts within the
-policy's bounds, so every reachable state satisfies `invariants.check_invariants`.
+for, and returns an `Outcome`: the parts of the state it changed (configs, cluster, books, the
+next expiry), by name, and what it emits; values change through `attrs.evolve` or their
+`with_…` methods. `reduce` looks the handler up, calls it, records the envelope in the
+`Ledger` and builds the one new `SchedulerState` from the parts — nothing else. Numbers that
+come from outside are kept within ±`MAX_MAGNITUDE`, weights and multipliers are kept ≥ 0 and
+boosts within the policy's bounds, so every reachable state satisfies `invariants.check_invariants`.
 """
 
 from __future__ import annotations
@@ -106,8 +107,9 @@ from selfplay_core.events import (
     TrainingEarlyStopped,
     UnknownEvent,
 )
+from selfplay_core.ledger import Ledger
 from selfplay_core.policy import SchedulerPolicy
-from selfplay_core.state import SchedulerState
+from selfplay_core.state import SchedulerState, dict_copy
 
 __all__ = ["SCHEDULER_SOURCE", "Outcome", "Transition", "reduce"]
 
@@ -132,24 +134,44 @@ def reduce(
         ledger = ledger.resized(policy.events.dedup_window)
         state = state.with_ledger(ledger)
     event = envelope.event
-    handler = _HANDLERS.get(type(event))
+    handler = _HANDLER_TABLE.get(type(event))  # the plain dict: a proxy's `get` costs more
     if handler is None:
         return Transition(_seen_only(state.with_ledger(ledger.remembered(envelope.id)), event))
-    at = max(envelope.at, ledger.last_at)  # a late envelope does not move time backwards
+    at = envelope.at
+    if at < ledger.last_at:  # a late envelope does not move time backwards
+        at = ledger.last_at
     lapsed: tuple[Event, ...] = ()
     if ledger.next_expiry_at and at >= ledger.next_expiry_at:
         expired = lapse(state, at)
-        state, lapsed = expired.state, expired.emitted
+        state = _changed(state, expired, ledger.with_next_expiry(_soonest(expired, ledger)))
+        ledger, lapsed = state.ledger, expired.emitted
     outcome = handler(state, event, at, policy)
-    recorded = outcome.state.with_ledger(outcome.state.ledger.applied_at(envelope.id, at))
-    return Transition(recorded, lapsed + outcome.emitted)
+    recorded = ledger.applied_at(envelope.id, at, _soonest(outcome, ledger))
+    return Transition(_changed(state, outcome, recorded), lapsed + outcome.emitted)
+
+
+def _soonest(outcome: Outcome, ledger: Ledger) -> float:
+    """The earliest boost or backoff expiry after `outcome`."""
+    soonest = outcome.next_expiry_at
+    return ledger.next_expiry_at if soonest is None else soonest
+
+
+def _changed(state: SchedulerState, outcome: Outcome, ledger: Ledger) -> SchedulerState:
+    """The one new state: `state` with the parts `outcome` changed, and `ledger`."""
+    configs, cluster, books = outcome.configs, outcome.cluster, outcome.books
+    return SchedulerState(
+        state.configs if configs is None else configs,
+        state.cluster if cluster is None else cluster,
+        state.books if books is None else books,
+        ledger,
+    )
 
 
 def _seen_only(state: SchedulerState, event: object) -> SchedulerState:
     """An unknown (or emit-only) event: unknown types are counted, nothing else changes."""
     if type(event) is not UnknownEvent:
         return state
-    counts = dict(state.books.unknown_events)
+    counts = dict_copy(state.books.unknown_events)
     counts[event.type] = counts.get(event.type, 0) + 1
     unknown = MappingProxyType(dict(sorted(counts.items())))
     return state.with_books(attrs.evolve(state.books, unknown_events=unknown))

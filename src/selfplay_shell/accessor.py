@@ -1,9 +1,10 @@
 """`SelfplayDataAccessor`: the scheduler's inputs, read from the reference's real stores.
 
-Each source is read in a worker thread (never on the event loop) with a timeout, cached for a
-TTL, and on failure keeps serving its last good value while `status()` says what went wrong.
-Sources are independent: `snapshot()` reads them concurrently, so one slow or broken store
-delays nothing else. Readers live in `selfplay_shell.sources`, one module per store.
+Each source is read in a worker thread (never on the event loop) with a total deadline (the
+read stops at it, whatever the store is doing; the threads never hold up the process's exit),
+cached for a TTL, and on failure keeps serving its last good value while `status()` says what
+went wrong. Sources are independent: `snapshot()` reads them concurrently, so one slow or
+broken store delays nothing else. Readers live in `selfplay_shell.sources`, one module per store.
 
 Snapshot semantics: each field holds the source's last good value (None if it never produced
 one, or if the source has no store in the configured mode: feedback, in-process curriculum,
@@ -56,6 +57,7 @@ from selfplay_shell.sources.signals import (
     read_feedback,
     read_quality,
 )
+from selfplay_shell.sources.workers import ReadWorkers
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -234,9 +236,7 @@ class SourceAccessor:
         self._config = config
         self._clock = clock
         self._own_executor = executor is None
-        self._executor = executor or concurrent.futures.ThreadPoolExecutor(
-            max_workers=self._config.max_workers, thread_name_prefix="selfplay-accessor"
-        )
+        self._executor = executor or ReadWorkers(self._config.max_workers, "selfplay-accessor")
         self._slots: dict[str, _Slot[Any]] = {}
 
     @property
@@ -250,7 +250,9 @@ class SourceAccessor:
         self._slots[name] = _Slot(name, reader, ttl)
 
     def close(self) -> None:
-        """Stop the worker threads (reads in flight finish on their own deadline)."""
+        """Accept no more reads. Reads in flight end by their own deadline (every read has
+        one: `source_timeout_seconds`), and the worker threads are daemons, so neither this
+        nor the process's exit ever waits for a stuck read."""
         if self._own_executor:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
@@ -295,7 +297,7 @@ class SourceAccessor:
             # A read that outlived its timeout is still going: wait for it, don't pile up threads.
             if slot.running is None or slot.running.done():
                 slot.running = self._executor.submit(slot.reader, ctx)
-            reading = await asyncio.wait_for(asyncio.wrap_future(slot.running), timeout)
+            reading = await _result_within(slot.running, timeout)
         except SourceFailure as failure:
             self._failed(
                 slot, SourceError(slot.name, failure.kind, failure.detail, failure.location)
@@ -333,6 +335,22 @@ class SourceAccessor:
         slot.error = error
         slot.problems = ()
         slot.consecutive_failures += 1
+
+
+async def _result_within(running: concurrent.futures.Future[T], timeout: float) -> T:
+    """The read's result, or `TimeoutError` after `timeout` s (the read goes on to its own
+    deadline). Not `asyncio.wait_for`: on Python 3.11 it swallows a cancellation that arrives
+    as the read completes, and a scheduler's `stop()` then waited out a whole timer interval.
+    """
+    waiting = asyncio.wrap_future(running)
+    try:
+        done, _ = await asyncio.wait({waiting}, timeout=timeout)
+    finally:
+        if not waiting.done():
+            waiting.cancel()  # only our view of it; a read in flight cannot be cancelled
+    if not done:
+        raise TimeoutError
+    return waiting.result()
 
 
 class SelfplayDataAccessor(SourceAccessor):

@@ -3,8 +3,10 @@
 `EventBus.publish(event_type, payload)` takes the reference's event type strings (either case:
 "selfplay_complete" or the router's "SELFPLAY_COMPLETE") and payload dicts; `subscribe(event_type,
 handler)` registers a handler for one type, or for every type with `"*"`. Each message gets an id
-(`"<bus name>-<n>"` unless the publisher gives one) so that a receiver can drop a second delivery
-of the same message.
+(`"<bus name>-<run id>-<n>"` unless the publisher gives one) so that a receiver can drop a second
+delivery of the same message. The run id is random per bus unless given: a bus of the next run
+numbers its messages from 1 again, and without it a scheduler resuming its log would take a new
+message for one it had already applied (or the log would refuse it as a repeated id).
 
 Delivery: once the bus is bound to an event loop (the first publish or subscribe made inside a
 running loop binds it, or `bind()`), every message is delivered on that loop, in publish order,
@@ -21,6 +23,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import secrets
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
@@ -114,8 +117,17 @@ class Subscription:
 class EventBus:
     """See the module docstring. Safe to publish to from any thread or task."""
 
-    def __init__(self, name: str = "bus", *, loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def __init__(
+        self,
+        name: str = "bus",
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+        run_id: str | None = None,
+    ) -> None:
         self.name = name
+        #: Part of every id this bus gives (random unless given; "" gives "<name>-<n>").
+        self.run_id = secrets.token_hex(4) if run_id is None else run_id
+        self._id_head = f"{name}-{self.run_id}-" if self.run_id else f"{name}-"
         self._lock = threading.Lock()
         self._subscriptions: dict[str, list[Subscription]] = {}
         self._loop = loop
@@ -180,7 +192,7 @@ class EventBus:
         with self._lock:
             self._counter += 1
             self.published += 1
-            message_id = id if id else f"{self.name}-{self._counter}"
+            message_id = id if id else f"{self._id_head}{self._counter}"
         message = BusMessage(normalise_event_type(event_type), payload, message_id, source, at)
         loop = self._loop
         if loop is not None and not loop.is_closed() and loop.is_running():

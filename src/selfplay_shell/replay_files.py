@@ -12,22 +12,30 @@ import os
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-from returns.result import Failure
+from returns.result import Failure, Success
 
 from selfplay_core.policy import PolicyError, SchedulerPolicy
-from selfplay_core.replay import Item, Snapshot, decode_snapshot, encode_snapshot
+from selfplay_core.replay import Item, Snapshot, decode_snapshot, encode_snapshot, items_after
 from selfplay_core.state import SchedulerState
-from selfplay_shell.eventlog import LogError, ManifestError, read_log, resolve_segments
+from selfplay_shell.eventlog import (
+    LogProblem,
+    LogRecord,
+    ManifestError,
+    ProblemKind,
+    read_log,
+    resolve_segments,
+)
 from selfplay_shell.eventlog.jsonline import checked_nesting
 
 __all__ = [
     "SNAPSHOT_SUFFIX",
     "ReplayInputError",
     "StrictStop",
+    "check_readable",
     "count_lines",
     "load_policy",
+    "locate",
     "log_items",
     "read_snapshot",
     "sidecar_snapshot",
@@ -136,9 +144,11 @@ def starting_point(
 # --- the log ---------------------------------------------------------------------------------
 
 
-def _open_records(path: str | os.PathLike[str], strict: bool) -> Iterator[Any]:
+def _open_records(path: str | os.PathLike[str]) -> Iterator[LogRecord]:
+    if Path(path).is_dir():
+        raise ReplayInputError(f"{path} is a directory, not an event log")
     try:
-        return read_log(path, strict=strict)
+        return read_log(path)
     except FileNotFoundError:
         raise ReplayInputError(f"no event log at {path}") from None
     except ManifestError as error:
@@ -147,24 +157,66 @@ def _open_records(path: str | os.PathLike[str], strict: bool) -> Iterator[Any]:
         raise ReplayInputError(f"cannot open {path}: {error}") from None
 
 
+def check_readable(path: str | os.PathLike[str]) -> None:
+    """Raise `ReplayInputError` unless `path` is an event log: it exists, is not a directory,
+    and at least one of its lines is an envelope (an empty file, binary garbage or any other
+    file is not). Reads up to the first envelope: one line, for a log."""
+    lines = 0
+    first_problem: LogProblem | None = None
+    for record in _open_records(path):
+        if isinstance(record.result, Success):
+            return
+        problem = record.result.failure()
+        if problem.kind is ProblemKind.EMPTY_FILE:
+            continue  # an empty segment: a rotated log may hold one beside others
+        lines += 1
+        first_problem = first_problem or problem
+    if first_problem is None:
+        raise ReplayInputError(f"{path} is empty: no lines at all, so not an event log")
+    raise ReplayInputError(
+        f"{path} is not an event log: none of its {lines} line(s) is an envelope "
+        f"(line {first_problem.line_no}: {first_problem.reason})"
+    )
+
+
 def log_items(
-    path: str | os.PathLike[str], *, start: int = 0, strict: bool = False
+    path: str | os.PathLike[str], *, start: int | Snapshot = 0, strict: bool = False
 ) -> Iterator[Item]:
-    """The log's records as replay items (an envelope, or the reader's problem), from record
-    number `start` on. The log is located now (a missing log raises `ReplayInputError` here);
-    lines are read lazily. Under `strict`, the first bad line raises `StrictStop`."""
-    records = _open_records(path, strict)
+    """The log's records as replay items (an envelope, or the reader's problem), after
+    `start`: a number of records to skip, or a snapshot, whose log is checked against this
+    one while its records are skipped (`items_after`). The log is located and checked now:
+    a missing or unreadable log (`check_readable`) or a snapshot of another log or position
+    raises `ReplayInputError` here; the rest is read lazily. Under `strict`, the first bad
+    line after `start` raises `StrictStop`."""
+    check_readable(path)
+    results = (record.result for record in _open_records(path))
+    if isinstance(start, Snapshot):
+        after = items_after(start, results)
+        if isinstance(after, Failure):
+            raise ReplayInputError(f"the snapshot is not of {path}: {after.failure()}")
+        rest, position = after.unwrap(), start.position
+    else:
+        rest, position = itertools.islice(results, start, None), start
+    return _stop_at_first_error(rest, position) if strict else rest
 
-    def items() -> Iterator[Item]:
-        position = start
-        try:
-            for record in itertools.islice(records, start, None):
-                yield record.result
-                position += 1
-        except LogError as error:
-            raise StrictStop(error.problem, position) from None
 
-    return items()
+def _stop_at_first_error(items: Iterator[Item], position: int) -> Iterator[Item]:
+    for offset, item in enumerate(items):
+        if isinstance(item, Failure):
+            raise StrictStop(item.failure(), position + offset)
+        yield item
+
+
+def locate(path: str | os.PathLike[str], position: int) -> str | None:
+    """`file:line` of the log's record number `position` (0-based), None when it has no such
+    record or cannot be read. Reads the log up to it: for messages, not for loops."""
+    try:
+        records = _open_records(path)
+    except ReplayInputError:
+        return None
+    for record in itertools.islice(records, position, position + 1):
+        return f"{record.path}:{record.line_no}"
+    return None
 
 
 def count_lines(path: str | os.PathLike[str]) -> int | None:

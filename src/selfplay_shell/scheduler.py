@@ -9,13 +9,17 @@ are applied one at a time, none lost, each exactly once (ids make a second deliv
 Inside the lock an envelope is reduced, appended to the log (when one is attached) and becomes
 the state; a decision is computed and recorded in the same critical section, so the log replays
 to the same decision. Events the reducer emits are queued inside the lock and published to the
-bus, in order, after it is released. Reads never take the lock: the state is immutable.
+bus, in order, after it is released, each in the shape RingRift's subscribers receive
+(`selfplay_core.published`: the reference publisher's type spelling and payload keys). Any
+`EventSink` given as `bus` (a broker adapter) gets the same calls. Reads never take the lock:
+the state is immutable.
 
-Time comes from the injected `clock`; ids are `"<id_prefix>-<n>"` from a counter (starting
-after `id_counter`), so a simulation driven by a fake clock replays identically; a process that
-resumes from a saved state passes a new `id_prefix` or the last counter, so its ids stay
-unique. `async with scheduler:` runs the timers (priority refresh, node refresh, ticks) and
-stops them cleanly.
+Time comes from the injected `clock`; ids are `"<id_prefix>-<n>"` from a counter, so a
+simulation driven by a fake clock replays identically. The counter starts after `id_counter`
+or, by default, after the highest `"<id_prefix>-<n>"` already in the attached log (a run that
+resumes a log continues its numbering instead of repeating it: deterministic, unlike a per-run
+prefix, and the log's ids stay unique; docs/eventlog.md, "Ids"). `async with scheduler:`
+runs the timers (priority refresh, node refresh, ticks) and stops them cleanly.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, runtime_checkable
 
 from returns.io import IOResult
 from returns.result import Failure, Result, Success
@@ -36,7 +40,7 @@ from returns.unsafe import unsafe_perform_io
 from selfplay_core.allocation.job_targets import NodeResources, target_jobs_for_node
 from selfplay_core.allocation.values import AllocationRequest, BatchAllocation
 from selfplay_core.cluster import NodeCapability
-from selfplay_core.codec import DecodeError, decode, event_payload
+from selfplay_core.codec import INVALID, DecodeError, decode
 from selfplay_core.configs import ConfigKey, ConfigKeyError
 from selfplay_core.decide import decide, priorities
 from selfplay_core.events import (
@@ -54,6 +58,7 @@ from selfplay_core.events import (
 )
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.priority import games_needed, target_games
+from selfplay_core.published import published
 from selfplay_core.reducer import SCHEDULER_SOURCE, Transition, reduce
 from selfplay_core.state import SchedulerState, cluster_state
 from selfplay_core.status import (
@@ -77,6 +82,7 @@ from selfplay_shell.bus import (
     Subscription,
     get_event_bus,
 )
+from selfplay_shell.eventlog.writer import LogWriteError, encode_line
 
 __all__ = [
     "DataAccessor",
@@ -96,6 +102,13 @@ class EventRecorder(Protocol):
     """Anything with `append(envelope)`; `selfplay_shell.eventlog.EventLog` is the real one."""
 
     def append(self, envelope: Envelope) -> None: ...
+
+
+@runtime_checkable
+class ResumableRecorder(EventRecorder, Protocol):
+    """A recorder that knows the ids already in its log (`EventLog` does)."""
+
+    def highest_id_number(self, prefix: str) -> int: ...
 
 
 class DataAccessor(Protocol):
@@ -184,7 +197,7 @@ class SelfplayScheduler:
         bus: EventSink | None = None,
         source: str = SCHEDULER_SOURCE,
         id_prefix: str | None = None,
-        id_counter: int = 0,
+        id_counter: int | None = None,
         refresh_interval: float | None = None,
         node_refresh_interval: float | None = None,
         tick_interval: float | None = None,
@@ -214,6 +227,10 @@ class SelfplayScheduler:
         # The single writer: everything below is changed only under `_lock`.
         self._lock = threading.Lock()
         self._state = state if state is not None else SchedulerState.initial(policy)
+        if id_counter is None:  # continue the log's numbering (0 without a log that knows it)
+            id_counter = 0
+            if isinstance(log, ResumableRecorder):
+                id_counter = log.highest_id_number(self._id_prefix)
         self._counter = id_counter  # ids continue from here: "<id_prefix>-<id_counter + 1>"
         self._last_allocation: BatchAllocation | None = None
         self._outbox: deque[Envelope] = deque()
@@ -246,14 +263,19 @@ class SelfplayScheduler:
         self._counter += 1
         return f"{self._id_prefix}-{self._counter}"
 
-    def _apply_locked(self, envelope: Envelope) -> Transition:
-        """Reduce, record, commit, queue the emissions. The caller holds `_lock`."""
+    def _apply_locked(self, envelope: Envelope, *, writable: bool = False) -> Transition:
+        """Reduce, record, commit, queue the emissions. The caller holds `_lock`.
+
+        `writable`: without a log, still refuse (`LogWriteError`) what a log could not write.
+        """
         before = self._state
         transition = reduce(before, envelope, self.policy)
         if transition.state is before:  # a duplicate id: nothing happened, nothing to record
             return transition
         if self.log is not None:
             self.log.append(envelope)  # a failing log raises before the state changes
+        elif writable:
+            encode_line(envelope)
         self._state = transition.state
         if isinstance(envelope.event, AllocationDecided):
             self._last_allocation = envelope.event.result
@@ -289,9 +311,13 @@ class SelfplayScheduler:
         source: str = "",
     ) -> Result[Envelope, DecodeError]:
         """Apply one event given as the reference publishes it (type string and payload dict),
-        stamped with this scheduler's clock. A payload that does not decode, or one of the
-        scheduler's own types (tick, sources_refreshed, allocation_decided, …: use `apply`), is
-        counted in `events_rejected` and returned as the `DecodeError`; nothing is applied."""
+        stamped with this scheduler's clock. Never raises for what a publisher sends: a
+        payload that does not decode, one of the scheduler's own types (tick,
+        sources_refreshed, allocation_decided, …: use `apply`), or an envelope the event log
+        cannot write (a string that is not valid Unicode, an id already in the log, a full
+        disk; checked even without a log) is counted in `events_rejected` and returned as a
+        `DecodeError` (problem "invalid" for the last kind, its message starting "not
+        written to the event log"); nothing is applied."""
         with self._lock:
             raw = {
                 "id": id or self._next_id(),
@@ -302,26 +328,42 @@ class SelfplayScheduler:
                 # anything but a mapping is left for the decoder to reject, naming the problem
                 "payload": dict(payload) if isinstance(payload, Mapping) else payload,
             }
-            result = decode(raw)
-            if isinstance(result, Success) and type(result.unwrap().event) in SCHEDULER_EVENTS:
-                # Time, refreshes, decisions and facade calls are ours to make (`apply`), not
-                # something a publisher can inject: a foreign "allocation_decided" would be
-                # counted as a decision this scheduler never made.
-                result = Failure(
-                    DecodeError(
-                        result.unwrap().type,
-                        "type",
-                        "invalid",
-                        "a scheduler-own event type is not accepted from publishers; use apply()",
-                    )
-                )
+            result = self._accept_published(decode(raw))
             if isinstance(result, Failure):
                 self.events_rejected += 1
-                _log.warning("rejected %s event: %s", event_type, result.failure())
+                _log.warning("rejected %r event: %s", event_type, result.failure())
                 return result
-            self._apply_locked(result.unwrap())
         self._flush()
         return result
+
+    def _accept_published(
+        self, decoded: Result[Envelope, DecodeError]
+    ) -> Result[Envelope, DecodeError]:
+        """Apply a decoded publisher envelope, or say why not. The caller holds `_lock`."""
+        if not isinstance(decoded, Success):
+            return decoded
+        envelope = decoded.unwrap()
+        if type(envelope.event) in SCHEDULER_EVENTS:
+            # Time, refreshes, decisions and facade calls are ours to make (`apply`), not
+            # something a publisher can inject: a foreign "allocation_decided" would be
+            # counted as a decision this scheduler never made.
+            return Failure(
+                DecodeError(
+                    envelope.type,
+                    "type",
+                    INVALID,
+                    "a scheduler-own event type is not accepted from publishers; use apply()",
+                )
+            )
+        try:
+            # The log refuses before the state changes; without one, what a log could not
+            # write is not applied either.
+            self._apply_locked(envelope, writable=True)
+        except LogWriteError as error:
+            return Failure(
+                DecodeError(envelope.type, "", INVALID, f"not written to the event log: {error}")
+            )
+        return decoded
 
     def tick(self) -> Transition:
         """Let time pass: boosts and backoffs that expired by now lapse."""
@@ -345,12 +387,13 @@ class SelfplayScheduler:
                 sink = self._sink
                 if sink is None:
                     continue
+                message = published(envelope)  # as RingRift's publisher sends it (§6)
                 try:
                     sink.publish(
-                        envelope.type,
-                        event_payload(envelope.event),
+                        message.event_type,
+                        message.payload,
                         id=envelope.id,
-                        source=envelope.source,
+                        source=message.source,
                         at=envelope.at,
                     )
                 except Exception:

@@ -22,7 +22,13 @@ import pytest
 
 from selfplay_core.events import AllocationDecided, Envelope
 from selfplay_core.policy import SchedulerPolicy
-from selfplay_core.replay import Snapshot, decode_snapshot, encode_snapshot, replay, replay_report
+from selfplay_core.replay import (
+    decode_snapshot,
+    encode_snapshot,
+    replay,
+    replay_report,
+    snapshot_of,
+)
 from selfplay_shell.eventlog import read_log
 from selfplay_shell.replay_files import (
     load_policy,
@@ -127,6 +133,7 @@ def _replay_json(log: Path, hash_seed: str) -> dict[str, Any]:
     return data
 
 
+@pytest.mark.slow  # takes seconds
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_golden_replays_identical_under_any_hash_seed(name: str) -> None:
     log = _golden(name)
@@ -139,6 +146,7 @@ def test_golden_replays_identical_under_any_hash_seed(name: str) -> None:
     assert all(data == outputs[0] for data in outputs)
 
 
+@pytest.mark.slow  # takes seconds
 def test_simulate_rewrites_the_golden_logs_byte_for_byte(tmp_path: Path) -> None:
     for name, options in GOLDEN.items():
         out = tmp_path / name
@@ -212,7 +220,9 @@ def test_the_state_after_a_golden_log_snapshots_exactly(name: str) -> None:
     report = replay_report(start.state, log_items(log), start.policy)
     assert report.final_state is not None
     assert report.final_state.elo.history  # the log trained models
-    snapshot = Snapshot(report.final_state, start.policy, report.final_position, "last")
+    snapshot = snapshot_of(report, start.policy)
+    assert snapshot.position == report.final_position
+    assert snapshot.log is not None
     text = json.dumps(encode_snapshot(snapshot))
     back = decode_snapshot(json.loads(text)).unwrap()
     assert back == snapshot

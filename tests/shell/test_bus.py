@@ -18,7 +18,7 @@ def test_bus_is_a_source_and_a_sink() -> None:
 
 
 def test_without_a_loop_delivery_is_synchronous_and_types_are_normalised() -> None:
-    bus = EventBus("b")
+    bus = EventBus("b", run_id="")
     got: list[BusMessage] = []
     bus.subscribe("selfplay_complete", got.append)
     message = bus.publish("SELFPLAY_COMPLETE", {"config_key": "hex8_2p"}, source="p2p")
@@ -56,7 +56,7 @@ def test_wildcard_and_unsubscribe() -> None:
 
 
 def test_a_failing_handler_is_counted_and_isolated() -> None:
-    bus = EventBus()
+    bus = EventBus(run_id="")
     got: list[str] = []
 
     def broken(_message: BusMessage) -> None:
@@ -82,7 +82,7 @@ async def test_inside_a_loop_delivery_is_deferred_and_in_order() -> None:
 
 
 async def test_coroutine_handlers_are_awaited_by_drain() -> None:
-    bus = EventBus()
+    bus = EventBus(run_id="r7")
     done: list[str] = []
 
     async def slow(message: BusMessage) -> None:
@@ -97,7 +97,7 @@ async def test_coroutine_handlers_are_awaited_by_drain() -> None:
     bus.publish("x")
     bus.publish("x")
     await bus.drain()
-    assert sorted(done) == ["bus-1", "bus-2"]
+    assert sorted(done) == ["bus-r7-1", "bus-r7-2"]
     assert bus.handler_errors == 2
     assert bus.delivered == 2
 
@@ -133,3 +133,11 @@ def test_default_bus_is_shared_until_reset() -> None:
     reset_event_bus()
     assert get_event_bus() is not first
     reset_event_bus()
+
+
+def test_two_buses_never_give_the_same_id() -> None:
+    # A bus of the next run counts from 1 again: its ids must still differ from the last run's
+    # (they reach the log through the scheduler).
+    ids = [EventBus().publish("tick").id for _ in range(50)]
+    assert len(set(ids)) == 50
+    assert all(i.startswith("bus-") and i.endswith("-1") for i in ids)

@@ -133,7 +133,8 @@ def test_simulate_refuses_to_overwrite_without_force(golden: Path) -> None:
 def test_replay_human_output_and_exit_code(golden: Path) -> None:
     done = run("replay", str(golden))
     assert done.returncode == 0, done.stderr
-    assert "All 12 decisions replay identically." in done.stdout
+    assert "all 12 decision(s) identical; all 228 line(s) replayed" in done.stdout
+    assert done.stderr == ""
 
 
 def test_replay_json_shape(golden: Path) -> None:
@@ -144,6 +145,12 @@ def test_replay_json_shape(golden: Path) -> None:
     assert data["applied"] == data["items"] == len(golden.read_bytes().splitlines())
     assert data["first_difference"] is None
     assert data["started_from"].startswith("snapshot")
+    assert data["verdict"] == {
+        "kind": "identical",
+        "ok": True,
+        "message": "all 12 decision(s) identical; all 228 line(s) replayed",
+    }
+    assert (data["skipped"], data["first_skipped"]) == (0, None)
 
 
 def _tamper(log: Path) -> str:
@@ -178,10 +185,14 @@ def test_a_differing_decision_exits_1_and_is_shown_in_full(golden: Path) -> None
     assert (
         first["recorded"]["games_by_config"][key] == first["replayed"]["games_by_config"][key] + 7
     )
+    assert data["verdict"]["kind"] == "differs"
     human = run("replay", str(golden))
     assert human.returncode == 1
     assert "Decision differs" in human.stdout
     assert f"games_by_config.{key}" in human.stdout
+    assert human.stderr.count("\n") == 1
+    assert "1 of 12 decision(s) differ; the first is decision 3" in human.stderr
+    assert run("replay", str(golden), "--lenient").returncode == 1  # lenient about lines only
 
 
 def test_a_bad_line_is_reported_and_strict_stops_there(golden: Path) -> None:
@@ -189,11 +200,18 @@ def test_a_bad_line_is_reported_and_strict_stops_there(golden: Path) -> None:
     lines.insert(5, b'{"id": "broken", "type": "selfplay_complete", "at": NaN}\n')
     lines.insert(9, b"not json at all\n")
     golden.write_bytes(b"".join(lines))
-    data = run_json("replay", str(golden))
+    data = run_json("replay", str(golden), code=1)  # two lines not replayed: not exact
     assert data["rejected"] == 2
     assert data["decisions_identical"] == data["decisions_checked"] == 12
     assert any(":6:" in r for r in data["rejections"])
     assert any("invalid_json" in r for r in data["rejections"])
+    assert data["verdict"]["kind"] == "incomplete"
+    assert data["verdict"]["message"].startswith(
+        f"2 line(s) not replayed (2 rejected), the first at {golden}:6: "
+    )
+    lenient = run_json("replay", str(golden), "--lenient")
+    assert lenient["verdict"]["ok"] is True
+    assert "(accepted: lenient)" in lenient["verdict"]["message"]
     strict = run_json("replay", str(golden), "--strict", code=1)
     assert strict["strict_stop"] is not None
     assert strict["final_position"] == 5
@@ -290,6 +308,124 @@ def test_snapshots_let_a_replay_resume(golden: Path, tmp_path: Path) -> None:
     assert "version" in bad.stderr
 
 
+def _one_line_refusal(done: subprocess.CompletedProcess[str], needle: str) -> None:
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert needle in done.stderr
+
+
+def test_a_snapshot_of_another_log_or_position_exits_2(golden: Path, tmp_path: Path) -> None:
+    lines = golden.read_bytes().splitlines(keepends=True)
+    head = tmp_path / "head.jsonl"
+    head.write_bytes(b"".join(lines[:100]))
+    at_100 = tmp_path / "at-100.snapshot.json"
+    run_json("replay", str(head), "--save-snapshot", str(at_100))
+    at_end = tmp_path / "at-end.snapshot.json"
+    run_json("replay", str(golden), "--save-snapshot", str(at_end))
+    other = tmp_path / "other.jsonl"  # another simulated run: other envelopes everywhere
+    assert run("-q", "simulate", "--nodes", "3", "--hours", "1", "--seed", "3", "--out",
+               str(other)).returncode == 0  # fmt: skip
+    for command in ("replay", "status"):
+        _one_line_refusal(run(command, str(other), "--snapshot", str(at_100)), "another log")
+    explain = run("explain", str(other), "--snapshot", str(at_100), "--decision", "1")
+    _one_line_refusal(explain, "another log")
+    _one_line_refusal(run("replay", str(head), "--snapshot", str(at_end)), "past its end")
+    data = json.loads(at_100.read_text(encoding="utf-8"))
+    data["position"], data["log"]["last"]["position"] = 150, 149  # edited, consistently
+    edited = tmp_path / "edited.snapshot.json"
+    edited.write_text(json.dumps(data), encoding="utf-8")
+    _one_line_refusal(run("replay", str(golden), "--snapshot", str(edited)), "is not in this log")
+    data["position"], data["log"]["last"]["position"] = 5000, 4999  # past the end
+    edited.write_text(json.dumps(data), encoding="utf-8")
+    _one_line_refusal(run("replay", str(golden), "--snapshot", str(edited)), "past its end")
+    data["position"] = 120  # only the position edited
+    edited.write_text(json.dumps(data), encoding="utf-8")
+    _one_line_refusal(run("replay", str(golden), "--snapshot", str(edited)), "not just before")
+
+
+# --- tampered and unreadable logs ------------------------------------------------------------
+
+
+def _decision_lines(log: Path) -> list[int]:
+    lines = log.read_text(encoding="utf-8").splitlines()
+    return [i for i, line in enumerate(lines) if json.loads(line)["type"] == "allocation_decided"]
+
+
+def _edit_line(log: Path, index: int, change: Any) -> None:
+    lines = log.read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[index])
+    change(record, json.loads(lines[index - 3]))
+    lines[index] = json.dumps(record, separators=(",", ":"))
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+TAMPERS = {
+    "renamed type": (lambda r, _: r.update(type="allocation_decided_v2"), "of an unknown type"),
+    "negative count": (
+        lambda r, _: r["payload"]["request"].update(games_per_config=-20),
+        "must not be negative",
+    ),
+    "string count": (
+        lambda r, _: r["payload"]["request"].update(games_per_config="20"),
+        "expected an integer, got str",
+    ),
+    "reused id": (lambda r, earlier: r.update(id=earlier["id"]), "duplicate id"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TAMPERS))
+def test_a_tampered_decision_exits_1_with_the_count_and_line(golden: Path, name: str) -> None:
+    change, needle = TAMPERS[name]
+    index = _decision_lines(golden)[4]
+    _edit_line(golden, index, change)
+    done = run("replay", str(golden))
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1
+    assert "1 line(s) not replayed" in done.stderr
+    assert f"{golden.name}:{index + 1}" in done.stderr
+    assert needle in done.stderr
+    assert "11 decision(s) checked" in done.stderr
+    lenient = run_json("replay", str(golden), "--lenient")
+    assert lenient["decisions_checked"] == lenient["decisions_identical"] == 11
+
+
+def _unreadable(directory: Path) -> dict[str, tuple[Path, str]]:
+    empty = directory / "empty.jsonl"
+    empty.write_bytes(b"")
+    garbage = directory / "garbage.jsonl"
+    garbage.write_bytes(bytes(range(7, 256)) * 20 + b"\n" + b"\x00\xff" * 50)
+    folder = directory / "a\ndirectory [x]"  # still one line, still its name
+    folder.mkdir()
+    return {
+        "empty": (empty, "is empty"),
+        "binary": (garbage, "is not an event log"),
+        "directory": (folder, "is a directory"),
+    }
+
+
+def test_unreadable_input_exits_2_in_one_line_for_every_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from selfplay_shell.cli import main
+
+    for path, needle in _unreadable(tmp_path).values():
+        for args in (
+            ["replay", str(path)],
+            ["replay", str(path), "--json", "--lenient"],
+            ["status", str(path)],
+            ["validate", str(path), "--json"],
+            ["explain", str(path), "--decision", "1"],
+        ):
+            code = main(args)
+            out, err = capsys.readouterr()
+            assert (code, out) == (2, ""), (args, err)
+            assert err.count("\n") == 1
+            assert needle in err
+            assert " ".join(path.name.split()) in err  # on one line, "[x]" not read as markup
+    _one_line_refusal(run("replay", str(path)), needle)  # and as a process: no traceback
+
+
 # --- explain ---------------------------------------------------------------------------------
 
 
@@ -383,8 +519,19 @@ def test_every_broken_log_replays_reports_and_validates(
     expected = _expected(log)
     records = expected["records"]
     errors = [r for r in records if not r["ok"]]
-    assert main(["replay", str(log), "--json"]) == 0  # bad lines are reported, not fatal
+    if not any(r["ok"] for r in records):  # not an event log at all: every command says so
+        for command in ("replay", "status", "validate"):
+            assert main([command, str(log), "--json"]) == 2
+            assert capsys.readouterr().out == ""
+        return
+    code = main(["replay", str(log), "--json"])
     report = json.loads(capsys.readouterr().out)
+    # bad lines are reported, never fatal, and the replay is exact only without them
+    assert code == (1 if report["skipped"] else 0)
+    assert report["verdict"]["ok"] is (code == 0)
+    assert report["skipped"] == report["rejected"] + report["unknown"] + report["duplicates"]
+    assert main(["replay", str(log), "--json", "--lenient"]) == 0
+    capsys.readouterr()
     assert report["rejected"] == len(errors)
     # an entry may stand for a run of good lines: {"lines": [first, last]}
     count = sum(r["lines"][1] - r["lines"][0] + 1 if "lines" in r else 1 for r in records)
@@ -394,7 +541,7 @@ def test_every_broken_log_replays_reports_and_validates(
     strict = main(["replay", str(log), "--strict", "--json"])
     stopped = json.loads(capsys.readouterr().out)
     if expected["strict_stops_at_line"] is None:
-        assert strict == 0
+        assert strict == code  # nothing to stop at: the verdict as without --strict
         assert stopped["strict_stop"] is None
     else:
         assert strict == 1

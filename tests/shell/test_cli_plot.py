@@ -41,6 +41,7 @@ def test_every_known_node_has_a_load_at_each_decision() -> None:
     assert any(load >= 0.99 for row in series.load for load in row.values())  # busy, shown busy
 
 
+@pytest.mark.slow  # takes seconds
 @pytest.mark.skipif(find_spec("matplotlib") is None, reason="matplotlib is not installed")
 def test_plot_run_writes_a_png(tmp_path: Path) -> None:
     series, _, _ = series_of(LOG)

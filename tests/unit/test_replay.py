@@ -1,123 +1,49 @@
-"""Replay: the fold, decision checks, rejections, snapshots, counterfactuals, starvation."""
+"""Replay: the fold, decision checks, rejections, counterfactuals, starvation."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 import pytest
+from _replay_support import DECIDE, SCRIPT, counts, record, refresh
 from hypothesis import given
 from hypothesis import strategies as st
 from returns.result import Failure, Success
 
-from selfplay_core.allocation.values import AllocationRequest
-from selfplay_core.cluster import NodeCapability
 from selfplay_core.codec import encode_value
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
-from selfplay_core.decide import decide
 from selfplay_core.events import (
     AllocationDecided,
-    ConfigBoosted,
-    Envelope,
-    Event,
-    NodeUnhealthy,
     QualityPenaltyApplied,
-    SelfplayComplete,
-    SourcesRefreshed,
     Tick,
     UnknownEvent,
     make_envelope,
 )
 from selfplay_core.policy import SchedulerPolicy
-from selfplay_core.reducer import reduce
 from selfplay_core.replay import (
     MAX_REJECTIONS,
     Difference,
     Outcome,
     Rejected,
-    Snapshot,
+    Verdict,
+    VerdictKind,
     canonical_json,
     counterfactual,
-    decode_snapshot,
-    encode_snapshot,
     first_difference,
     replay,
     replay_report,
+    replay_verdict,
     same_json,
     starvation_figures,
     summarize,
 )
-from selfplay_core.signals import FeedbackSignal
 from selfplay_core.state import SchedulerState
 from selfplay_core.testing.events import envelopes, events
 
 K = ConfigKey.parse
-NODES = (
-    NodeCapability("gpu-a", "H100", 80.0),
-    NodeCapability("gpu-b", "A100", 40.0),
-    NodeCapability("gpu-c", "RTX4090", 24.0, current_jobs=2),
-)
-
-
-def _refresh(counts: dict[ConfigKey, int]) -> SourcesRefreshed:
-    return SourcesRefreshed(
-        nodes=NODES,
-        game_counts=counts,
-        current_elos={key: 1400.0 + 40 * key.index for key in ALL_CONFIGS},
-        staleness_hours={key: 0.5 * key.index for key in ALL_CONFIGS},
-        # booleans in what the source book remembers: snapshots must carry them
-        feedback={
-            key: FeedbackSignal(1.0 + key.index / 20, key.index % 3 == 0) for key in ALL_CONFIGS
-        },
-    )
-
-
-DECIDE = object()  # marker in a script: "the shell decides now"
-
-
-def record(
-    script: Iterable[Event | object],
-    policy: SchedulerPolicy = SchedulerPolicy(),  # noqa: B008 - frozen value
-    *,
-    start: float = 1_000.0,
-    step: float = 30.0,
-) -> list[Envelope]:
-    """What the shell would log: each event at its time, and at each DECIDE marker an
-    `AllocationDecided` made by `decide` from the current state (then applied too)."""
-    state = SchedulerState.initial(policy)
-    log: list[Envelope] = []
-    at = start
-    for n, item in enumerate(script):
-        at += step
-        if item is DECIDE:
-            request = AllocationRequest(games_per_config=200, now=at)
-            event: Any = AllocationDecided(request, decide(state, request, policy))
-        else:
-            event = item
-        envelope = make_envelope(event, id=f"e{n:05d}", at=at, source="test")
-        state = reduce(state, envelope, policy).state
-        log.append(envelope)
-    return log
-
-
-def _counts(scale: int) -> dict[ConfigKey, int]:
-    return {key: scale * (key.index + 1) for key in ALL_CONFIGS}
-
-
-SCRIPT: tuple[Any, ...] = (
-    _refresh(_counts(50)),
-    DECIDE,
-    SelfplayComplete(config_key="hex8_2p"),
-    ConfigBoosted(config_key="square19_4p", multiplier=1.8),
-    DECIDE,
-    NodeUnhealthy(node_id="gpu-b"),
-    Tick(at=0.0),
-    DECIDE,
-    _refresh(_counts(400)),
-    DECIDE,
-)
 
 
 def _report(log: Sequence[Any], policy: SchedulerPolicy = SchedulerPolicy()) -> Any:  # noqa: B008
@@ -264,7 +190,7 @@ def test_decisions_recorded_after_any_events_replay_identical(
     script: list[Any], data: st.DataObject
 ) -> None:
     marks = data.draw(st.lists(st.integers(0, len(script)), min_size=1, max_size=4))
-    full: list[Any] = [_refresh(_counts(10))]
+    full: list[Any] = [refresh(counts(10))]
     for i, event in enumerate(script):
         full.extend(DECIDE for m in marks if m == i)
         if not isinstance(event, AllocationDecided):
@@ -359,75 +285,6 @@ def test_same_json_is_canonical_text_equality(value: Any, data: st.DataObject) -
 )
 def test_same_json_edges(a: Any, b: Any, same: bool) -> None:
     assert same_json(a, b) is same
-
-
-# --- snapshots ---------------------------------------------------------------------------------
-
-
-def test_snapshot_round_trips_through_json() -> None:
-    log = record(SCRIPT)
-    policy = SchedulerPolicy.from_mapping({"weights": {"staleness": 0.4}})
-    report = _report(log[:6], policy)
-    assert report.final_state is not None
-    snapshot = Snapshot(report.final_state, policy, report.final_position, log[5].id)
-    text = json.dumps(encode_snapshot(snapshot))
-    back = decode_snapshot(json.loads(text)).unwrap()
-    assert back == snapshot
-
-
-def test_snapshot_text_is_stable_through_a_round_trip() -> None:
-    log = record(SCRIPT)
-    report = _report(log)
-    assert report.final_state is not None
-    text = json.dumps(encode_snapshot(Snapshot(report.final_state, SchedulerPolicy(), 10)))
-    back = decode_snapshot(json.loads(text)).unwrap()
-    assert json.dumps(encode_snapshot(back)) == text
-
-
-@given(st.integers(0, len(SCRIPT)))
-def test_replay_from_a_snapshot_continues_exactly(cut: int) -> None:
-    log = record(SCRIPT)
-    policy = SchedulerPolicy()
-    full = list(replay(SchedulerState.initial(), log, policy))
-    head = summarize(replay(SchedulerState.initial(), log[:cut], policy))
-    state = head.final_state or SchedulerState.initial()
-    snapshot = Snapshot(state, policy, head.final_position)
-    resumed = decode_snapshot(json.loads(json.dumps(encode_snapshot(snapshot)))).unwrap()
-    tail = list(
-        replay(
-            resumed.state, log[resumed.position :], resumed.policy, start_position=resumed.position
-        )
-    )
-    assert [s.position for s in tail] == [s.position for s in full[cut:]]
-    assert [s.state for s in tail] == [s.state for s in full[cut:]]
-    numbers = [s.check.number for s in tail if s.check is not None]
-    assert numbers == [s.check.number for s in full[cut:] if s.check is not None]
-    assert all(s.check.identical for s in tail if s.check is not None)
-
-
-@pytest.mark.parametrize(
-    ("mutate", "path"),
-    [
-        (
-            lambda d: d["state"]["books"]["sources"]["reported"].update(x=[1]),
-            "state.books.sources.reported.x",
-        ),
-        (lambda d: d.update(format="other"), "format"),
-        (lambda d: d.update(version=2), "version"),
-        (lambda d: d.update(position=-1), "position"),
-        (lambda d: d.pop("policy"), "policy"),
-        (lambda d: d["policy"]["weights"].update(staleness="x"), "policy.weights.staleness"),
-        (lambda d: d["state"]["configs"].pop("hex8_2p"), "state.configs"),
-        (lambda d: d["state"]["ledger"].update(ids=[1]), "state.ledger.ids"),
-        (lambda d: d["state"]["ledger"].update(last_at=float("nan")), "state.ledger.last_at"),
-    ],
-)
-def test_a_bad_snapshot_names_the_field(mutate: Any, path: str) -> None:
-    data = encode_snapshot(Snapshot(SchedulerState.initial(), SchedulerPolicy(), 0))
-    mutate(data)
-    result = decode_snapshot(data)
-    assert isinstance(result, Failure)
-    assert result.failure().path == path
 
 
 # --- starvation figures ------------------------------------------------------------------------
@@ -529,3 +386,85 @@ def test_encoded_decisions_are_what_is_compared() -> None:
     check = next(s.check for s in replay(SchedulerState.initial(), log) if s.check is not None)
     assert check.recorded_json == check.replayed_json
     assert json.loads(check.recorded_json) == encode_value(check.recorded)
+
+
+# --- the verdict -------------------------------------------------------------------------------
+
+
+def _tampered(log: list[Any], index: int) -> list[Any]:
+    envelope = log[index]
+    assert isinstance(envelope.event, AllocationDecided)
+    request = attrs.evolve(envelope.event.request, games_per_config=999)
+    return [
+        *log[:index],
+        attrs.evolve(envelope, event=AllocationDecided(request, envelope.event.result)),
+        *log[index + 1 :],
+    ]
+
+
+def test_a_clean_replay_is_identical() -> None:
+    verdict = replay_verdict(_report(record(SCRIPT)))
+    assert verdict == Verdict(
+        VerdictKind.IDENTICAL, "all 4 decision(s) identical; all 10 line(s) replayed"
+    )
+    assert verdict.ok
+
+
+def test_a_differing_decision_is_named() -> None:
+    verdict = replay_verdict(_report(_tampered(record(SCRIPT), 4)))
+    assert verdict.kind == VerdictKind.DIFFERS
+    assert verdict.message.startswith("1 of 4 decision(s) differ; the first is decision 2")
+    assert "'e00004'" in verdict.message
+    assert not replay_verdict(_report(_tampered(record(SCRIPT), 4)), lenient=True).ok
+
+
+@pytest.mark.parametrize(
+    ("extra", "kind_text", "reason"),
+    [
+        (Rejected("log.jsonl:12", "invalid JSON"), "1 rejected", "log.jsonl:12: invalid JSON"),
+        (
+            make_envelope(UnknownEvent("allocation_decided_v2", {}), id="u", at=9e3, source="s"),
+            "1 of an unknown type",
+            "item 4: envelope 'u' has a type this library does not know",
+        ),
+        (None, "1 a repeated id", "item 4: envelope 'e00000' repeats an id"),
+    ],
+)
+def test_a_line_not_replayed_makes_the_replay_incomplete(
+    extra: Any, kind_text: str, reason: str
+) -> None:
+    log = record(SCRIPT[:4])
+    items = [*log, log[0] if extra is None else extra]
+    report = _report(items)
+    assert report.skipped == 1
+    assert report.first_skipped is not None
+    assert report.first_skipped.position == 4
+    verdict = replay_verdict(report)
+    assert verdict.kind == VerdictKind.INCOMPLETE
+    assert verdict.message.startswith(f"1 line(s) not replayed ({kind_text}), the first at ")
+    assert reason in verdict.message
+    assert verdict.message.endswith("; 1 decision(s) checked")
+    assert "line 5" in replay_verdict(report, first_skipped_at="line 5").message
+    lenient = replay_verdict(report, lenient=True)
+    assert lenient.ok
+    assert "(accepted: lenient)" in lenient.message
+
+
+def test_a_counterfactual_verdict_judges_only_the_lines() -> None:
+    log = [*record(SCRIPT), Rejected("x:11", "bad")]
+    other = SchedulerPolicy.from_mapping({"starvation": {"emergency_multiplier": 1.0}})
+    report = counterfactual(SchedulerState.initial(), log, other).replay
+    assert not report.all_identical
+    assert replay_verdict(report, compare_decisions=False).kind == VerdictKind.INCOMPLETE
+    assert replay_verdict(report, compare_decisions=False, lenient=True).ok
+
+
+@given(st.lists(envelopes() | st.builds(Rejected, st.text(max_size=5), st.text()), max_size=25))
+def test_only_a_full_identical_replay_is_ok(items: list[Any]) -> None:
+    report = replay_report(SchedulerState.initial(), items)
+    verdict = replay_verdict(report)
+    assert verdict.ok == (
+        report.applied + report.ignored == report.items == len(items)
+        and report.decisions_identical == report.decisions_checked
+    )
+    assert "\n" not in verdict.message

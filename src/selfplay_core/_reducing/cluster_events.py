@@ -9,7 +9,7 @@ from typing import Final
 
 import attrs
 
-from selfplay_core._reducing.common import Handler, Outcome
+from selfplay_core._reducing.common import UNCHANGED, Handler, Outcome, cluster_changed
 from selfplay_core.cluster import NodeCapability, SpawnPause, cluster_health_factor
 from selfplay_core.events import (
     BackpressureActivated,
@@ -27,7 +27,7 @@ from selfplay_core.events import (
     SpawningResumed,
 )
 from selfplay_core.policy import SchedulerPolicy
-from selfplay_core.state import SchedulerState
+from selfplay_core.state import SchedulerState, dict_copy
 
 _node_id: Final = attrgetter("node_id")
 
@@ -62,8 +62,8 @@ def node_down(
     if node_id not in unhealthy:
         unhealthy = unhealthy | {node_id}
     if nodes is cluster.nodes and unhealthy is cluster.unhealthy_nodes:
-        return Outcome(state)
-    return Outcome(state.with_cluster(cluster.with_node_health(nodes, unhealthy)))
+        return UNCHANGED
+    return cluster_changed(state, cluster.with_node_health(nodes, unhealthy))
 
 
 def node_up(
@@ -75,9 +75,9 @@ def node_up(
     """NODE_RECOVERED, NODE_ACTIVATED: no longer unhealthy (its load waits for a refresh)."""
     unhealthy = state.cluster.unhealthy_nodes
     if event.node_id not in unhealthy:
-        return Outcome(state)
+        return UNCHANGED
     cluster = state.cluster.with_node_health(state.cluster.nodes, unhealthy - {event.node_id})
-    return Outcome(state.with_cluster(cluster))
+    return cluster_changed(state, cluster)
 
 
 def cluster_unhealthy(
@@ -88,8 +88,8 @@ def cluster_unhealthy(
     total = event.total_nodes or 0
     factor = cluster_health_factor(healthy, total, policy.allocation)
     if factor == state.cluster.health_factor:
-        return Outcome(state)
-    return Outcome(state.with_cluster(attrs.evolve(state.cluster, health_factor=factor)))
+        return UNCHANGED
+    return cluster_changed(state, attrs.evolve(state.cluster, health_factor=factor))
 
 
 def cluster_healthy(
@@ -97,9 +97,9 @@ def cluster_healthy(
 ) -> Outcome:
     cluster = state.cluster
     if cluster.health_factor == 1.0 and not cluster.unhealthy_nodes:
-        return Outcome(state)
+        return UNCHANGED
     cluster = attrs.evolve(cluster, health_factor=1.0, unhealthy_nodes=frozenset())
-    return Outcome(state.with_cluster(cluster))
+    return cluster_changed(state, cluster)
 
 
 def backpressure_flag(active: bool) -> Handler:
@@ -112,9 +112,9 @@ def backpressure_flag(active: bool) -> Handler:
         policy: SchedulerPolicy,
     ) -> Outcome:
         if state.cluster.backpressure_active is active:
-            return Outcome(state)
+            return UNCHANGED
         cluster = attrs.evolve(state.cluster, backpressure_active=active)
-        return Outcome(state.with_cluster(cluster))
+        return cluster_changed(state, cluster)
 
     return backpressure
 
@@ -130,9 +130,9 @@ def spawning_paused(
         held.until is None or (until is not None and held.until >= until)
     )
     if held is not None and held.holds_at(at) and lasts_longer:
-        return Outcome(state)
+        return UNCHANGED
     pause = SpawnPause(event.reason, until)
-    return Outcome(state.with_cluster(attrs.evolve(state.cluster, spawn_pause=pause)))
+    return cluster_changed(state, attrs.evolve(state.cluster, spawn_pause=pause))
 
 
 def spawning_resumed(
@@ -140,8 +140,8 @@ def spawning_resumed(
 ) -> Outcome:
     """`resume_spawning()`: any pause ends now."""
     if state.cluster.spawn_pause is None:
-        return Outcome(state)
-    return Outcome(state.with_cluster(attrs.evolve(state.cluster, spawn_pause=None)))
+        return UNCHANGED
+    return cluster_changed(state, attrs.evolve(state.cluster, spawn_pause=None))
 
 
 def node_overloaded(
@@ -150,10 +150,10 @@ def node_overloaded(
     # Every entry is already after `at`: expired ones lapsed before the handler ran.
     until = at + policy.events.overload_backoff_seconds(event.resource_type)
     node_id = event.node_id
-    overloaded = dict(state.cluster.overloaded_until)
+    overloaded = dict_copy(state.cluster.overloaded_until)
     if until <= at:  # a zero backoff: nothing to wait for
         if node_id not in overloaded:
-            return Outcome(state)
+            return UNCHANGED
         del overloaded[node_id]
     else:
         known = node_id in overloaded
@@ -161,4 +161,4 @@ def node_overloaded(
         if not known:
             overloaded = dict(sorted(overloaded.items()))  # keep node-id order
     cluster = attrs.evolve(state.cluster, overloaded_until=MappingProxyType(overloaded))
-    return Outcome(state.with_cluster(cluster))
+    return cluster_changed(state, cluster)

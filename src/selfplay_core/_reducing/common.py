@@ -1,15 +1,24 @@
-"""Shared pieces of the event handlers: the handler contract (`Outcome`, `Handler`), bounds,
-and the boost rule."""
+"""Shared pieces of the event handlers: the handler contract (`Outcome` and the functions that
+build it, `Handler`), bounds, and the boost rule."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final, NamedTuple, TypeAlias
 
+from selfplay_core.configs import ConfigKey
 from selfplay_core.event_policy import EventPolicy
 from selfplay_core.events import Event
 from selfplay_core.policy import SchedulerPolicy
-from selfplay_core.state import MAX_MAGNITUDE, ConfigState, SchedulerState
+from selfplay_core.state import (
+    MAX_MAGNITUDE,
+    Books,
+    ClusterFacts,
+    ConfigState,
+    SchedulerState,
+    earliest_expiry,
+    with_item,
+)
 
 #: The payload `source` the scheduler puts on its own CURRICULUM_REBALANCED (the loop guard).
 SCHEDULER_SOURCE: Final = "selfplay_scheduler"
@@ -18,12 +27,60 @@ MAX_COUNT: Final = int(MAX_MAGNITUDE)
 
 
 class Outcome(NamedTuple):
-    """What one handler did: the state after the event (its ledger's window and counters are
-    the reducer's to record), and the events the reference would publish, in order. (A named
-    tuple: immutable, read by name, and the cheapest value to build once per envelope.)"""
+    """What one handler did, by named part: the configs, cluster and books it changed (None:
+    unchanged), the earliest boost or backoff expiry after it (None: unchanged), and the
+    events the reference would publish, in order. `reduce` builds the one new state from the
+    parts and the recorded ledger, so a step builds one `SchedulerState`, not two. (A named
+    tuple: immutable, read by name, and the cheapest value to build once per envelope.)
+    Handlers build it with `UNCHANGED`, `config_changed`, `configs_changed`,
+    `cluster_changed`, `books_changed` or `whole`."""
 
-    state: SchedulerState
+    configs: Mapping[ConfigKey, ConfigState] | None = None
+    cluster: ClusterFacts | None = None
+    books: Books | None = None
+    next_expiry_at: float | None = None
     emitted: tuple[Event, ...] = ()
+
+
+#: A handler that changes nothing and emits nothing.
+UNCHANGED: Final = Outcome()
+
+
+def config_changed(
+    state: SchedulerState, key: ConfigKey, config: ConfigState, emitted: tuple[Event, ...] = ()
+) -> Outcome:
+    """Config `key` becomes `config` (the expiry kept exact as `with_config` keeps it)."""
+    before = state.configs[key]
+    if config is before:
+        return Outcome(emitted=emitted)
+    configs = with_item(state.configs, key, config)
+    soonest = state.expiry_with_config(before, config, configs)
+    return Outcome(configs, None, None, soonest, emitted)
+
+
+def configs_changed(
+    state: SchedulerState,
+    configs: Mapping[ConfigKey, ConfigState],
+    emitted: tuple[Event, ...] = (),
+) -> Outcome:
+    """Every config replaced (`configs` in canonical order)."""
+    soonest = earliest_expiry(configs, state.cluster.overloaded_until)
+    return Outcome(configs, None, None, soonest, emitted)
+
+
+def cluster_changed(state: SchedulerState, cluster: ClusterFacts) -> Outcome:
+    """The cluster becomes `cluster` (its overload backoffs may move the next expiry)."""
+    return Outcome(None, cluster, None, state.expiry_with_cluster(cluster))
+
+
+def books_changed(books: Books) -> Outcome:
+    return Outcome(None, None, books)
+
+
+def whole(state: SchedulerState, emitted: tuple[Event, ...] = ()) -> Outcome:
+    """Every part of `state` (for the rare handlers that change several parts through the
+    state's own `with_…` methods)."""
+    return Outcome(state.configs, state.cluster, state.books, state.next_expiry_at, emitted)
 
 
 #: A handler: `(state, event, at, policy) -> Outcome`, `event` of the class it is registered

@@ -10,11 +10,15 @@ import attrs
 
 from selfplay_core._reducing.common import (
     SCHEDULER_SOURCE,
+    UNCHANGED,
     Outcome,
     as_weight,
+    books_changed,
     boost_from,
     boosted,
     bounded,
+    config_changed,
+    configs_changed,
     same,
 )
 from selfplay_core.configs import ConfigKey
@@ -48,6 +52,7 @@ from selfplay_core.state import (
     EloSeries,
     EloTracking,
     SchedulerState,
+    dict_copy,
 )
 
 
@@ -57,8 +62,8 @@ def selfplay_complete(
     key = event.config_key
     config = state.configs[key]
     if same(config.staleness_hours, 0.0):
-        return Outcome(state)  # already fresh
-    return Outcome(state.with_config(key, config.with_staleness(0.0)))
+        return UNCHANGED  # already fresh
+    return config_changed(state, key, config.with_staleness(0.0))
 
 
 def training_completed(
@@ -67,8 +72,8 @@ def training_completed(
     key = event.config_key
     config = state.configs[key]
     if config.training_pending is False:
-        return Outcome(state)  # nothing pending
-    return Outcome(state.with_config(key, config.with_training_pending(False)))
+        return UNCHANGED  # nothing pending
+    return config_changed(state, key, config.with_training_pending(False))
 
 
 def model_promoted(
@@ -84,7 +89,7 @@ def model_promoted(
         )
     else:
         target = ep.promotion_success_boost
-    return Outcome(state.with_config(key, boosted(config, target, at, ep)))
+    return config_changed(state, key, boosted(config, target, at, ep))
 
 
 _HIGH, _LOW, _NORMAL = 1, 2, 0
@@ -128,7 +133,7 @@ def target_updated(
         )
         if not same(capped, config.exploration_boost):
             config = config.with_boost(capped, config.exploration_boost_expires_at)
-    return Outcome(state.with_config(key, config))
+    return config_changed(state, key, config)
 
 
 def quality_degraded(
@@ -139,21 +144,21 @@ def quality_degraded(
     score, threshold = event.quality_score, event.threshold
     if score < threshold:
         if threshold == 0.0:
-            return Outcome(state)  # the reference divides by zero here and changes nothing
+            return UNCHANGED  # the reference divides by zero here and changes nothing
         penalty = -policy.events.quality_degraded_penalty_scale * (threshold - score) / threshold
     else:
         penalty = 0.0
     penalty = bounded(penalty)
     if same(config.quality_penalty, penalty):
-        return Outcome(state)  # the same penalty
-    return Outcome(state.with_config(key, config.with_quality_penalty(penalty)))
+        return UNCHANGED  # the same penalty
+    return config_changed(state, key, config.with_quality_penalty(penalty))
 
 
 def curriculum_rebalanced(
     state: SchedulerState, event: CurriculumRebalanced, at: float, policy: SchedulerPolicy
 ) -> Outcome:
     if event.source == SCHEDULER_SOURCE:
-        return Outcome(state)  # the loop guard: our own regression emission
+        return UNCHANGED  # the loop guard: our own regression emission
     weights: dict[ConfigKey, float] = {}
     # [BUG] §8.5 fixed: without `weight`, use `new_weight` (emit_curriculum_updated's field);
     # without either, leave the weight alone instead of resetting it to 1.0.
@@ -163,21 +168,21 @@ def curriculum_rebalanced(
     if event.weights:
         weights.update(event.weights)
     if not weights:
-        return Outcome(state)
-    configs = dict(state.configs)
+        return UNCHANGED
+    configs = dict_copy(state.configs)
     for key, w in weights.items():
         configs[key] = attrs.evolve(configs[key], curriculum_weight=as_weight(w))
-    return Outcome(state.with_configs(MappingProxyType(configs)))
+    return configs_changed(state, MappingProxyType(configs))
 
 
 def rate_changed(
     state: SchedulerState, event: SelfplayRateChanged, at: float, policy: SchedulerPolicy
 ) -> Outcome:
     if event.new_rate is None:
-        return Outcome(state)  # no rate given: no information, no change (as the reference)
+        return UNCHANGED  # no rate given: no information, no change (as the reference)
     key = event.config_key
     config = attrs.evolve(state.configs[key], momentum_multiplier=as_weight(event.new_rate))
-    return Outcome(state.with_config(key, config))
+    return config_changed(state, key, config)
 
 
 def training_blocked(
@@ -195,7 +200,7 @@ def training_blocked(
         reason=f"training_blocked:{event.reason}",
         exploration_boost=config.exploration_boost,
     )
-    return Outcome(state.with_config(key, config), (update,))
+    return config_changed(state, key, config, (update,))
 
 
 def opponent_mastered(
@@ -216,7 +221,7 @@ def opponent_mastered(
         reason=f"config_update_{key}",
         trigger=f"opponent_mastered:{event.opponent_level}",
     )
-    return Outcome(state.with_config(key, config), (echo,))
+    return config_changed(state, key, config, (echo,))
 
 
 def early_stopped(
@@ -246,7 +251,7 @@ def early_stopped(
         exploration_boost=config.exploration_boost,
         curriculum_weight=weight,
     )
-    return Outcome(state.with_config(key, config), (update,))
+    return config_changed(state, key, config, (update,))
 
 
 def _momentum_for_trend(m: float, trend: str, ep: EventPolicy) -> float:
@@ -303,7 +308,7 @@ def velocity_changed(
         momentum_multiplier=momentum,
     )
     emitted = (*rate_change(key, old, momentum, f"elo_momentum:{trend}", ep), update)
-    return Outcome(state.with_config(key, config), emitted)
+    return config_changed(state, key, config, emitted)
 
 
 def exploration_boost(
@@ -338,7 +343,7 @@ def exploration_boost(
         ),
     )
     config = config.with_boost(boost, at + ep.exploration_boost_duration_seconds)
-    return Outcome(state.with_config(key, config), emitted)
+    return config_changed(state, key, config, emitted)
 
 
 def curriculum_advanced(
@@ -346,13 +351,13 @@ def curriculum_advanced(
 ) -> Outcome:
     ep = policy.events
     if event.consecutive_promotions < ep.advanced_min_consecutive_promotions:
-        return Outcome(state)
+        return UNCHANGED
     key = event.config_key
     config = state.configs[key]
     weight = max(
         ep.advanced_curriculum_floor, config.curriculum_weight * ep.advanced_curriculum_factor
     )
-    return Outcome(state.with_config(key, attrs.evolve(config, curriculum_weight=weight)))
+    return config_changed(state, key, attrs.evolve(config, curriculum_weight=weight))
 
 
 def adaptive_params(
@@ -362,12 +367,12 @@ def adaptive_params(
     # nobody reads ([DEAD] §3.14), so it is not kept.
     old, new = event.old_value, event.new_value
     if event.param_type != "temperature" or not old or not new or not new > old:
-        return Outcome(state)
+        return UNCHANGED
     ep = policy.events
     key = event.config_key
     config = state.configs[key]
     target = max(config.exploration_boost, ep.adaptive_temperature_boost_floor)
-    return Outcome(state.with_config(key, boosted(config, target, at, ep)))
+    return config_changed(state, key, boosted(config, target, at, ep))
 
 
 def low_quality(
@@ -399,7 +404,7 @@ def low_quality(
             )
             for key, config in configs.items()
         )
-    return Outcome(state.with_configs(MappingProxyType(configs)), emitted)
+    return configs_changed(state, MappingProxyType(configs), emitted)
 
 
 def regression(
@@ -419,14 +424,14 @@ def regression(
         new_exploration_boost=config.exploration_boost,
         source=SCHEDULER_SOURCE,
     )
-    return Outcome(state.with_config(key, config), (echo,))
+    return config_changed(state, key, config, (echo,))
 
 
 def elo_updated(
     state: SchedulerState, event: EloUpdated, at: float, policy: SchedulerPolicy
 ) -> Outcome:
     if event.new_elo <= 0:
-        return Outcome(state)
+        return UNCHANGED
     elo = min(event.new_elo, MAX_MAGNITUDE)  # `bounded` (positive here)
     ep = policy.events
     key = event.config_key
@@ -434,7 +439,7 @@ def elo_updated(
     previous = tracking.history.get(key)
     series = previous if previous is not None else EloSeries.of()
     series = series.appended(at, elo, at - ep.elo_history_window_seconds)
-    histories = dict(tracking.history)
+    histories = dict_copy(tracking.history)
     histories[key] = series
     if previous is None:  # a new key: keep canonical config order
         histories = dict(sorted(histories.items()))
@@ -442,11 +447,11 @@ def elo_updated(
     count, first_at, first_elo, _ = series.ends()
     span_hours = (at - first_at) / 3600.0
     if span_hours > ep.elo_velocity_min_span_hours and count >= 2:
-        changed = dict(velocities)
+        changed = dict_copy(velocities)
         known = key in changed
         changed[key] = bounded((elo - first_elo) / span_hours)
         if not known:
             changed = dict(sorted(changed.items()))
         velocities = MappingProxyType(changed)
     tracking = EloTracking(MappingProxyType(histories), velocities)
-    return Outcome(state.with_books(state.books.with_elo(tracking)))
+    return books_changed(state.books.with_elo(tracking))

@@ -9,7 +9,7 @@ import attrs
 from selfplay_core._reducing.common import Outcome
 from selfplay_core.configs import ConfigKey
 from selfplay_core.events import Event, SelfplayTargetUpdated
-from selfplay_core.state import ConfigState, SchedulerState, earliest_expiry
+from selfplay_core.state import ConfigState, SchedulerState, dict_copy, earliest_expiry
 
 
 def lapse(state: SchedulerState, at: float) -> Outcome:
@@ -26,7 +26,7 @@ def lapse(state: SchedulerState, at: float) -> Outcome:
         if not expires or expires > at:
             continue
         if changed is None:
-            changed = dict(configs)
+            changed = dict_copy(configs)
         if config.exploration_boost > 1.0:
             changed[key] = config.with_boost(1.0, 0.0)
             emitted.append(
@@ -52,5 +52,5 @@ def lapse(state: SchedulerState, at: float) -> Outcome:
     if any(until <= at for until in overloaded.values()):
         overloaded = MappingProxyType({n: t for n, t in overloaded.items() if t > at})
         cluster = attrs.evolve(cluster, overloaded_until=overloaded)
-    ledger = state.ledger.with_next_expiry(earliest_expiry(configs, overloaded))
-    return Outcome(SchedulerState(configs, cluster, books, ledger), tuple(emitted))
+    soonest = earliest_expiry(configs, overloaded)
+    return Outcome(configs, cluster, books, soonest, tuple(emitted))

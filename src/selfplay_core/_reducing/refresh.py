@@ -16,12 +16,25 @@ from typing import Any, Final
 
 import attrs
 
-from selfplay_core._reducing.common import MAX_COUNT, Outcome, as_weight, boosted, bounded
+from selfplay_core._reducing.common import (
+    MAX_COUNT,
+    Outcome,
+    as_weight,
+    boosted,
+    bounded,
+    whole,
+)
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
 from selfplay_core.events import SOURCE_PARTS, SourcesRefreshed
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.priority import adaptive_budget
-from selfplay_core.state import ClusterFacts, ConfigState, SchedulerState, SourceBook
+from selfplay_core.state import (
+    ClusterFacts,
+    ConfigState,
+    SchedulerState,
+    SourceBook,
+    dict_copy,
+)
 
 _N_CONFIGS: Final = len(ALL_CONFIGS)
 _NEVER_REPORTED: Final[tuple[None, ...]] = (None,) * _N_CONFIGS
@@ -161,7 +174,7 @@ def _refreshed_configs(
     policy: SchedulerPolicy,
 ) -> Mapping[ConfigKey, ConfigState]:
     facts, fields, boosts = columns
-    configs = dict(state.configs)
+    configs = dict_copy(state.configs)
     for i, (key, config) in enumerate(state.configs.items()):
         fact_changes = _changes(facts, i)
         changes = _changes(fields, i)
@@ -191,7 +204,7 @@ def _refreshed_book(
     book: SourceBook, event: SourcesRefreshed, rows: Mapping[str, Row], at: float
 ) -> SourceBook:
     """When each part last reported (source-name order), and the reports to remember."""
-    last_refresh = dict(book.last_refresh)
+    last_refresh = dict_copy(book.last_refresh)
     new_part = False
     for part in SOURCE_PARTS:
         if getattr(event, part) is not None:
@@ -221,4 +234,4 @@ def sources_refreshed(
         state = state.with_configs(configs)
     state = state.with_cluster(_refreshed_cluster(state.cluster, event))
     book = _refreshed_book(state.sources, event, reports.rows, at)
-    return Outcome(state.with_books(attrs.evolve(state.books, sources=book)))
+    return whole(state.with_books(attrs.evolve(state.books, sources=book)))

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import attrs
 
-from selfplay_core._reducing.common import MAX_COUNT, Outcome, as_weight, boosted
+from selfplay_core._reducing.common import (
+    MAX_COUNT,
+    UNCHANGED,
+    Outcome,
+    as_weight,
+    books_changed,
+    boosted,
+    config_changed,
+)
 from selfplay_core._reducing.config_events import rate_change
 from selfplay_core.events import (
     AllocationDecided,
@@ -18,7 +26,7 @@ from selfplay_core.state import AllocationBook, SchedulerState
 
 
 def tick(state: SchedulerState, event: Tick, at: float, policy: SchedulerPolicy) -> Outcome:
-    return Outcome(state)  # expiry already happened in `reduce`
+    return UNCHANGED  # expiry already happened in `reduce`
 
 
 def allocation_decided(
@@ -29,7 +37,7 @@ def allocation_decided(
     cutoff = at - policy.events.allocation_history_seconds
     history = (*(item for item in book.history if item[0] >= cutoff), (at, games))
     new = AllocationBook(history, book.games_total + games, book.decisions + 1)
-    return Outcome(state.with_books(attrs.evolve(state.books, allocations=new)))
+    return books_changed(attrs.evolve(state.books, allocations=new))
 
 
 def target_samples_set(
@@ -42,7 +50,7 @@ def target_samples_set(
         target_training_samples=min(event.target, MAX_COUNT),
         samples_per_game_estimate=samples_per_game(key, policy),
     )
-    return Outcome(state.with_config(key, attrs.evolve(config, facts=facts)))
+    return config_changed(state, key, attrs.evolve(config, facts=facts))
 
 
 def config_boosted(
@@ -57,4 +65,4 @@ def config_boosted(
     momentum = as_weight(min(ep.config_boost_momentum_cap, old * ep.config_boost_momentum_factor))
     emitted = rate_change(key, old, momentum, "config_boost", ep)
     config = attrs.evolve(boosted(config, target, at, ep), momentum_multiplier=momentum)
-    return Outcome(state.with_config(key, config), emitted)
+    return config_changed(state, key, config, emitted)

@@ -22,12 +22,13 @@ from selfplay_core.allocation.configs import (
     enforce_4p_minimums,
     enforce_starvation_floor,
     four_player_minimum,
-    four_player_transfers,
     largest_remainder,
+    raise_to_floors,
     reference_games,
     select_configs,
     starvation_floors,
     starvation_level,
+    transfers_to_4p,
     unique_priorities,
 )
 from selfplay_core.allocation.job_targets import (
@@ -79,9 +80,8 @@ def _reference_counts(
     policy: SchedulerPolicy,
 ) -> _Counts:
     base = {p.config_key: reference_games(p.score, g, policy) for p in eligible}
-    priorities = list(unique.values())
-    floored = enforce_starvation_floor(base, priorities, g, policy)
-    counts, transfers = four_player_transfers(floored, priorities, g, policy)
+    floors = starvation_floors(unique, g, policy)
+    counts, transfers = transfers_to_4p(raise_to_floors(base, floors), unique, floors, g, policy)
     minimum = four_player_minimum(g, policy)
     minimums = {k: minimum for k, n in counts.items() if k.players == 4 and n > 0}
     unmet = {
@@ -89,7 +89,7 @@ def _reference_counts(
         for k, m in minimums.items()
         if counts[k] < m
     }
-    return _Counts(base, starvation_floors(unique, g, policy), minimums, counts, transfers, unmet)
+    return _Counts(base, floors, minimums, counts, transfers, unmet)
 
 
 def _budget_counts(

@@ -198,6 +198,13 @@ def enforce_starvation_floor(
     """Raise every starved config to its floor (EMERGENCY ⌊2G⌋, CRITICAL ⌊1.5G⌋) with new games;
     no count is lowered. Configs without a priority (unknown game count) are left alone."""
     floors = starvation_floors(unique_priorities(priorities), games_per_config, policy)
+    return raise_to_floors(counts, floors)
+
+
+def raise_to_floors(
+    counts: Mapping[ConfigKey, int], floors: Mapping[ConfigKey, int]
+) -> dict[ConfigKey, int]:
+    """`counts` with every config in `floors` raised to its floor (canonical order)."""
     raised = dict(counts)
     for key, floor in floors.items():
         raised[key] = max(raised.get(key, 0), floor)
@@ -234,6 +241,17 @@ def four_player_transfers(
     max(⌊0.5G⌋, its own starvation floor). Totals are conserved exactly."""
     unique = unique_priorities(priorities)
     floors = starvation_floors(unique, games_per_config, policy)
+    return transfers_to_4p(counts, unique, floors, games_per_config, policy)
+
+
+def transfers_to_4p(
+    counts: Mapping[ConfigKey, int],
+    unique: Mapping[ConfigKey, ConfigPriority],
+    floors: Mapping[ConfigKey, int],
+    games_per_config: int,
+    policy: SchedulerPolicy,
+) -> tuple[dict[ConfigKey, int], tuple[Transfer, ...]]:
+    """`four_player_transfers` given the unique priorities and their starvation floors."""
     minimum = four_player_minimum(games_per_config, policy)
     keep = donor_keep(games_per_config, policy)
     result = dict(counts)

@@ -4,7 +4,12 @@ Each config in turn (the caller's order) is spread over the eligible nodes that 
 in proportion to their available capacity, in chunks of at least MIN games (a config whose whole
 total is below MIN gets one entry). A node's games over all configs stay ≤ its CAP (≤ ⌊1.5·CAP⌋
 on an ephemeral node, of which large-board games ≤ ⌊0.5·CAP⌋). What no node can take is
-reported per config with the reason, never dropped. Cost: O(nodes) per config.
+reported per config with the reason, never dropped.
+
+Data layout: the eligible nodes are sorted once per call into parallel lists of plain numbers
+(capacity, caps, room left); each config's entries are one dict node index → games; the frozen
+values are built once, at the end. A node whose room reaches 0 never reopens, so each config
+scans only the nodes that still have room. Cost: O(nodes) per config.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ _DEFAULT_POLICY = SchedulerPolicy()
 
 
 class _Nodes:
-    """The eligible nodes, in placement order, as parallel lists (cheap to scan)."""
+    """The eligible nodes, sorted once in placement order, as parallel lists (cheap to scan),
+    with the room each still has in this batch."""
 
     def __init__(self, cluster: ClusterState, now: float, policy: AllocationPolicy) -> None:
         self.excluded: dict[str, str] = {}
@@ -34,7 +40,7 @@ class _Nodes:
         unhealthy, overloaded = cluster.unhealthy_nodes, cluster.overloaded_until
         threshold, short = policy.capacity_threshold, policy.ephemeral_short_factor
         for node in cluster.nodes:
-            # the same rules, in the same order, as `node_capacity.exclusion_reason`
+            # the same rules, in the same order, as `capacity.exclusion_reason`
             node_id = node.node_id
             if node_id in unhealthy:
                 self.excluded[node_id] = "unhealthy"
@@ -45,13 +51,7 @@ class _Nodes:
                 continue
             table = tables.get(node.gpu_type)
             if table is None:
-                row = gpu_row(node.gpu_type, policy)
-                weight = policy.gpu_weights.get(row, policy.default_gpu_weight) if row else None
-                cap = policy.games_per_node.get(row, policy.default_games_per_node) if row else None
-                table = tables[node.gpu_type] = (
-                    policy.default_gpu_weight if weight is None else weight,
-                    policy.default_games_per_node if cap is None else cap,
-                )
+                table = tables[node.gpu_type] = _gpu_table(node.gpu_type, policy)
             capacity = max(0.0, 1.0 - node.current_load) * table[0]
             if not capacity > threshold:
                 self.excluded[node_id] = f"available capacity {capacity!r} ≤ {threshold!r}"
@@ -63,35 +63,49 @@ class _Nodes:
             eligible.append((-capacity, node.data_lag_seconds, node_id, eph, table[1]))
         # reference sort: most available capacity first, then least data lag; then node id
         eligible.sort()
+        long = policy.ephemeral_long_factor
         self.ids = [e[2] for e in eligible]
         self.capacity = [-e[0] for e in eligible]
         self.ephemeral = [e[3] for e in eligible]
-        self.cap = [
-            math.floor(e[4] * policy.ephemeral_short_factor) if e[3] else e[4] for e in eligible
-        ]
+        self.cap = [math.floor(e[4] * short) if e[3] else e[4] for e in eligible]
         # large-board room; on a non-ephemeral node the whole cap
-        self.large_cap = [
-            math.floor(e[4] * policy.ephemeral_long_factor) if e[3] else e[4] for e in eligible
-        ]
+        self.large_cap = [math.floor(e[4] * long) if e[3] else e[4] for e in eligible]
         self.room = list(self.cap)  # games this batch may still put on the node
         self.large_room = list(self.large_cap)
-        self.games: list[dict[int, int]] = [{} for _ in eligible]  # demand index → games
+        self._open = list(range(len(eligible)))
 
-    def room_for(self, i: int, large: bool) -> int:
-        return min(self.room[i], self.large_room[i]) if large else self.room[i]
+    def open_nodes(self) -> list[int]:
+        """The nodes with room left, in placement order (room only shrinks, so this list does)."""
+        room = self.room
+        self._open = [i for i in self._open if room[i] > 0]
+        return self._open
 
-    def put(self, i: int, demand: int, large: bool, games: int) -> None:
+    def put(self, i: int, large: bool, games: int) -> None:
         self.room[i] -= games
         if large or not self.ephemeral[i]:
             # a non-ephemeral node has one budget for every board
             self.large_room[i] -= games
-        per = self.games[i]
-        per[demand] = per.get(demand, 0) + games
+
+
+def _gpu_table(gpu_type: str, policy: AllocationPolicy) -> tuple[float, int]:
+    """(capacity weight, CAP) of a GPU name (`capacity.capacity_weight`, `capacity.games_cap`)."""
+    row = gpu_row(gpu_type, policy)
+    if not row:
+        return policy.default_gpu_weight, policy.default_games_per_node
+    return (
+        policy.gpu_weights.get(row, policy.default_gpu_weight),
+        policy.games_per_node.get(row, policy.default_games_per_node),
+    )
+
+
+def _no_room(nodes: _Nodes, need: int) -> str:
+    if not nodes.ids:
+        return "no eligible node"
+    return f"node caps exhausted: no eligible node has room for {need} more games"
 
 
 def _place_demand(
     nodes: _Nodes,
-    demand: int,
     large: bool,
     amount: int,
     whole: int,
@@ -103,43 +117,59 @@ def _place_demand(
     chunk = policy.min_games_per_allocation
     need = min(chunk, whole)
     room, large_room = nodes.room, nodes.large_room
+    open_nodes = nodes.open_nodes()
     if whole < chunk and not placed:
         # the whole config is one small entry, on the first node with room for it
-        for i in range(len(room)):
+        for i in open_nodes:
             if room[i] >= amount and (not large or large_room[i] >= amount):
-                nodes.put(i, demand, large, amount)
+                nodes.put(i, large, amount)
                 placed[i] = amount
                 return 0, ""
-        if not room:
-            return amount, "no eligible node"
-        return amount, f"node caps exhausted: no eligible node has room for {need} more games"
+        return amount, _no_room(nodes, need)
+    # a node takes a new entry only with room for a chunk, an entry it holds grows by any amount
     if large:
         candidates = [
-            i
-            for i in range(len(room))
-            if room[i] >= (1 if i in placed else need)
-            and large_room[i] >= (1 if i in placed else need)
+            i for i in open_nodes if min(room[i], large_room[i]) >= (1 if i in placed else need)
         ]
-    elif placed:
-        candidates = [i for i in range(len(room)) if room[i] >= (1 if i in placed else need)]
     else:
-        candidates = [i for i in range(len(room)) if room[i] >= need]
+        candidates = [i for i in open_nodes if room[i] >= (1 if i in placed else need)]
     if not candidates:
-        if not room:
-            return amount, "no eligible node"
-        return amount, f"node caps exhausted: no eligible node has room for {need} more games"
-    remaining = amount
-    capacity = nodes.capacity
+        return amount, _no_room(nodes, need)
+    remaining = _spread(nodes, large, amount, candidates, placed, policy)
+    if remaining > 0:
+        remaining = _top_up(nodes, large, placed, candidates, remaining, chunk)
+    if remaining == 0:
+        return 0, ""
+    if remaining < chunk:
+        return remaining, (
+            f"{remaining} games left: below the {chunk}-game chunk and no node with room"
+        )
+    return remaining, "node caps exhausted"
+
+
+def _spread(
+    nodes: _Nodes,
+    large: bool,
+    amount: int,
+    candidates: Sequence[int],
+    placed: dict[int, int],
+    policy: AllocationPolicy,
+) -> int:
+    """First pass: each candidate in order takes its capacity's share of `amount` (at least a
+    chunk, ×1.5 or ×0.5 on an ephemeral node) as far as its room allows; returns what is left."""
+    chunk = policy.min_games_per_allocation
+    room, large_room = nodes.room, nodes.large_room
+    capacity, ephemeral = nodes.capacity, nodes.ephemeral
     cap_sum = math.fsum([capacity[i] for i in candidates])
     eph_factor = policy.ephemeral_long_factor if large else policy.ephemeral_short_factor
-    ephemeral = nodes.ephemeral
+    remaining = amount
     for i in candidates:
         if remaining <= 0:
             break
         share = max(chunk, int(amount * (capacity[i] / cap_sum)))
         if ephemeral[i]:
             share = math.floor(share * eph_factor)
-        free = nodes.room_for(i, large)
+        free = min(room[i], large_room[i]) if large else room[i]
         g = min(share, free, remaining)
         if g <= 0 or (g < chunk and i not in placed):
             continue
@@ -152,40 +182,35 @@ def _place_demand(
                 g = remaining - chunk
             else:
                 continue
-        nodes.put(i, demand, large, g)
+        nodes.put(i, large, g)
         placed[i] = placed.get(i, 0) + g
         remaining -= g
-    if remaining > 0:
-        remaining = _top_up(nodes, demand, large, placed, candidates, remaining, chunk)
-    if remaining == 0:
-        return 0, ""
-    if remaining < chunk:
-        return remaining, (
-            f"{remaining} games left: below the {chunk}-game chunk and no node with room"
-        )
-    return remaining, "node caps exhausted"
+    return remaining
 
 
 def _top_up(
     nodes: _Nodes,
-    demand: int,
     large: bool,
     placed: dict[int, int],
     candidates: Sequence[int],
     remaining: int,
     chunk: int,
 ) -> int:
-    """Second pass: grow this demand's entries, then open new entries of ≥ one chunk."""
-    for new_entries in (False, True, False):
+    """Second pass: grow this demand's entries, then open new entries of ≥ one chunk.
+
+    Each node this pass gives games to is then full for this demand (it took all its room) or
+    nothing is left, so growing the entries again afterwards would find no room: two passes."""
+    room, large_room = nodes.room, nodes.large_room
+    for new_entries in (False, True):
         for i in candidates:
             if remaining <= 0:
                 return 0
             if (i in placed) == new_entries:
                 continue
-            g = min(nodes.room_for(i, large), remaining)
+            g = min(min(room[i], large_room[i]) if large else room[i], remaining)
             if g <= 0 or (new_entries and g < chunk):
                 continue
-            nodes.put(i, demand, large, g)
+            nodes.put(i, large, g)
             placed[i] = placed.get(i, 0) + g
             remaining -= g
     return remaining
@@ -219,7 +244,7 @@ def place_demands(
             amount = min(targets[j], left[j])
             if amount <= 0:
                 continue
-            rest, reason = _place_demand(nodes, j, large[j], amount, whole, placed[j], policy)
+            rest, reason = _place_demand(nodes, large[j], amount, whole, placed[j], policy)
             left[j] -= amount - rest
             if rest:
                 reasons[j] = reason
@@ -228,7 +253,8 @@ def place_demands(
 
 @attrs.frozen
 class RawPlacement:
-    """`Placement`'s content as plain dicts (internal: `allocate` freezes it once, in the batch)."""
+    """`Placement`'s content as plain dicts, already in the frozen values' order (internal:
+    `allocate` freezes it once, in the batch)."""
 
     placements: dict[ConfigKey, dict[str, int]]
     unplaced: dict[ConfigKey, int]
@@ -253,21 +279,32 @@ def place_raw(
         totals, [k.is_large_board for k in sequence], nodes, policy
     )
     ids = nodes.ids
-    node_allocs = tuple(
-        NodeAllocation(
-            ids[i],
-            {sequence[j]: g for j, g in nodes.games[i].items()},
-            nodes.cap[i],
-            nodes.large_cap[i],
-        )
-        for i in sorted(range(len(ids)), key=ids.__getitem__)
-        if nodes.games[i]
-    )
+    by_id = sorted(range(len(ids)), key=ids.__getitem__)  # node indices in node-id order
+    id_rank = [0] * len(ids)
+    for r, i in enumerate(by_id):
+        id_rank[i] = r
+    # per config: node id → games (node-id order); per node: config → games (canonical order)
+    placements: dict[ConfigKey, dict[str, int]] = {}
+    per_node: list[dict[ConfigKey, int]] = [{} for _ in ids]
+    unplaced: dict[ConfigKey, int] = {}
+    unplaced_reasons: dict[ConfigKey, str] = {}
+    for j in sorted(range(len(sequence)), key=lambda j: sequence[j].index):
+        key, entries = sequence[j], placed[j]
+        if entries:
+            placements[key] = {ids[i]: entries[i] for i in sorted(entries, key=id_rank.__getitem__)}
+            for i, games in entries.items():
+                per_node[i][key] = games
+        if left[j] > 0:
+            unplaced[key] = left[j]
+            unplaced_reasons[key] = reasons[j]
+    cap, large_cap = nodes.cap, nodes.large_cap
     return RawPlacement(
-        {sequence[j]: {ids[i]: g for i, g in per.items()} for j, per in enumerate(placed) if per},
-        {sequence[j]: n for j, n in enumerate(left) if n > 0},
-        {sequence[j]: reasons[j] for j, n in enumerate(left) if n > 0},
-        node_allocs,
+        placements,
+        unplaced,
+        unplaced_reasons,
+        tuple(
+            NodeAllocation(ids[i], per_node[i], cap[i], large_cap[i]) for i in by_id if per_node[i]
+        ),
         nodes.excluded,
     )
 

@@ -14,20 +14,19 @@ from typing import Any
 import attrs
 
 from selfplay_core._validators import EachValue, count, finite, non_negative, optional_count
-from selfplay_core.configs import ConfigKey, coerce_config_key
+from selfplay_core.configs import ALL_CONFIGS, ConfigKey, coerce_config_key
 
-
-def _by_config(item: tuple[ConfigKey, Any]) -> int:
-    return item[0].index
+# ConfigKey.index as a dict, so sorts can use its C-level lookup as their key
+_INDEX = {key: key.index for key in ALL_CONFIGS}
 
 
 def canonical(keys: Iterable[ConfigKey]) -> list[ConfigKey]:
     """Config keys in canonical order (one index lookup per key, no pairwise comparisons)."""
-    return sorted(keys, key=_config_index)
+    return sorted(keys, key=_INDEX.__getitem__)
 
 
-def _config_index(key: ConfigKey) -> int:
-    return key.index
+def _by_config(item: tuple[ConfigKey, Any]) -> int:
+    return _INDEX[item[0]]
 
 
 def freeze_config_counts(value: Mapping[Any, int]) -> Mapping[ConfigKey, int]:
@@ -117,9 +116,22 @@ class ConfigDecision:
     note: str = ""
 
     def __attrs_post_init__(self) -> None:
-        # one check for the nine counts (cheaper than nine validators; same messages)
-        for name in _DECISION_COUNTS:
-            value = getattr(self, name)
+        # one check for the nine counts (cheaper than nine validators; same messages): all
+        # plain ints ≥ 0 is decided in C, and only a bad value walks the names for its message
+        counts = (
+            self.base_games,
+            self.floor_games,
+            self.minimum_games,
+            self.donated,
+            self.received,
+            self.unthrottled_games,
+            self.games,
+            self.placed,
+            self.unplaced,
+        )
+        if set(map(type, counts)) == {int} and min(counts) >= 0:
+            return
+        for name, value in zip(_DECISION_COUNTS, counts, strict=True):
             if type(value) is not int:
                 raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
             if value < 0:

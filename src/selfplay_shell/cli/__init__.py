@@ -3,14 +3,17 @@ validate a log.
 
     selfplay-scheduler simulate [--nodes N --hours H --seed S --policy P --out LOG --plot PNG]
     selfplay-scheduler replay LOG [--policy P] [--snapshot S] [--save-snapshot S] [--strict]
-                                  [--json] [--plot PNG]
-    selfplay-scheduler explain LOG (--decision N | --at T) [--policy P] [--json]
-    selfplay-scheduler status LOG [--json]
+                                  [--lenient] [--json] [--plot PNG]
+    selfplay-scheduler explain LOG (--decision N | --at T) [--policy P] [--snapshot S] [--json]
+    selfplay-scheduler status LOG [--snapshot S] [--json]
     selfplay-scheduler validate LOG [--json]
 
-Exit status: 0 when all is well; 1 when a replayed decision differs from the recorded one, a
-line is rejected under `--strict`, or `validate` finds an error; 2 for bad arguments, a missing
-log, or a policy or snapshot that cannot be used. Every error is one line on stderr; what the
+Exit status: 0 when all is well; 1 when a replay is not exact (a replayed decision differs
+from the recorded one, or lines were not replayed: rejected, of an unknown type, or a repeated
+id, unless `--lenient`; a bad line under `--strict`), or `validate` finds an error; 2 for bad
+arguments, input that is not an event log (missing, a directory, empty, no envelope in it),
+or a policy or snapshot that cannot be used (a snapshot of another log or position included).
+Every error is one line on stderr; what the
 user typed is checked before any work starts (`arguments`). Tables go to stdout, fitted to the
 terminal (`COLUMNS`, else 100 columns when piped); `--json` prints one JSON object instead.
 One module per command; rich is imported only by this package, matplotlib only by the plot

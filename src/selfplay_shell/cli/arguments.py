@@ -182,6 +182,12 @@ def _replay_arguments(commands: argparse._SubParsersAction[_Parser]) -> None:
     rep.add_argument("--snapshot", metavar="FILE", help="start from this snapshot")
     rep.add_argument("--save-snapshot", metavar="FILE", help="write a snapshot at the end")
     rep.add_argument("--strict", action="store_true", help="stop at the first bad line")
+    rep.add_argument(
+        "--lenient",
+        action="store_true",
+        help="exit 0 even if lines were not replayed (rejected, unknown types, repeated ids),"
+        " when every decision checked is identical",
+    )
     rep.add_argument("--json", action="store_true", help="print the report as JSON")
     rep.add_argument("--plot", metavar="PNG", help="draw games per config and node load")
     rep.add_argument(

@@ -74,7 +74,7 @@ def cmd_explain(args: argparse.Namespace, out: Output) -> int:
     policy = load_policy(args.policy) if args.policy else start.policy
     fresh = args.policy is not None and start.position == 0
     state0 = SchedulerState.initial(policy) if fresh else start.state
-    items = log_items(args.log, start=start.position)
+    items = log_items(args.log, start=start)
     total = lines_after(args.log, start.position)
     if args.decision is not None:
         with out.progress(total, "replaying") as bar:

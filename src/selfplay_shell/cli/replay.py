@@ -10,10 +10,11 @@ from selfplay_core.replay import (
     CounterfactualReport,
     DecisionCheck,
     ReplayReport,
-    Snapshot,
-    Step,
+    Verdict,
     counterfactual,
     replay_report,
+    replay_verdict,
+    snapshot_of,
 )
 from selfplay_core.state import SchedulerState
 from selfplay_shell.cli.output import (
@@ -32,19 +33,11 @@ from selfplay_shell.cli.plots import plot
 from selfplay_shell.replay_files import (
     StrictStop,
     load_policy,
+    locate,
     log_items,
     starting_point,
     write_snapshot,
 )
-
-
-class _LastId:
-    def __init__(self) -> None:
-        self.value: str | None = None
-
-    def __call__(self, step: Step) -> None:
-        if step.envelope is not None:
-            self.value = step.envelope.id
 
 
 def cmd_replay(args: argparse.Namespace, out: Output) -> int:
@@ -52,13 +45,12 @@ def cmd_replay(args: argparse.Namespace, out: Output) -> int:
 
     start, origin = starting_point(args.log, args.snapshot)
     other = load_policy(args.policy) if args.policy else None
-    items = log_items(args.log, start=start.position, strict=args.strict)
+    items = log_items(args.log, start=start, strict=args.strict)
     series = DecisionSeries(with_counterfactual=other is not None) if args.plot else None
-    last_id = _LastId()
     stopped: StrictStop | None = None
     cf: CounterfactualReport | None = None
     with out.progress(lines_after(args.log, start.position), "replaying") as bar:
-        on_step = chain(last_id, bar, series.on_step if series is not None else None)
+        on_step = chain(bar, series.on_step if series is not None else None)
         try:
             if other is not None:
                 state0 = SchedulerState.initial(other) if start.position == 0 else start.state
@@ -83,17 +75,17 @@ def cmd_replay(args: argparse.Namespace, out: Output) -> int:
             stopped = stop
             report = ReplayReport(final_position=stop.position)
     if args.save_snapshot and stopped is None:
-        state = report.final_state if report.final_state is not None else start.state
         policy = other if other is not None else start.policy
-        write_snapshot(
-            args.save_snapshot, Snapshot(state, policy, report.final_position, last_id.value)
-        )
+        write_snapshot(args.save_snapshot, snapshot_of(report, policy, resumed_from=start))
     if series is not None and stopped is None:
         plot(series, Path(args.plot), title=f"replay of {Path(args.log).name}")
-    differs = other is None and not report.all_identical
-    code = EXIT_DIFFERS if (differs or stopped is not None) else EXIT_OK
+    verdict = _verdict(args, report, counterfactual=other is not None)
+    code = EXIT_OK if verdict.ok and stopped is None else EXIT_DIFFERS
+    if stopped is None and not verdict.ok:
+        out.error(verdict.message)  # why the exit is 1, whatever else is printed
     if args.json:
         data = report.as_dict()
+        data["verdict"] = None if stopped is not None else verdict.as_dict()
         data["started_from"] = origin
         data["start_position"] = start.position
         data["policy"] = args.policy or f"as recorded ({origin})"
@@ -115,7 +107,22 @@ def cmd_replay(args: argparse.Namespace, out: Output) -> int:
         out.line(("Plot written to", "bold"), " ", args.plot)
     if args.save_snapshot:
         out.line(("Snapshot written to", "bold"), " ", args.save_snapshot)
+    if verdict.ok:
+        out.line((verdict.message, "bold green"))
     return code
+
+
+def _verdict(args: argparse.Namespace, report: ReplayReport, *, counterfactual: bool) -> Verdict:
+    """The report's verdict (exit 0 only when it is ok), the first line not replayed located
+    in its file when the fold could not say where (an unknown type, a repeated id)."""
+    first = report.first_skipped
+    where = locate(args.log, first.position) if first is not None and not first.where else None
+    return replay_verdict(
+        report,
+        lenient=args.lenient,
+        compare_decisions=not counterfactual,
+        first_skipped_at=where,
+    )
 
 
 def _render_report(
@@ -152,17 +159,8 @@ def _render_report(
         out.print(rejected)
     if counterfactual:
         return
-    first = report.first_difference
-    if first is None:
-        if report.decisions_checked:
-            out.line(
-                (
-                    f"All {count(report.decisions_checked)} decisions replay identically.",
-                    "bold green",
-                )
-            )
-        return
-    _render_difference(out, first)
+    if report.first_difference is not None:
+        _render_difference(out, report.first_difference)
 
 
 def _render_difference(out: Output, first: DecisionCheck) -> None:

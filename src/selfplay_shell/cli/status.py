@@ -26,7 +26,7 @@ from selfplay_shell.replay_files import log_items, starting_point
 def cmd_status(args: argparse.Namespace, out: Output) -> int:
     start, origin = starting_point(args.log, args.snapshot)
     policy = start.policy
-    items = log_items(args.log, start=start.position)
+    items = log_items(args.log, start=start)
     state = start.state
     last: BatchAllocation | None = None
     rejected = 0

@@ -9,16 +9,14 @@ from typing import Any
 from returns.result import Failure
 
 from selfplay_shell.cli.output import EXIT_DIFFERS, EXIT_OK, Output, count, new_table, print_json
-from selfplay_shell.replay_files import ReplayInputError, count_lines
+from selfplay_shell.replay_files import check_readable, count_lines
 
 
 def cmd_validate(args: argparse.Namespace, out: Output) -> int:
     from selfplay_shell.eventlog import read_log
 
-    try:
-        records = read_log(args.log)
-    except FileNotFoundError:
-        raise ReplayInputError(f"no event log at {args.log}") from None
+    check_readable(args.log)  # not an event log at all: exit 2, like replay and status
+    records = read_log(args.log)
     lines = good = 0
     errors: dict[str, int] = {}
     warnings: dict[str, int] = {}

@@ -11,6 +11,7 @@ worst a listed segment that is missing or empty — never an unlisted one holdin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -155,15 +156,29 @@ def read_manifest(path: Path) -> Manifest:
 
 
 def write_manifest(path: Path, manifest: Manifest, *, durable: bool = True) -> None:
-    """Replace `path` atomically: temp file in the same directory, fsync, rename, fsync dir."""
+    """Replace `path` atomically: temp file in the same directory, fsync, rename, fsync dir.
+
+    On any failure (a full disk) the temp file is removed and `path` is as it was; the
+    `OSError` is raised. A stale temp file (or a link in its place) is removed first, and
+    the temp file is created exclusively, so nothing but our own new file is written.
+    """
     data = json.dumps(manifest.to_json(), indent=2, sort_keys=True, allow_nan=False) + "\n"
     temp = path.with_name(f".{path.name}.tmp")
-    with temp.open("w", encoding="utf-8") as handle:
-        handle.write(data)
-        handle.flush()
-        if durable:
-            os.fsync(handle.fileno())
-    os.replace(temp, path)
+    with contextlib.suppress(FileNotFoundError):
+        temp.unlink()
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "wb", buffering=0) as handle:
+            view = memoryview(data.encode("utf-8"))
+            while view:
+                view = view[handle.write(view) or 0 :]
+            if durable:
+                os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
     if durable:
         fsync_directory(path.parent)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import zlib
-from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from returns.result import Failure, Result, Success
 
 from selfplay_core.codec import FUTURE_VERSION, DecodeError, decode_json
 from selfplay_core.events import Envelope
+from selfplay_shell.eventlog.idwindow import IdWindow
 from selfplay_shell.eventlog.jsonline import (
     NonFiniteNumberError,
     find_non_finite,
@@ -119,11 +119,9 @@ class _Reader:
             raise ValueError("max_line_bytes must be positive")
         if dedup_window is not None and dedup_window <= 0:
             raise ValueError("dedup_window must be positive or None")
+        self._ids = IdWindow(dedup_window)  # the writer refuses what this would report
         self._max_line_bytes = max_line_bytes
-        self._window = dedup_window
         self._decoder = decoder
-        self._seen: dict[str, tuple[str, int]] = {}
-        self._order: deque[str] = deque()
         self._previous_at: tuple[float, str, int] | None = None
 
     def read(self, segments: list[Segment]) -> Iterator[LogRecord]:
@@ -148,9 +146,8 @@ class _Reader:
         line_no = 0
         check = self._check
         decoder = self._decoder
-        seen = self._seen
-        order = self._order
-        window = self._window
+        ids = self._ids
+        remember = ids.add
         first, limit = read_sizes(self._max_line_bytes)
         record = tuple.__new__
         parse_bytes = parse_line_bytes
@@ -190,14 +187,10 @@ class _Reader:
                     envelope: Envelope = result.unwrap()
                     ident = envelope.id
                     previous = self._previous_at
-                    if ident in seen or (previous is not None and envelope.at < previous[0]):
+                    if ident in ids or (previous is not None and envelope.at < previous[0]):
                         yield self._accept(path, line_no, result)
                         continue
-                    seen[ident] = (path, line_no)
-                    if window is not None:
-                        order.append(ident)
-                        if len(order) > window:
-                            del seen[order.popleft()]
+                    remember(ident, (path, line_no))
                     self._previous_at = (envelope.at, path, line_no)
                     # `LogRecord(path, line_no, result)` without the named tuple's __new__
                     yield record(LogRecord, (path, line_no, result, ()))
@@ -234,8 +227,7 @@ class _Reader:
         # typed as Any because its failure type parameter is the codec's, never used here.
         good: Any = result
         ident = envelope.id
-        seen = self._seen
-        first = seen.get(ident)
+        first = self._ids.get(ident)
         if first is not None:
             return _problem(
                 path,
@@ -244,12 +236,7 @@ class _Reader:
                 f"duplicate id {ident!r}, first seen at {first[0]}:{first[1]}; not applied twice",
                 ProblemKind.DUPLICATE_ID,
             )
-        seen[ident] = (path, line_no)
-        if self._window is not None:
-            order = self._order
-            order.append(ident)
-            if len(order) > self._window:
-                del seen[order.popleft()]
+        self._ids.add(ident, (path, line_no))
         at = envelope.at
         previous = self._previous_at
         self._previous_at = (at, path, line_no)

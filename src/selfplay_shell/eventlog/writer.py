@@ -3,6 +3,11 @@
 Each `append` is one `os.write` of one whole line to a file opened with O_APPEND, so a
 line is in the operating system once `append` returns (it survives the process being
 killed); the fsync policy decides when it also survives the machine going down.
+
+What it refuses, and why (docs/eventlog.md, "Writing"): a file that is not its own log
+(`NotAnEventLogError`, see `ownership`), an id already in its window of the last ids
+(replay would skip the line), a line it cannot encode, and every failure of the disk
+(`LogWriteError` with the reason; nothing accepted is lost and the writer stays usable).
 """
 
 from __future__ import annotations
@@ -15,14 +20,16 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Self
 
 import attrs
 
 from selfplay_core.codec import encode
 from selfplay_core.events import Envelope
-from selfplay_shell.eventlog.jsonline import dumps_line, parse_line
-from selfplay_shell.eventlog.lines import DEFAULT_MAX_LINE_BYTES, iter_raw_lines, opened
+from selfplay_shell.eventlog.fsync import FsyncPolicy, sync_data
+from selfplay_shell.eventlog.idwindow import IdWindow
+from selfplay_shell.eventlog.jsonline import dumps_line
+from selfplay_shell.eventlog.lines import DEFAULT_MAX_LINE_BYTES
 from selfplay_shell.eventlog.manifest import (
     Manifest,
     SegmentInfo,
@@ -32,13 +39,31 @@ from selfplay_shell.eventlog.manifest import (
     segment_path,
     write_manifest,
 )
-from selfplay_shell.eventlog.recovery import Recovery, recover_tail
+from selfplay_shell.eventlog.ownership import (
+    NotAnEventLogError,
+    SegmentScan,
+    check_plain_path,
+    highest_number,
+    scan_segment,
+)
+from selfplay_shell.eventlog.reader import DEFAULT_DEDUP_WINDOW, resolve_segments
+from selfplay_shell.eventlog.recovery import (
+    Recovery,
+    quarantine_path_for,
+    recover_tail,
+    tail_damage,
+)
 
-__all__ = ["EventLog", "FsyncPolicy", "LogBusyError", "LogWriteError"]
+__all__ = [
+    "EventLog",
+    "FsyncPolicy",
+    "LogBusyError",
+    "LogWriteError",
+    "NotAnEventLogError",
+    "encode_line",
+]
 
 _log = logging.getLogger(__name__)
-
-FsyncMode = Literal["always", "interval", "never"]
 
 
 class LogBusyError(RuntimeError):
@@ -46,74 +71,45 @@ class LogBusyError(RuntimeError):
 
 
 class LogWriteError(Exception):
-    """An envelope could not be written (not encodable, or longer than a line may be)."""
+    """Envelopes were not written: not encodable, too long, an id already in the log, or the
+    disk failed (full, I/O error). `written` counts the envelopes of the failing `extend`
+    that were written before the failure (they are in the log; the rest are not)."""
+
+    def __init__(self, message: str, *, written: int = 0) -> None:
+        super().__init__(message)
+        self.written = written
 
 
-def _positive_or_none(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and (not isinstance(value, int | float) or value <= 0):
-        raise ValueError(f"{attribute.name} must be positive or None, got {value!r}")
-
-
-@attrs.frozen
-class FsyncPolicy:
-    """When appended lines are forced to disk.
-
-    `always`: after every append. `interval`: once `every_seconds` have passed or
-    `every_records` appends have accumulated since the last sync, checked at append time
-    (there is no background timer), and at close. `never`: leave it to the OS.
-    """
-
-    mode: FsyncMode = attrs.field(
-        default="interval",
-        validator=attrs.validators.in_(("always", "interval", "never")),
-    )
-    every_seconds: float | None = attrs.field(default=1.0, validator=_positive_or_none)
-    every_records: int | None = attrs.field(default=None, validator=_positive_or_none)
-
-    def __attrs_post_init__(self) -> None:
-        if self.mode == "interval" and self.every_seconds is None and self.every_records is None:
-            raise ValueError("an interval fsync policy needs every_seconds or every_records")
-
-    @classmethod
-    def always(cls) -> FsyncPolicy:
-        return cls("always", None, None)
-
-    @classmethod
-    def never(cls) -> FsyncPolicy:
-        return cls("never", None, None)
-
-    @classmethod
-    def interval(cls, seconds: float | None = 1.0, records: int | None = None) -> FsyncPolicy:
-        return cls("interval", seconds, records)
-
-    @classmethod
-    def coerce(cls, value: FsyncPolicy | str) -> FsyncPolicy:
-        if isinstance(value, FsyncPolicy):
-            return value
-        if value == "always":
-            return cls.always()
-        if value == "never":
-            return cls.never()
-        if value == "interval":
-            return cls.interval()
-        raise ValueError(f"unknown fsync policy {value!r}: use always, interval or never")
-
-
-def _sync(fd: int) -> None:
-    # fdatasync is enough for appends (it flushes the size too) and cheaper where it exists.
-    if hasattr(os, "fdatasync"):
-        os.fdatasync(fd)
-    else:  # pragma: no cover - macOS, Windows
-        os.fsync(fd)
+def encode_line(
+    envelope: Envelope,
+    *,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    encoder: Callable[[Envelope], Mapping[str, Any]] = encode,
+) -> bytes:
+    """The log line of `envelope`, newline included; `LogWriteError` if it cannot be one (a
+    string that is not valid Unicode, such as a lone surrogate; a line over the limit)."""
+    try:
+        line = dumps_line(encoder(envelope))
+    except (TypeError, ValueError) as error:  # UnicodeEncodeError is a ValueError
+        raise LogWriteError(f"envelope {envelope.id!r} cannot be encoded: {error}") from error
+    if len(line) - 1 > max_line_bytes:
+        raise LogWriteError(
+            f"envelope {envelope.id!r} encodes to {len(line) - 1} bytes, "
+            f"over the {max_line_bytes}-byte line limit"
+        )
+    return line
 
 
 class EventLog:
     """Append-only JSON Lines log of envelopes, with fsync policy and size-based rotation.
 
-    Opening an existing log first recovers it: a torn or corrupt last line is moved to a
-    quarantine file and described in `recovery` (never dropped silently, never fatal).
-    With `max_segment_bytes`, the log rotates into numbered segments listed, in order, by
-    a manifest (`<path>.manifest.json`); `read_log(path)` follows it.
+    Opening refuses a path that is not recognisably its own log (`NotAnEventLogError`:
+    a symlink, a compressed file, content that is not envelopes), changing nothing. Opening
+    an existing log then recovers it: a torn or corrupt last line is moved to a quarantine
+    file and described in `recovery` (never dropped silently). With `max_segment_bytes`,
+    the log rotates into numbered segments listed, in order, by a manifest
+    (`<path>.manifest.json`); `read_log(path)` follows it. The last `id_window` ids (the
+    reader's duplicate window) are remembered, and an envelope repeating one is refused.
     """
 
     def __init__(
@@ -123,6 +119,7 @@ class EventLog:
         fsync: FsyncPolicy | str = "interval",
         max_segment_bytes: int | None = None,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        id_window: int | None = DEFAULT_DEDUP_WINDOW,
         clock: Callable[[], float] = time.monotonic,
         encoder: Callable[[Envelope], Mapping[str, Any]] = encode,
     ) -> None:
@@ -136,7 +133,10 @@ class EventLog:
         self._encoder = encoder
         self._durable = self._policy.mode != "never"
         self._manifest_path = manifest_path_for(self._base)
-        self._fd: int | None = None
+        self._ids = IdWindow(id_window)
+        self._id_window = id_window
+        self._is_open = False
+        self._fd: int | None = None  # None while open only after a rotation could not create
         self._lock_fd = -1
         self._syncs = 0
         self._appended = 0
@@ -187,36 +187,52 @@ class EventLog:
 
     @property
     def closed(self) -> bool:
-        return self._fd is None
+        return not self._is_open
+
+    def highest_id_number(self, prefix: str) -> int:
+        """The largest n of the ids `"<prefix>-<n>"` in the whole log (0 if none): where a
+        scheduler resuming this log continues its numbering (one pass over the log)."""
+        files = [file for file, _ in resolve_segments(self._base) if file.exists()]
+        return max(
+            (highest_number(file, prefix, self._max_line_bytes) for file in files), default=0
+        )
 
     def append(self, envelope: Envelope) -> None:
         """Write one envelope as one line; it is in the OS when this returns."""
         self._append_lines([self._line(envelope)], [envelope])
 
     def extend(self, envelopes: Iterable[Envelope]) -> None:
-        """Append several envelopes (one write per segment, one sync at most)."""
+        """Append several envelopes (one write per segment, one sync at most). Every line is
+        checked before the first is written: a bad one fails the batch with nothing written."""
         batch = list(envelopes)
         if batch:
             self._append_lines([self._line(envelope) for envelope in batch], batch)
 
     def sync(self) -> None:
         """Force everything appended so far to disk now, whatever the policy."""
-        if self._fd is None:
+        if not self._is_open:
             raise ValueError("the event log is closed")
-        self._do_sync()
+        if self._fd is not None:
+            self._do_sync()
 
     def close(self) -> None:
-        """Sync (unless the policy is `never`), record the manifest, close. Idempotent."""
-        if self._fd is None:
+        """Sync (unless the policy is `never`), record the manifest, close. Idempotent.
+
+        The lock is released whatever happens; a failing sync or manifest write (disk full)
+        is then raised as `LogWriteError` (the lines written are in the log either way).
+        """
+        if not self._is_open:
             return
+        self._is_open = False
         try:
-            if self._durable and self._unsynced:
+            if self._durable and self._unsynced and self._fd is not None:
                 self._do_sync()
             if self._rotating:
-                write_manifest(self._manifest_path, self._manifest(), durable=self._durable)
+                self._write_manifest(self._manifest())
         finally:
-            os.close(self._fd)
-            self._fd = None
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
             os.close(self._lock_fd)
 
     def __enter__(self) -> Self:
@@ -237,18 +253,29 @@ class EventLog:
     # -- opening ----------------------------------------------------------------------
 
     def _open(self) -> None:
+        """Check, lock, recover, open; on any failure nothing of the caller's is changed
+        and the lock is released (a base file created here, still empty, is removed)."""
         self._base.parent.mkdir(parents=True, exist_ok=True)
+        existed = check_plain_path(self._base)
+        if check_plain_path(self._manifest_path):
+            read_manifest(self._manifest_path)  # a foreign manifest: refuse before creating
         # One writer at a time: a second one would interleave lines, and its recovery
         # would "repair" the first one's line in flight. The lock dies with the process.
-        created = not self._base.exists()
         self._lock_fd = _lock(self._base)
         try:
-            if created and self._durable:
+            if not existed and self._durable:
                 fsync_directory(self._base.parent)
             self._open_locked()
         except BaseException:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+            if not existed and os.fstat(self._lock_fd).st_size == 0:
+                with contextlib.suppress(OSError):
+                    self._base.unlink()
             os.close(self._lock_fd)
             raise
+        self._is_open = True
 
     def _open_locked(self) -> None:
         if self._manifest_path.exists():
@@ -258,76 +285,126 @@ class EventLog:
             self._closed = [attrs.evolve(s, closed=True) for s in segments[:-1]]
             self._first_line = segments[-1].first_line
         active = self._active_path()
-        recovered = recover_tail(active, max_line_bytes=self._max_line_bytes, durable=True)
-        if recovered is not None:
-            _log.warning("event log recovery: %s", recovered)
-            self._recovery = (recovered,)
-        if self._rotating:
-            self._scan_active(active)
+        check_plain_path(active)
+        check_plain_path(quarantine_path_for(active))
+        scan = self._scan(active)
+        damage = tail_damage(active, max_line_bytes=self._max_line_bytes)
+        if damage is not None:
+            damaged_line = scan.lines + 1 if scan.torn_tail else scan.lines
+            if scan.first_foreign is not None and scan.first_foreign[0] < damaged_line:
+                line_no, why = scan.first_foreign
+                raise NotAnEventLogError(
+                    active,
+                    f"line {line_no} is not an envelope ({why}), so its damaged last line "
+                    f"({damage[1]}) is not cut as a torn tail: repair it by hand",
+                )
+            try:
+                recovered = recover_tail(active, max_line_bytes=self._max_line_bytes, durable=True)
+            except OSError as error:
+                raise LogWriteError(f"recovering the tail of {active} failed: {error}") from error
+            if recovered is not None:
+                _log.warning("event log recovery: %s", recovered)
+                self._recovery = (recovered,)
+                scan = self._scan(active)
+        self._remember_earlier_ids(scan)
+        self._records = scan.lines
+        self._first, self._last = scan.first, scan.last
         self._fd = self._open_segment(active)
         self._size = os.fstat(self._fd).st_size
         if self._rotating:
-            write_manifest(self._manifest_path, self._manifest(), durable=self._durable)
+            self._write_manifest(self._manifest())
+
+    def _scan(self, active: Path) -> SegmentScan:
+        if not active.exists():
+            return SegmentScan()
+        return scan_segment(active, max_line_bytes=self._max_line_bytes, keep=self._id_window)
+
+    def _remember_earlier_ids(self, active: SegmentScan) -> None:
+        """Fill the id window: the closed segments' last ids (newest segments first, only as
+        many as the window needs), then the active segment's."""
+        wanted = self._id_window
+        earlier: list[tuple[str, list[tuple[str, int]]]] = []
+        have = len(active.ids)
+        for info in reversed(self._closed):
+            if wanted is not None and have >= wanted:
+                break
+            file = self._base.with_name(info.file)
+            if not file.exists() and file.with_name(file.name + ".gz").exists():
+                file = file.with_name(file.name + ".gz")
+            if not file.exists():
+                continue
+            found = scan_segment(file, max_line_bytes=self._max_line_bytes, keep=wanted, own=False)
+            earlier.append((info.file, [(i, info.first_line + n - 1) for i, n in found.ids]))
+            have += len(found.ids)
+        for name, ids in reversed(earlier):
+            for ident, line_no in ids:
+                self._remember(ident, name, line_no)
+        name = self._active_path().name
+        for ident, line_no in active.ids:
+            self._remember(ident, name, self._first_line + line_no - 1)
+
+    def _remember(self, ident: str, file: str, line_no: int) -> None:
+        if ident not in self._ids:  # a duplicate already in the log: keep its first place
+            self._ids.add(ident, (file, line_no))
 
     def _active_path(self) -> Path:
         return segment_path(self._base, len(self._closed))
 
     def _open_segment(self, path: Path) -> int:
         existed = path.exists()
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        if not existed and self._durable:
-            fsync_directory(path.parent)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+            if not existed and self._durable:
+                fsync_directory(path.parent)
+        except OSError as error:
+            raise LogWriteError(f"cannot open segment {path}: {error}") from error
         return fd
-
-    def _scan_active(self, path: Path) -> None:
-        """Re-count the active segment: the manifest may predate a crash."""
-        self._records, self._size = 0, 0
-        self._first = self._last = (None, None)
-        if not path.exists():
-            return
-        first_line = last_line = b""
-        with opened(path) as stream:
-            for _, data, _, _ in iter_raw_lines(stream, self._max_line_bytes):
-                if not self._records:
-                    first_line = data
-                last_line = data
-                self._records += 1
-        self._size = path.stat().st_size
-        self._first = _id_and_at(first_line)
-        self._last = _id_and_at(last_line)
 
     # -- appending --------------------------------------------------------------------
 
     def _line(self, envelope: Envelope) -> bytes:
-        try:
-            line = dumps_line(self._encoder(envelope))
-        except (TypeError, ValueError) as error:
-            raise LogWriteError(f"envelope {envelope.id!r} cannot be encoded: {error}") from error
-        if len(line) - 1 > self._max_line_bytes:
-            raise LogWriteError(
-                f"envelope {envelope.id!r} encodes to {len(line) - 1} bytes, "
-                f"over the {self._max_line_bytes}-byte line limit"
-            )
-        return line
+        return encode_line(envelope, max_line_bytes=self._max_line_bytes, encoder=self._encoder)
+
+    def _check_ids(self, envelopes: list[Envelope]) -> None:
+        """Refuse an id already in the window (or twice in the batch): replay would skip it."""
+        batch: set[str] = set()
+        for envelope in envelopes:
+            ident = envelope.id
+            where = self._ids.get(ident)
+            if where is not None or ident in batch:
+                place = f"{where[0]}:{where[1]}" if where is not None else "this batch"
+                raise LogWriteError(
+                    f"id {ident!r} is already in the log ({place}); a second line with it "
+                    "would be skipped on replay, so it is not written"
+                )
+            batch.add(ident)
 
     def _append_lines(self, lines: list[bytes], envelopes: list[Envelope]) -> None:
-        if self._fd is None:
+        if not self._is_open:
             raise ValueError("the event log is closed")
+        self._check_ids(envelopes)
         limit = self._max_segment_bytes
         start = 0
         pending_size = 0
-        for index, line in enumerate(lines):
-            if (
-                limit is not None
-                and self._size + pending_size > 0
-                and self._size + pending_size + len(line) > limit
-            ):
-                self._write(lines[start:index], envelopes[start:index], pending_size)
-                start, pending_size = index, 0
-                self._rotate()
-            pending_size += len(line)
-        self._write(lines[start:], envelopes[start:], pending_size)
-        self._maybe_sync()
+        try:
+            if self._fd is None:  # a rotation listed the segment but could not create it
+                self._fd = self._open_segment(self._active_path())
+                self._size = os.fstat(self._fd).st_size
+            for index, line in enumerate(lines):
+                if (
+                    limit is not None
+                    and self._size + pending_size > 0
+                    and self._size + pending_size + len(line) > limit
+                ):
+                    self._write(lines[start:index], envelopes[start:index], pending_size)
+                    start, pending_size = index, 0
+                    self._rotate()
+                pending_size += len(line)
+            self._write(lines[start:], envelopes[start:], pending_size)
+            self._maybe_sync()
+        except LogWriteError as error:
+            error.written = start if error.written == 0 and start else error.written
+            raise
 
     def _write(self, lines: list[bytes], envelopes: list[Envelope], size: int) -> None:
         """One write of whole lines; on failure the segment is cut back to where it was.
@@ -348,6 +425,10 @@ class EventLog:
             with contextlib.suppress(OSError):
                 os.ftruncate(self._fd, self._size)
             raise LogWriteError(f"appending to {self._active_path()} failed: {error}") from error
+        name = self._active_path().name
+        first_line = self._first_line + self._records
+        for offset, envelope in enumerate(envelopes):
+            self._ids.add(envelope.id, (name, first_line + offset))
         self._size += size
         if self._records == 0:
             self._first = (envelopes[0].id, envelopes[0].at)
@@ -372,27 +453,49 @@ class EventLog:
 
     def _do_sync(self) -> None:
         assert self._fd is not None
-        _sync(self._fd)
+        try:
+            sync_data(self._fd)
+        except OSError as error:
+            raise LogWriteError(
+                f"forcing {self._active_path()} to disk failed: {error} (the lines are written)"
+            ) from error
         self._syncs += 1
         self._unsynced = 0
         self._last_sync = self._clock()
 
     def _rotate(self) -> None:
-        """Close the active segment and list a new, empty one before creating it."""
+        """List a new, empty segment in the manifest, then switch to it.
+
+        If the manifest cannot be written, nothing changed (the active segment goes on); if
+        the new segment cannot be created after that, the next append creates it.
+        """
         assert self._fd is not None
         if self._durable:
             self._do_sync()
+        finished = attrs.evolve(self._active_info(), closed=True)
+        first_line = self._first_line + self._records
+        fresh = SegmentInfo(
+            segment_path(self._base, len(self._closed) + 1).name, first_line, first_line - 1
+        )
+        self._write_manifest(Manifest((*self._closed, finished, fresh)))
         os.close(self._fd)
         self._fd = None
-        self._closed.append(attrs.evolve(self._active_info(), closed=True))
-        self._first_line += self._records
+        self._closed.append(finished)
+        self._first_line = first_line
         self._records, self._size = 0, 0
         self._first = self._last = (None, None)
-        write_manifest(self._manifest_path, self._manifest(), durable=self._durable)
         self._fd = self._open_segment(self._active_path())
         self._size = os.fstat(self._fd).st_size
 
     # -- manifest ---------------------------------------------------------------------
+
+    def _write_manifest(self, manifest: Manifest) -> None:
+        try:
+            write_manifest(self._manifest_path, manifest, durable=self._durable)
+        except OSError as error:
+            raise LogWriteError(
+                f"writing the manifest {self._manifest_path} failed: {error}"
+            ) from error
 
     def _active_info(self) -> SegmentInfo:
         return SegmentInfo(
@@ -412,25 +515,10 @@ class EventLog:
 
 def _lock(base: Path) -> int:
     """An exclusive, non-blocking advisory lock on the base file (created if missing)."""
-    fd = os.open(base, os.O_RDONLY | os.O_CREAT, 0o644)
+    fd = os.open(base, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
         raise LogBusyError(f"{base} is already open for writing by another EventLog") from None
     return fd
-
-
-def _id_and_at(line: bytes) -> tuple[str | None, float | None]:
-    """The raw `id` and `at` of an encoded line, or Nones if it does not parse."""
-    try:
-        value = parse_line(line.decode("utf-8"))
-    except ValueError:
-        return None, None
-    if not isinstance(value, dict):
-        return None, None
-    ident, at = value.get("id"), value.get("at")
-    return (
-        ident if isinstance(ident, str) else None,
-        float(at) if isinstance(at, int | float) and not isinstance(at, bool) else None,
-    )

@@ -34,11 +34,42 @@ def read_json_object(path: Path) -> dict[str, Any]:
     return data
 
 
+# The YAML stores are shallow configuration files (a few levels). PyYAML's scanner slows down
+# quadratically with the depth of flow collections (`[[[…`) and its composer recurses per
+# level, so a hostile file thousands of levels deep would keep a read busy for seconds before
+# failing; it is refused up front instead.
+MAX_YAML_FLOW_NESTING = 100
+
+
+def flow_nesting(text: str) -> int:
+    """The deepest nesting of YAML flow collections (`[` `{`) outside quotes and comments."""
+    depth = deepest = 0
+    quote = ""
+    previous = "\n"
+    for char in text:
+        if quote:
+            if char == quote or (char == "\n" and quote == "#"):
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and previous in " \t\n":
+            quote = "#"  # a comment runs to the end of the line
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+        previous = char
+    return deepest
+
+
 def parse_yaml(text: str, path: Path) -> Any:
     try:
         import yaml
     except ImportError as exc:  # PyYAML ships with the [cli] extra
         raise SourceFailure("unexpected", "PyYAML is not installed", str(path)) from exc
+    if flow_nesting(text) > MAX_YAML_FLOW_NESTING:
+        raise SourceFailure("invalid", "malformed YAML: nesting too deep", str(path))
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

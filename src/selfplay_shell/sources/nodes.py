@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import json
 import math
-import socket
 import time
 import types
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +20,7 @@ import attrs
 from selfplay_core.cluster import NodeCapability
 from selfplay_shell.sources._base import ReadContext, Reading
 from selfplay_shell.sources._files import is_number, parse_yaml, read_text
+from selfplay_shell.sources._http import http_get
 from selfplay_shell.sources.errors import SourceFailure
 
 PROBED_STATUSES = frozenset({"ready", "active"})
@@ -83,21 +81,9 @@ def fetch_cluster_status(ctx: ReadContext) -> Reading[Mapping[str, PeerStatus]]:
     url = ctx.config.cluster_status_url
     if not url:
         raise SourceFailure("missing", "no cluster_status_url configured")
-    timeout = max(0.01, min(ctx.config.http_timeout_seconds, ctx.deadline - time.monotonic()))
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = response.read()
-    except urllib.error.HTTPError as exc:
-        raise SourceFailure("http", f"HTTP {exc.code} {exc.reason}", url) from exc
-    except TimeoutError as exc:
-        raise SourceFailure("timeout", f"no answer within {timeout:.2f} s", url) from exc
-    except urllib.error.URLError as exc:
-        if isinstance(exc.reason, TimeoutError | socket.timeout):
-            raise SourceFailure("timeout", f"no answer within {timeout:.2f} s", url) from exc
-        raise SourceFailure("http", f"cannot connect: {exc.reason}", url) from exc
-    except OSError as exc:
-        raise SourceFailure("http", f"connection failed: {exc}", url) from exc
+    # One total deadline for the whole exchange (a trickling server cannot stretch it).
+    deadline = min(ctx.deadline, time.monotonic() + ctx.config.http_timeout_seconds)
+    body = http_get(url, deadline=deadline)
     try:
         data = json.loads(body)
     except RecursionError as exc:
