@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from selfplay_core._validators import count, finite, non_negative
+from selfplay_core._validators import count, finite, non_empty_text, non_negative
 
 if TYPE_CHECKING:
     from selfplay_core.allocation_policy import AllocationPolicy, BackpressureRules
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 class NodeCapability:
     """One node as last reported: GPU type and memory, load in [0, 1], running jobs."""
 
-    node_id: str = attrs.field(validator=attrs.validators.min_len(1))
+    node_id: str = attrs.field(validator=non_empty_text)
     gpu_type: str = "unknown"
     gpu_memory_gb: float = attrs.field(default=0.0, validator=non_negative)
     is_ephemeral: bool = False

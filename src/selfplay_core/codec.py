@@ -203,31 +203,22 @@ def _structure_envelope(raw: Any, _cls: Any) -> Envelope:
             at = float(at)
         except OverflowError:  # too big for a float: not finite
             at = math.inf
+    source = record.get("source", "")
 
     cls = _CLASS_OF_TAG.get(type_name) or event_class_for(type_name)
     try:
         if cls is None:
-            payload = _checked_json(type_name, payload, "payload")
-            event: Event = UnknownEvent(type=type_name, payload=payload)
+            event: Event = UnknownEvent(type_name, _checked_json(type_name, payload, "payload"))
         else:
-            type_name = cls.TAG
             try:
                 event = STRUCTURE_EVENT[cls](prepare_payload(cls, payload), cls)
             except Exception as exc:
-                _check_envelope_fields(
-                    event_id, at, record.get("source", "")
-                )  # an envelope problem is reported first
+                _check_envelope_fields(event_id, at, source)  # an envelope problem is named first
                 raise _Reject(_payload_error(cls, payload, exc)) from None
-        return Envelope(
-            id=event_id,
-            type=type_name,
-            schema_version=SCHEMA_VERSION,
-            at=at,
-            source=record.get("source", ""),
-            event=event,
-        )
+        return Envelope(event_id, at, source, event)
     except FieldProblem as problem:  # an envelope field (or an unknown event's type)
-        raise _fail(type_name, problem.field, problem.problem, problem.detail) from None
+        tag = type_name if cls is None else cls.TAG
+        raise _fail(tag, problem.field, problem.problem, problem.detail) from None
 
 
 CONVERTER.register_structure_hook(Envelope, _structure_envelope)
@@ -290,7 +281,6 @@ def _check_text(type_name: str, path: str, value: str) -> None:
 # --- naming what failed: cattrs' detailed errors → path and problem ---
 
 _FIELD_PREFIX: Final = re.compile(r"^([A-Za-z_][\w.]*): ")
-_QUOTED_FIELD: Final = re.compile(r"'([A-Za-z_]\w*)'")
 
 
 def _payload_error(cls: type[Any], payload: Mapping[str, Any], exc: BaseException) -> DecodeError:
@@ -320,9 +310,7 @@ def _locate(exc: BaseException, path: list[str]) -> tuple[list[str], BaseExcepti
             path.extend(exc.field.split("."))
     elif not isinstance(exc, KeyError | ConfigKeyError | AttributeError):
         text = str(exc)
-        match = _FIELD_PREFIX.match(text) or (
-            _QUOTED_FIELD.search(text) if text.startswith("Length of") else None
-        )
+        match = _FIELD_PREFIX.match(text)
         if match:
             path.extend(match.group(1).split("."))
     elif isinstance(exc, KeyError) and not path and exc.args:
@@ -346,8 +334,6 @@ def _classify(exc: BaseException) -> tuple[str, str]:
         return NOT_FINITE, text
     if "negative" in text:
         return NEGATIVE, text
-    if "Length of" in text:
-        return EMPTY, text
     return INVALID, text
 
 
@@ -356,31 +342,28 @@ def _classify(exc: BaseException) -> tuple[str, str]:
 
 def decode(raw: object) -> Result[Envelope, DecodeError]:
     """Any Python value → an `Envelope`, or a `DecodeError` saying what and where. Never raises."""
-    return _structured(_structure_envelope, raw, Envelope)
+    try:
+        return Success(_structure_envelope(raw, Envelope))
+    except _Reject as reject:
+        return Failure(reject.error)
+    except Exception as exc:  # a hostile object (raising __eq__, deep nesting, …): still a value
+        return Failure(DecodeError(None, "", INVALID, f"{type(exc).__name__}: {exc}"))
 
 
-def decode_json(raw: object) -> Result[Envelope, DecodeError]:
-    """`decode` for a value straight from a JSON parser (the log reader's decoder): the same
-    function, kept as the name the reader calls."""
-    return _structured(_structure_envelope, raw, Envelope)
+decode_json: Final = decode
+"""`decode` for a value straight from a JSON parser (the log reader's decoder): the same
+function, kept as the name the reader calls."""
 
 
 def decode_value(value: object, cls: type[T]) -> Result[T, DecodeError]:
     """The inverse of `encode_value` for a known class (`Envelope` included); never raises."""
-    return _structured(CONVERTER.get_structure_hook(cls), value, cls)
-
-
-def _structured(
-    hook: Callable[[Any, Any], Any], value: object, cls: type[T]
-) -> Result[T, DecodeError]:
-    """`hook` (the converter's structure hook for `cls`) applied to `value`, as a Result."""
+    if cls is Envelope:
+        return cast(Result[T, DecodeError], decode(value))
     try:
-        return Success(hook(value, cls))
+        return Success(CONVERTER.structure(value, cls))
     except _Reject as reject:
         return Failure(reject.error)
     except Exception as exc:  # a hostile object (raising __eq__, deep nesting, …): still a value
-        if cls is Envelope:
-            return Failure(DecodeError(None, "", INVALID, f"{type(exc).__name__}: {exc}"))
         path, leaf = _locate(exc, [])
         problem, message = _classify(leaf)
         name = getattr(cls, "__name__", str(cls))
@@ -395,7 +378,7 @@ def encode(envelope: Envelope) -> dict[str, Any]:
     return {
         "id": envelope.id,
         "type": tag_of(envelope.event),
-        "schema_version": envelope.schema_version,
+        "schema_version": SCHEMA_VERSION,
         "at": envelope.at,
         "source": envelope.source,
         "payload": event_payload(envelope.event),

@@ -551,12 +551,19 @@ def _freeze_json(value: Any) -> Any:
     return value
 
 
+def _unknown_type(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Text the log can write, and not the wire type of a known event class."""
+    text(inst, attribute, value)
+    if event_class_for(value) is not None:  # type: ignore[arg-type]
+        raise FieldProblem(attribute.name, f"{value!r} is a known type, not unknown")
+
+
 @attrs.frozen
 class UnknownEvent:
     """A type we do not know: kept verbatim (read-only), counted, never applied."""
 
     TAG: ClassVar[str] = "<unknown>"
-    type: str = attrs.field(validator=text)
+    type: str = attrs.field(validator=_unknown_type)
     payload: Mapping[str, Any] = attrs.field(factory=dict, converter=_freeze_json)
 
 
@@ -690,40 +697,34 @@ def tag_of(event: Event) -> str:
 
 # --- envelope ---
 
+_EVENT_CLASS_SET: Final[frozenset[type[Any]]] = frozenset((*EVENT_CLASSES, UnknownEvent))
 
-def _schema_version(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    if type(value) is not int:
-        raise WrongType(attribute.name, f"expected an integer, got {type(value).__name__}")
-    if value != SCHEMA_VERSION:
-        raise FieldProblem(attribute.name, f"must be {SCHEMA_VERSION} once decoded, got {value}")
+
+def _an_event(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    """An instance of an event class (an `UnknownEvent` keeps known types out itself)."""
+    if type(value) not in _EVENT_CLASS_SET:
+        raise WrongType(attribute.name, f"expected an event, got {type(value).__name__}")
 
 
 @attrs.frozen
 class Envelope:
-    """One event as delivered: a unique id, its wire type, schema version, when (seconds, from
-    the shell's clock), who sent it, and the event. `type` always agrees with the event."""
+    """One event as delivered: a unique id, when (seconds, from the shell's clock), who sent it,
+    and the event. Its wire `type` is the event's tag (`tag_of`), so it always agrees with the
+    event; `schema_version` is the current one, since older envelopes are upcast when decoded."""
 
     id: str = attrs.field(validator=non_empty_text)
-    type: str = attrs.field(validator=text)
-    schema_version: int = attrs.field(validator=_schema_version)
     at: float = attrs.field(validator=non_negative)
     source: str = attrs.field(validator=text)
-    event: Event = attrs.field()
+    event: Event = attrs.field(validator=_an_event)
 
-    @event.validator
-    def _check_event(self, attribute: attrs.Attribute[Any], value: object) -> None:
-        cls = type(value)
-        if cls is UnknownEvent:
-            if value.type != self.type:  # type: ignore[attr-defined]
-                raise FieldProblem("type", "must equal the unknown event's own type")
-            if event_class_for(value.type) is not None:  # type: ignore[attr-defined]
-                raise FieldProblem("type", f"{self.type!r} is a known type, not unknown")
-        elif EVENT_TYPES.get(self.type) is not cls:
-            raise FieldProblem("type", f"{self.type!r} does not match {cls.__name__}")
+    schema_version: ClassVar[int] = SCHEMA_VERSION
+
+    @property
+    def type(self) -> str:
+        """The wire type string: the event's `TAG`, or an unknown event's own type."""
+        return tag_of(self.event)
 
 
 def make_envelope(event: Event, *, id: str, at: float, source: str) -> Envelope:
-    """An envelope for `event` at the current schema version, with its tag filled in."""
-    return Envelope(
-        id=id, type=tag_of(event), schema_version=SCHEMA_VERSION, at=at, source=source, event=event
-    )
+    """An envelope for `event` (its type is the event's tag, its version the current one)."""
+    return Envelope(id=id, at=at, source=source, event=event)

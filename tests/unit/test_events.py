@@ -162,8 +162,7 @@ def test_make_envelope_fills_tag_and_version() -> None:
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"type": "tick"},  # wrong tag for the event
-        {"schema_version": 0},  # only the current version is ever held
+        {"event": "selfplay_complete"},  # not an event
         {"id": ""},
         {"at": math.nan},
         {"at": -1.0},
@@ -172,8 +171,6 @@ def test_make_envelope_fills_tag_and_version() -> None:
 def test_envelope_rejects_inconsistent_fields(kwargs: dict[str, object]) -> None:
     fields: dict[str, object] = {
         "id": "e",
-        "type": "selfplay_complete",
-        "schema_version": 1,
         "at": 1.0,
         "source": "",
         "event": ev.SelfplayComplete(HEX8_2P),
@@ -181,6 +178,15 @@ def test_envelope_rejects_inconsistent_fields(kwargs: dict[str, object]) -> None
     fields.update(kwargs)
     with pytest.raises((ValueError, TypeError)):
         ev.Envelope(**fields)  # type: ignore[arg-type]
+
+
+def test_envelope_type_and_version_follow_the_event() -> None:
+    # Neither is stored: the type is the event's tag, so the two can never disagree.
+    envelope = ev.Envelope(id="e", at=1.0, source="", event=ev.Tick(at=1.0))
+    assert (envelope.type, envelope.schema_version) == ("tick", ev.SCHEMA_VERSION)
+    assert attrs.evolve(envelope, event=ev.SelfplayComplete(HEX8_2P)).type == "selfplay_complete"
+    with pytest.raises(TypeError):
+        ev.Envelope(id="e", type="tick", at=1.0, source="", event=ev.Tick(at=1.0))  # type: ignore[call-arg]
 
 
 def test_unknown_event_cannot_claim_a_known_type() -> None:
