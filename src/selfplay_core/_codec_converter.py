@@ -99,7 +99,7 @@ def _structure_str_or_int(value: Any, _type: Any) -> str | int:
 
 
 def _lenient_config_weights(value: Any, _type: Any) -> dict[ConfigKey, float]:
-    """CURRICULUM_REBALANCED `weights`: entries for unknown configs are skipped (§3.6 step 3)."""
+    """CURRICULUM_REBALANCED `weights`: entries for unknown configs are skipped (§events step 3)."""
     if not isinstance(value, Mapping):
         raise TypeError(f"expected an object, got {type(value).__name__}")
     out: dict[ConfigKey, float] = {}
@@ -343,7 +343,7 @@ def prepare_payload(
                 break
         else:
             if cls is SelfplayRateChanged and name == "new_rate":
-                # reference: `new_rate or rate_multiplier or-default 1.0` (events.md §3.7)
+                # reference: `new_rate or rate_multiplier or-default 1.0` (§events)
                 # A null `rate_multiplier` says nothing: no rate, no change (the reference
                 # leaves `mm` alone then); an absent one reads as 1.0.
                 fallback = p.get("rate_multiplier", 1.0)

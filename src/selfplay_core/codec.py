@@ -12,11 +12,11 @@ converter's detailed validation names the field path and the problem of a failur
 `decode` never raises: every failure is a `DecodeError` in a `Failure`. A string the UTF-8 log
 could not write (a lone surrogate), anywhere in the envelope, is a `not_utf8` error.
 
-Aliases (events.md §3, §8.13): `config` for `config_key` on every config-keyed event;
+Aliases (§events, deviations.md): `config` for `config_key` on every config-keyed event;
 `node_name` and `host` for `node_id` (HOST_OFFLINE, NODE_TERMINATED and NODE_OVERLOADED read
 `host` first, as the reference does); `rate_multiplier` when `new_rate` is falsy;
 `alive_peers` for `healthy_nodes`; `total_peers`/`node_count` for `total_nodes`; `games_added`,
-`games_count`, `count` for NEW_GAMES_AVAILABLE's `new_games` (head.md §7.4). An alias is used
+`games_count`, `count` for NEW_GAMES_AVAILABLE's `new_games` (§later). An alias is used
 when the preferred name is absent or falsy, like the reference's `a or b` fallbacks. A `null`
 field that cannot be null counts as absent. Unknown payload fields are ignored. An upper-case
 type string (the router's canonical names, e.g. "SELFPLAY_COMPLETE") decodes to its lower-case tag.

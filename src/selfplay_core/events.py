@@ -1,6 +1,6 @@
 """Every event the scheduler reacts to, as frozen values, and the envelope that carries them.
 
-One class per reference event type (reference/events.md §2, 28 types, in that order), the
+One class per reference event type (§events, 28 types, in that order), the
 scheduler's own events (time, data refreshes, decisions, facade calls), two types the reference
 only emits, and `UnknownEvent` for anything else. Each class's `TAG` is its wire type string.
 
@@ -102,12 +102,12 @@ def _optional_config_map(
     return None if value is None else freeze_config_map(value)
 
 
-# --- the 28 reference event types (events.md §2 order) ---
+# --- the 28 reference event types (§events order) ---
 
 
 @attrs.frozen
 class SelfplayComplete:
-    """§3.1: the config's data is fresh again (`sh ← 0`)."""
+    """§events: the config's data is fresh again (`sh ← 0`)."""
 
     TAG: ClassVar[str] = "selfplay_complete"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
@@ -115,7 +115,7 @@ class SelfplayComplete:
 
 @attrs.frozen
 class TrainingCompleted:
-    """§3.2: training for the config finished (`tp ← False`)."""
+    """§events: training for the config finished (`tp ← False`)."""
 
     TAG: ClassVar[str] = "training_completed"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
@@ -123,7 +123,7 @@ class TrainingCompleted:
 
 @attrs.frozen
 class ModelPromoted:
-    """§3.3. `success` is None when the publisher did not say (the only live emitter's shape):
+    """§events. `success` is None when the publisher did not say (the only live emitter's shape):
     that is "unknown", not a failure."""
 
     TAG: ClassVar[str] = "model_promoted"
@@ -141,10 +141,10 @@ def _priority(inst: Any, attribute: attrs.Attribute[Any], value: object) -> None
 
 @attrs.frozen
 class SelfplayTargetUpdated:
-    """§3.4. `priority` may be a string ("high", "low", …) or an int (data_events' default 5).
+    """§events. `priority` may be a string ("high", "low", …) or an int (data_events' default 5).
 
     `curriculum_weight`, `momentum_multiplier` and `anomaly_count` are only carried by the
-    scheduler's own emissions (§6); the handler does not read them.
+    scheduler's own emissions (§emissions); the handler does not read them.
     """
 
     TAG: ClassVar[str] = "selfplay_target_updated"
@@ -160,7 +160,7 @@ class SelfplayTargetUpdated:
 
 @attrs.frozen
 class QualityDegraded:
-    """§3.5: `qp` from how far the score is below the threshold."""
+    """§events: `qp` from how far the score is below the threshold."""
 
     TAG: ClassVar[str] = "quality_degraded"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
@@ -170,11 +170,11 @@ class QualityDegraded:
 
 @attrs.frozen
 class CurriculumRebalanced:
-    """§3.6: single form (`config_key`, `weight`) and/or batch form (`weights`).
+    """§events: single form (`config_key`, `weight`) and/or batch form (`weights`).
 
-    `weight` is None when absent (the reference then resets to 1.0: [BUG] §8.5). `source` is the
-    *payload* field the loop guard reads. `severity`, `new_exploration_boost`, `new_weight` and
-    `trigger` are what the scheduler's own emissions (§3.9, §3.21) carry.
+    `weight` is None when absent (the reference then resets to 1.0: [BUG], deviations.md).
+    `source` is the *payload* field the loop guard reads. `severity`, `new_exploration_boost`,
+    `new_weight` and `trigger` are what the scheduler's own emissions (§events) carry.
     """
 
     TAG: ClassVar[str] = "curriculum_rebalanced"
@@ -193,7 +193,7 @@ class CurriculumRebalanced:
 
 @attrs.frozen
 class SelfplayRateChanged:
-    """§3.7: `mm ← new_rate`; None (the publisher's `new_rate` was falsy and its
+    """§events: `mm ← new_rate`; None (the publisher's `new_rate` was falsy and its
     `rate_multiplier` null) changes nothing. `old_rate`, `change_percent` come with the
     scheduler's emissions."""
 
@@ -207,7 +207,7 @@ class SelfplayRateChanged:
 
 @attrs.frozen
 class TrainingBlockedByQuality:
-    """§3.8: boost exploration and mark training pending; emits a target update."""
+    """§events: boost exploration and mark training pending; emits a target update."""
 
     TAG: ClassVar[str] = "training_blocked_by_quality"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
@@ -216,7 +216,7 @@ class TrainingBlockedByQuality:
 
 @attrs.frozen
 class OpponentMastered:
-    """§3.9: lower curriculum weight and exploration; emits a curriculum rebalance."""
+    """§events: lower curriculum weight and exploration; emits a curriculum rebalance."""
 
     TAG: ClassVar[str] = "opponent_mastered"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
@@ -225,7 +225,7 @@ class OpponentMastered:
 
 @attrs.frozen
 class TrainingEarlyStopped:
-    """§3.10: the reason picks the boost branch (regression / plateau, stagnation / other)."""
+    """§events: the reason picks the boost branch (regression / plateau, stagnation / other)."""
 
     TAG: ClassVar[str] = "training_early_stopped"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
@@ -234,7 +234,7 @@ class TrainingEarlyStopped:
 
 @attrs.frozen
 class EloVelocityChanged:
-    """§3.11: `ev ← velocity`, momentum by trend."""
+    """§events: `ev ← velocity`, momentum by trend."""
 
     TAG: ClassVar[str] = "elo_velocity_changed"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
@@ -244,7 +244,7 @@ class EloVelocityChanged:
 
 @attrs.frozen
 class ExplorationBoost:
-    """§3.12: `eb ← max(eb, boost_factor)` with an expiry (the intended behaviour)."""
+    """§events: `eb ← max(eb, boost_factor)` with an expiry (the intended behaviour)."""
 
     TAG: ClassVar[str] = "exploration_boost"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
@@ -255,7 +255,7 @@ class ExplorationBoost:
 
 @attrs.frozen
 class CurriculumAdvanced:
-    """§3.13: acts only when `consecutive_promotions ≥ 3`."""
+    """§events: acts only when `consecutive_promotions ≥ 3`."""
 
     TAG: ClassVar[str] = "curriculum_advanced"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
@@ -264,7 +264,7 @@ class CurriculumAdvanced:
 
 @attrs.frozen
 class AdaptiveParamsChanged:
-    """§3.14: temperature up raises exploration; learning-rate down (dead target multiplier)."""
+    """§events: temperature up raises exploration; learning-rate down (dead target multiplier)."""
 
     TAG: ClassVar[str] = "adaptive_params_changed"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
@@ -275,8 +275,8 @@ class AdaptiveParamsChanged:
 
 @attrs.frozen
 class LowQualityDataWarning:
-    """§3.15: global in the reference. `quality_score` is None when absent (the reference reads
-    0.0 then: [BUG] §8.9); `config_key` is kept when a per-config publisher names one."""
+    """§events: global in the reference. `quality_score` is None when absent (the reference reads
+    0.0 then: [BUG] deviations.md); `config_key` is kept when a per-config publisher names one."""
 
     TAG: ClassVar[str] = "low_quality_data_warning"
     quality_score: float | None = attrs.field(default=None, validator=optional_finite)
@@ -285,7 +285,7 @@ class LowQualityDataWarning:
 
 @attrs.frozen
 class NodeUnhealthy:
-    """§3.16: the node joins the unhealthy set, its load goes to 1.0."""
+    """§nodes: the node joins the unhealthy set, its load goes to 1.0."""
 
     TAG: ClassVar[str] = "node_unhealthy"
     node_id: str = attrs.field(validator=non_empty_text)
@@ -293,7 +293,7 @@ class NodeUnhealthy:
 
 @attrs.frozen
 class P2PNodeDead:
-    """§3.16 (same handler as NODE_UNHEALTHY)."""
+    """§nodes (same handler as NODE_UNHEALTHY)."""
 
     TAG: ClassVar[str] = "p2p_node_dead"
     node_id: str = attrs.field(validator=non_empty_text)
@@ -301,7 +301,7 @@ class P2PNodeDead:
 
 @attrs.frozen
 class NodeRecovered:
-    """§3.17: the node leaves the unhealthy set."""
+    """§nodes: the node leaves the unhealthy set."""
 
     TAG: ClassVar[str] = "node_recovered"
     node_id: str = attrs.field(validator=non_empty_text)
@@ -309,7 +309,7 @@ class NodeRecovered:
 
 @attrs.frozen
 class NodeActivated:
-    """§3.17 (same handler as NODE_RECOVERED)."""
+    """§nodes (same handler as NODE_RECOVERED)."""
 
     TAG: ClassVar[str] = "node_activated"
     node_id: str = attrs.field(validator=non_empty_text)
@@ -317,7 +317,7 @@ class NodeActivated:
 
 @attrs.frozen
 class HostOffline:
-    """§3.18: as NODE_UNHEALTHY, keyed by `host` on the wire (fallback `node_id`)."""
+    """§nodes: as NODE_UNHEALTHY, keyed by `host` on the wire (fallback `node_id`)."""
 
     TAG: ClassVar[str] = "host_offline"
     node_id: str = attrs.field(validator=non_empty_text)
@@ -325,7 +325,7 @@ class HostOffline:
 
 @attrs.frozen
 class NodeTerminated:
-    """§3.18 (same handler as HOST_OFFLINE)."""
+    """§nodes (same handler as HOST_OFFLINE)."""
 
     TAG: ClassVar[str] = "node_terminated"
     node_id: str = attrs.field(validator=non_empty_text)
@@ -333,8 +333,8 @@ class NodeTerminated:
 
 @attrs.frozen
 class P2PClusterUnhealthy:
-    """§3.19. Counts are None when absent; the codec maps the names publishers really send
-    (`alive_peers`, `total_peers`, `node_count`) onto them ([BUG] §8.7)."""
+    """§nodes. Counts are None when absent; the codec maps the names publishers really send
+    (`alive_peers`, `total_peers`, `node_count`) onto them ([BUG] deviations.md)."""
 
     TAG: ClassVar[str] = "p2p_cluster_unhealthy"
     healthy_nodes: int | None = attrs.field(default=None, validator=optional_count)
@@ -343,14 +343,14 @@ class P2PClusterUnhealthy:
 
 @attrs.frozen
 class P2PClusterHealthy:
-    """§3.20: health back to 1.0, unhealthy set cleared. Reads no payload."""
+    """§nodes: health back to 1.0, unhealthy set cleared. Reads no payload."""
 
     TAG: ClassVar[str] = "p2p_cluster_healthy"
 
 
 @attrs.frozen
 class RegressionDetected:
-    """§3.21: severity picks the response; emits a curriculum rebalance."""
+    """§events: severity picks the response; emits a curriculum rebalance."""
 
     TAG: ClassVar[str] = "regression_detected"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
@@ -359,7 +359,7 @@ class RegressionDetected:
 
 @attrs.frozen
 class BackpressureActivated:
-    """§3.22 (dead in the reference: only a flag)."""
+    """§nodes (dead in the reference: only a flag)."""
 
     TAG: ClassVar[str] = "backpressure_activated"
     pending_count: int = attrs.field(default=0, validator=count)
@@ -369,7 +369,7 @@ class BackpressureActivated:
 
 @attrs.frozen
 class BackpressureReleased:
-    """§3.23: clears the flag."""
+    """§nodes: clears the flag."""
 
     TAG: ClassVar[str] = "backpressure_released"
     pending_count: int = attrs.field(default=0, validator=count)
@@ -377,7 +377,7 @@ class BackpressureReleased:
 
 @attrs.frozen
 class NodeOverloaded:
-    """§3.24: a backoff for the node, by resource type. `host` on the wire."""
+    """§nodes: a backoff for the node, by resource type. `host` on the wire."""
 
     TAG: ClassVar[str] = "node_overloaded"
     node_id: str = attrs.field(validator=non_empty_text)
@@ -386,19 +386,19 @@ class NodeOverloaded:
 
 @attrs.frozen
 class EloUpdated:
-    """§3.25: one Elo observation for the velocity window (`new_elo ≤ 0` is ignored)."""
+    """§events: one Elo observation for the velocity window (`new_elo ≤ 0` is ignored)."""
 
     TAG: ClassVar[str] = "elo_updated"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
     new_elo: float = attrs.field(default=0.0, validator=finite)
 
 
-# --- types the reference only emits (§6); decoded so a recorded emission is not "unknown" ---
+# --- types the reference only emits (§emissions); decoded so a recorded one is not "unknown"
 
 
 @attrs.frozen
 class QualityPenaltyApplied:
-    """§3.15 emission (the scheduler does not subscribe to it)."""
+    """§events emission (the scheduler does not subscribe to it)."""
 
     TAG: ClassVar[str] = "quality_penalty_applied"
     config_key: ConfigKey = attrs.field(converter=to_config_key)
@@ -415,7 +415,7 @@ def _config_tuple(value: Any) -> tuple[ConfigKey, ...]:
 
 @attrs.frozen
 class SelfplayAllocationUpdated:
-    """§3.12 / allocation emission (not subscribed)."""
+    """§events / allocation emission (not subscribed)."""
 
     TAG: ClassVar[str] = "selfplay_allocation_updated"
     trigger: str = attrs.field(default="", validator=text)
@@ -517,7 +517,7 @@ class ConfigBoosted:
 
 @attrs.frozen
 class NewGamesAvailable:
-    """NEW_GAMES_AVAILABLE (upstream HEAD, head.md §7.4): `new_games` more completed games of a
+    """NEW_GAMES_AVAILABLE (upstream HEAD, §later): `new_games` more completed games of a
     config (publishers also say `games_added`, `games_count` or `count`)."""
 
     TAG: ClassVar[str] = "new_games_available"
@@ -599,10 +599,10 @@ REFERENCE_EVENTS: Final[tuple[type[Any], ...]] = (
     NodeOverloaded,
     EloUpdated,
 )
-"""The 28 types the reference subscribes to, in events.md §2 order."""
+"""The 28 types the reference subscribes to, in §events order."""
 
 LATER_EVENTS: Final[tuple[type[Any], ...]] = (NewGamesAvailable,)
-"""Types the reference subscribes to only after ad4eaccf9 (head.md) that this library applies."""
+"""Types the reference subscribes to only after ad4eaccf9 (§later) that this library applies."""
 
 EMITTED_ONLY_EVENTS: Final[tuple[type[Any], ...]] = (
     QualityPenaltyApplied,

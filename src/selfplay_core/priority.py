@@ -2,7 +2,7 @@
 
 The formula is written once, in `priority_formula.evaluate`: it computes every factor, term and
 multiplier as plain floats, the score is their result, and `explain_priority` packs the same
-numbers. The dynamic weights live in `dynamic_weights`, the §9 budgets and targets in
+numbers. The dynamic weights live in `dynamic_weights`, the §targets budgets and targets in
 `training_targets`; this module re-exports them all, so `from selfplay_core.priority import …`
 keeps working.
 """
@@ -75,7 +75,7 @@ __all__ = [
 def compute_priority_score(
     inputs: PriorityInputs, weights: DynamicWeights, policy: SchedulerPolicy = REFERENCE_POLICY
 ) -> float:
-    """Reference §8: B = S1 + … + S9, then × seven multipliers; 0 when B ≤ 0."""
+    """Reference §score: B = S1 + … + S9, then × seven multipliers; 0 when B ≤ 0."""
     return evaluate(inputs, weights, policy, False)
 
 

@@ -133,7 +133,7 @@ def evaluate(
 def _factors(
     inputs: PriorityInputs, policy: SchedulerPolicy, deficit_target: float
 ) -> tuple[float, float, float, float, float, float, float]:
-    """The factors of §2.3, in `PriorityFactors`' order: staleness, velocity, data deficit, VOI
+    """The factors of §factors, in `PriorityFactors`' order: staleness, velocity, data deficit, VOI
     (each in [0, 1]), then the VOI's inputs: Elo uncertainty, Elo gap, information gain."""
     st, vel, voi, unc = policy.staleness, policy.velocity, policy.voi, policy.uncertainty
     n = inputs.games_count

@@ -10,21 +10,21 @@ adapter (an `EventSink`) receives it through the same call.
 
 The call paths (§emissions; §metrics):
 
-- SELFPLAY_TARGET_UPDATED (§3.8, §3.10, §3.11, §3.12, §4 expiry): `config_key, priority,
-  reason`, then `momentum_multiplier` (§3.11), `exploration_boost`, `curriculum_weight`
-  (§3.10), `anomaly_count` (§3.12) — each optional key only on the path that sends it.
-- SELFPLAY_RATE_CHANGED (§3.11, `boost_config_allocation`): `config_key, old_rate, new_rate,
+- SELFPLAY_TARGET_UPDATED (§events, §expiry expiry): `config_key, priority,
+  reason`, then `momentum_multiplier` (§events), `exploration_boost`, `curriculum_weight`
+  (§events), `anomaly_count` (§events) — each optional key only on the path that sends it.
+- SELFPLAY_RATE_CHANGED (§events, `boost_config_allocation`): `config_key, old_rate, new_rate,
   change_percent, reason`.
-- CURRICULUM_REBALANCED from REGRESSION_DETECTED (§3.21): the router's string type
+- CURRICULUM_REBALANCED from REGRESSION_DETECTED (§events): the router's string type
   "CURRICULUM_REBALANCED", `config_key, reason, severity, new_exploration_boost, source`.
-- CURRICULUM_REBALANCED from OPPONENT_MASTERED (§3.9, `emit_curriculum_updated`, source
+- CURRICULUM_REBALANCED from OPPONENT_MASTERED (§events, `emit_curriculum_updated`, source
   "event_emitters"): `config, old_weights ({}), new_weights ({key: weight}), reason, trigger,
   config_key, new_weight, timestamp` (an ISO string).
-- QUALITY_PENALTY_APPLIED (§3.15): `config_key, penalty, reason, current_weight, timestamp`
+- QUALITY_PENALTY_APPLIED (§events): `config_key, penalty, reason, current_weight, timestamp`
   (an ISO string), `quality_score, throttle_factor`.
-- SELFPLAY_ALLOCATION_UPDATED (§3.12, `allocate_selfplay_batch`): `trigger, total_games,
+- SELFPLAY_ALLOCATION_UPDATED (§events, `allocate_selfplay_batch`): `trigger, total_games,
   configs, node_count, timestamp` (epoch seconds), and `exploration_boost, curriculum_weight`
-  when the emission names one config (§3.12).
+  when the emission names one config (§events).
 
 Any other event (the scheduler does not emit one) is published under its tag with its codec
 payload.
@@ -48,10 +48,10 @@ from selfplay_core.events import (
 
 __all__ = ["EMITTER_SOURCE", "Published", "iso_timestamp", "published"]
 
-#: The envelope source of `event_emitters.emit_curriculum_updated` (the §3.9 emission).
+#: The envelope source of `event_emitters.emit_curriculum_updated` (the §events emission).
 EMITTER_SOURCE: Final = "event_emitters"
 
-#: The payload `source` of the scheduler's own CURRICULUM_REBALANCED (§3.21, the loop guard).
+#: The payload `source` of the scheduler's own CURRICULUM_REBALANCED (§events, the loop guard).
 _SCHEDULER_SOURCE: Final = "selfplay_scheduler"
 
 
@@ -75,10 +75,10 @@ def _pick(payload: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
 
 def _target_updated(envelope: Envelope, payload: dict[str, Any]) -> Published:
     shaped = _pick(payload, ("config_key", "priority", "reason"))
-    if payload["momentum_multiplier"] is not None:  # §3.11
+    if payload["momentum_multiplier"] is not None:  # §events
         shaped["momentum_multiplier"] = payload["momentum_multiplier"]
     shaped["exploration_boost"] = payload["exploration_boost"]
-    for optional in ("curriculum_weight", "anomaly_count"):  # §3.10, §3.12
+    for optional in ("curriculum_weight", "anomaly_count"):  # §events
         if payload[optional] is not None:
             shaped[optional] = payload[optional]
     return Published(envelope.type, shaped, envelope.source)
@@ -90,10 +90,10 @@ def _rate_changed(envelope: Envelope, payload: dict[str, Any]) -> Published:
 
 
 def _curriculum_rebalanced(envelope: Envelope, payload: dict[str, Any]) -> Published:
-    if payload["source"] == _SCHEDULER_SOURCE:  # §3.21: the router's string type
+    if payload["source"] == _SCHEDULER_SOURCE:  # §events: the router's string type
         keys = ("config_key", "reason", "severity", "new_exploration_boost", "source")
         return Published("CURRICULUM_REBALANCED", _pick(payload, keys), envelope.source)
-    key, weight = payload["config_key"], payload["new_weight"]  # §3.9: emit_curriculum_updated
+    key, weight = payload["config_key"], payload["new_weight"]  # §events: emit_curriculum_updated
     shaped = {
         "config": key,
         "old_weights": {},
@@ -117,7 +117,7 @@ def _quality_penalty(envelope: Envelope, payload: dict[str, Any]) -> Published:
 def _allocation_updated(envelope: Envelope, payload: dict[str, Any]) -> Published:
     shaped = _pick(payload, ("trigger", "total_games", "configs", "node_count"))
     shaped["timestamp"] = envelope.at
-    if payload["exploration_boost"] is not None:  # the emission names one config (§3.12)
+    if payload["exploration_boost"] is not None:  # the emission names one config (§events)
         shaped |= _pick(payload, ("exploration_boost", "curriculum_weight"))
     return Published(envelope.type, shaped, envelope.source)
 

@@ -41,7 +41,7 @@ def samples_per_game(config_key: ConfigKey, policy: SchedulerPolicy = REFERENCE_
 
 
 def games_needed(games_count: int, target_samples: int, samples_per_game: float) -> int:
-    """Games still needed to reach `target_samples`; rounds down like the reference (§2.3)."""
+    """Games still needed to reach `target_samples`; rounds down like the reference (§targets)."""
     if samples_per_game <= 0:
         return 0
     current = int(games_count * samples_per_game)

@@ -387,7 +387,7 @@ class SelfplayScheduler:
                 sink = self._sink
                 if sink is None:
                     continue
-                message = published(envelope)  # as RingRift's publisher sends it (§6)
+                message = published(envelope)  # as RingRift's publisher sends it (§emissions)
                 try:
                     sink.publish(
                         message.event_type,

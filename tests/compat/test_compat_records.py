@@ -1,5 +1,5 @@
 """The reference's records and constants through `selfplay_shell.compat`, checked against the
-reference's own worked numbers (§inputs, §14, §15; §batch)."""
+reference's own worked numbers (§inputs, §factors, §score; §batch)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ from selfplay_shell.compat import (
 BOARDS = ("hex8", "square8", "square19", "hexagonal")
 
 
-# --- DynamicWeights (§2.1, T57-92) ----------------------------------------------------------------
+# --- DynamicWeights (§weights, T57-92) ------------------------------------------------------------
 
 
 def test_dynamic_weights_defaults_are_the_base_constants_and_to_dict_has_every_field() -> None:
@@ -67,7 +67,7 @@ def test_dynamic_weights_defaults_are_the_base_constants_and_to_dict_has_every_f
     assert len(d) == 13
 
 
-# --- ConfigPriority properties (§2.3, T103-317) ---------------------------------------------------
+# --- ConfigPriority properties (§factors, T103-317) -----------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -159,7 +159,7 @@ def test_a_fresh_record_has_the_reference_defaults_and_voi() -> None:
     record = ConfigPriority(config_key="hex8_2p")
     assert (record.elo_uncertainty, record.samples_per_game_estimate) == (200.0, 50.0)
     assert (record.target_training_samples, record.priority_override) == (50_000, 3)
-    assert record.voi_score == pytest.approx(0.866667, abs=1e-6)  # §14.3 fresh scheduler
+    assert record.voi_score == pytest.approx(0.866667, abs=1e-6)  # §score, fresh scheduler
 
 
 def test_properties_are_the_cores_functions_on_the_fields() -> None:
@@ -190,7 +190,7 @@ def test_the_record_is_frozen_and_checked() -> None:
         ConfigPriority(config_key="hex8_2p", game_count=-1)
 
 
-# --- NodeCapability (§2.4, T328-353; §batch) ----------------------------------------
+# --- NodeCapability (§placement, T328-353; §batch) ----------------------------------------
 
 
 def test_node_capacity_weight_and_available_capacity() -> None:
@@ -204,7 +204,7 @@ def test_node_capacity_weight_and_available_capacity() -> None:
     assert NodeCapability(node_id="g", gpu_type="GH200 (96 GB)").capacity_weight == 2.4
 
 
-# --- constants (§1, T840-883) ---------------------------------------------------------------------
+# --- constants (§weights, T840-883) ---------------------------------------------------------------
 
 
 def test_all_configs_are_the_twelve_strings_in_order() -> None:

@@ -230,7 +230,7 @@ def _boost_config_allocation(s: SelfplayScheduler, clock: FakeClock) -> Expected
     return [("selfplay_rate_changed", payload, "selfplay_scheduler")]
 
 
-def _allocate_batch(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # allocation §8.2
+def _allocate_batch(s: SelfplayScheduler, clock: FakeClock) -> Expected:  # allocation deviations.md
     nodes = (NodeCapability("gpu-a", "A100"), NodeCapability("gpu-b", "H100"))
     s.apply_event(SourcesRefreshed(nodes=nodes, game_counts=dict.fromkeys(ALL_CONFIGS, 5000)))
     result = s.decide_batch(games_per_config=500, max_configs=12)

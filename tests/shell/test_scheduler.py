@@ -1,5 +1,5 @@
-"""`SelfplayScheduler`: the reference's public methods and their meanings (§metrics-§10,
-§targets-§10, §delivery), the bus round trip, the log, the timers."""
+"""`SelfplayScheduler`: the reference's public methods and their meanings (§metrics, §status,
+§targets, §ranking, §delivery), the bus round trip, the log, the timers."""
 
 from __future__ import annotations
 
@@ -292,7 +292,7 @@ def test_the_same_id_is_applied_once() -> None:
     assert [e.id for e in log] == ["x-1"]
 
 
-# --- priorities and decisions (§ranking, §batch, §8) ---------------------
+# --- priorities and decisions (§ranking, §batch, §metrics) ---------------------
 
 
 async def test_get_priority_configs() -> None:

@@ -47,7 +47,7 @@ class FakeClock:
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
-    """The §16 stores without their deliberate faults (a corrupt and a winnerless game
+    """The §sources stores without their deliberate faults (a corrupt and a winnerless game
     database, an override level "0"), so the baseline is healthy."""
     build_all(tmp_path)
     (tmp_path / "data" / "games" / "canonical_corrupt.db").unlink()

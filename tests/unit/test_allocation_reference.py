@@ -1,4 +1,4 @@
-"""§batch worked examples and §13 upstream facts, as unit tests.
+"""§batch worked examples and §batch upstream facts, as unit tests.
 
 Where an example shows a reference bug, the test pins the fixed value (rows in
 docs/deviations.md, "## Allocation") and says what the reference gave.

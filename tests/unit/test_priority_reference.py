@@ -1,4 +1,4 @@
-"""Every worked number of §score and the in-scope facts of §15.
+"""Every worked number of §score and the in-scope facts of §ranking.
 
 Scores equal the reference's to the last bit unless docs/deviations.md says otherwise; the
 tests that pin a deviation say so in their name.

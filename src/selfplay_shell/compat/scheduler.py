@@ -53,7 +53,7 @@ _log = logging.getLogger(__name__)
 Callback = Callable[..., Any] | None
 
 #: Accepted for the reference's signature, never called: the reference never calls them either
-#: (§inputs, §sources and §13.6: stored only, or behind an import that always
+#: (§inputs, §sources and §job-targets: stored only, or behind an import that always
 #: fails). docs/deviations.md C1.
 UNUSED_CALLBACKS: Final = (
     "get_cluster_elo_fn",
