@@ -16,6 +16,7 @@ import attrs
 from hypothesis import strategies as st
 
 from selfplay_core import _validators as validators
+from selfplay_core import config_maps, reference_events
 from selfplay_core import events as ev
 from selfplay_core.cluster import Backpressure, NodeCapability
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
@@ -49,13 +50,13 @@ _BY_VALIDATOR: dict[Callable[..., None], st.SearchStrategy[Any]] = {
     validators.optional_text: _optional(texts),
     validators.non_empty_text: node_ids,
     validators.optional_bool: _optional(st.booleans()),
-    ev._priority: texts | st.integers(min_value=-(10**6), max_value=10**6),
+    reference_events.text_or_int: texts | st.integers(min_value=-(10**6), max_value=10**6),
 }
 
 _BY_CONVERTER: dict[Callable[..., Any], st.SearchStrategy[Any]] = {
     ev.to_config_key: configs,
-    ev._optional_config_key: _optional(configs),
-    ev._config_tuple: st.lists(configs, max_size=4).map(tuple),
+    config_maps.optional_config_key: _optional(configs),
+    reference_events.config_tuple: st.lists(configs, max_size=4).map(tuple),
 }
 
 
