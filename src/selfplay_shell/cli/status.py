@@ -81,10 +81,12 @@ _STATUS_LEGEND: Final = (
 def _render_status(out: Output, data: dict[str, Any]) -> None:
     health = data["health"]
     colour = {"healthy": "green", "degraded": "yellow"}.get(health["status"], "red")
+    # the message repeats the reasons when there are any: say it once, one reason a line
+    summary = "" if health["reasons"] else f" — {health['message']}"
     out.line(
         f"after the last envelope ({when(data['at'])} UTC): ",
         (health["status"], f"bold {colour}"),
-        f" — {health['message']}",
+        summary,
     )
     for reason in health["reasons"]:
         out.line(f"  • {reason}")
