@@ -36,8 +36,8 @@ from selfplay_shell.compat.callbacks import CallbackAccessor
 from selfplay_shell.compat.records import ConfigPriority
 from selfplay_shell.scheduler import SelfplayScheduler as ShellScheduler
 from selfplay_shell.scheduler import get_selfplay_scheduler as _get_shell_scheduler
-from selfplay_shell.scheduler import node_resources
 from selfplay_shell.scheduler import reset_selfplay_scheduler as _reset_shell_scheduler
+from selfplay_shell.scheduler_queries import node_resources
 from selfplay_shell.sources.config import AccessorConfig
 
 __all__ = [
