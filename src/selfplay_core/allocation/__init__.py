@@ -15,11 +15,9 @@ The package's modules, in the order a batch goes through them:
 The rules they apply live in `selfplay_core.allocation_policy` (part of `SchedulerPolicy`).
 """
 
-from selfplay_core.allocation.batch import (
-    AllocationManager,
-    allocate,
+from selfplay_core.allocation.batch import AllocationManager, allocate
+from selfplay_core.allocation.configs import (
     allocate_to_configs,
-    allocate_to_nodes,
     enforce_4p_minimums,
     enforce_starvation_floor,
 )
@@ -29,6 +27,7 @@ from selfplay_core.allocation.job_targets import (
     compute_hardware_limit,
     target_jobs_for_node,
 )
+from selfplay_core.allocation.nodes import allocate_to_nodes
 from selfplay_core.allocation.values import (
     AllocationExplanation,
     AllocationRequest,

@@ -16,11 +16,8 @@ import attrs
 from selfplay_core.allocation.configs import (
     NOT_STARVED,
     Transfer,
-    allocate_to_configs,
     batch_games_per_config,
     batch_order,
-    enforce_4p_minimums,
-    enforce_starvation_floor,
     four_player_minimum,
     largest_remainder,
     raise_to_floors,
@@ -32,9 +29,7 @@ from selfplay_core.allocation.configs import (
     unique_priorities,
 )
 from selfplay_core.allocation.job_targets import (
-    HostTarget,
     NodeResources,
-    compute_hardware_limit,
     target_jobs_for_node,
 )
 from selfplay_core.allocation.nodes import RawPlacement, allocate_to_nodes, place_raw
@@ -44,12 +39,11 @@ from selfplay_core.allocation.values import (
     AllocationRequest,
     BatchAllocation,
     ConfigDecision,
-    NodeAllocation,
     Placement,
     UnmetConstraint,
     canonical,
 )
-from selfplay_core.cluster import Backpressure, ClusterState, NodeCapability
+from selfplay_core.cluster import ClusterState
 from selfplay_core.configs import ConfigKey
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.values import ConfigPriority
@@ -396,25 +390,4 @@ class AllocationManager:
         return target_jobs_for_node(node, cluster, self.policy)
 
 
-__all__ = [
-    "AllocationExplanation",
-    "AllocationManager",
-    "AllocationRequest",
-    "Backpressure",
-    "BatchAllocation",
-    "ClusterState",
-    "ConfigDecision",
-    "HostTarget",
-    "NodeAllocation",
-    "NodeCapability",
-    "NodeResources",
-    "Placement",
-    "UnmetConstraint",
-    "allocate",
-    "allocate_to_configs",
-    "allocate_to_nodes",
-    "compute_hardware_limit",
-    "enforce_4p_minimums",
-    "enforce_starvation_floor",
-    "target_jobs_for_node",
-]
+__all__ = ["AllocationManager", "allocate"]

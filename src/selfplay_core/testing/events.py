@@ -18,9 +18,11 @@ from hypothesis import strategies as st
 from selfplay_core import _validators as validators
 from selfplay_core import config_maps, reference_events
 from selfplay_core import events as ev
+from selfplay_core.allocation import allocate
 from selfplay_core.cluster import Backpressure, NodeCapability
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
 from selfplay_core.signals import FeedbackSignal
+from selfplay_core.testing import strategies as alloc
 
 configs: st.SearchStrategy[ConfigKey] = st.sampled_from(ALL_CONFIGS)
 finite_floats: st.SearchStrategy[float] = st.floats(allow_nan=False, allow_infinity=False)
@@ -135,9 +137,6 @@ def event_of(cls: type[Any]) -> st.SearchStrategy[Any]:
 
 def _allocation_decided() -> st.SearchStrategy[ev.AllocationDecided]:
     # Real decisions: the allocator run on drawn priorities, clusters and requests.
-    from selfplay_core.allocation import allocate
-    from selfplay_core.testing import strategies as alloc
-
     @st.composite
     def build(draw: st.DrawFn) -> ev.AllocationDecided:
         request = draw(alloc.requests())
