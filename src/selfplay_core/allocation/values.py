@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import types
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -29,34 +29,75 @@ def _by_config(item: tuple[ConfigKey, Any]) -> int:
     return _INDEX[item[0]]
 
 
+_V = TypeVar("_V")
+
+
+def _canonical_dict(value: Mapping[Any, _V]) -> dict[ConfigKey, _V]:
+    """`value` as a dict keyed by `ConfigKey` in canonical order (string keys coerced).
+
+    Every map the allocator builds is canonical already: one pass over its keys recognises
+    that, and the map is copied as it is; anything else is coerced and sorted."""
+    last = -1
+    for key in value:
+        if type(key) is not ConfigKey or _INDEX[key] < last:
+            break
+        last = _INDEX[key]
+    else:
+        return dict(value)
+    return dict(sorted(((coerce_config_key(k), v) for k, v in value.items()), key=_by_config))
+
+
 def freeze_config_counts(value: Mapping[Any, int]) -> Mapping[ConfigKey, int]:
     """Read-only, keyed by `ConfigKey` in canonical order."""
-    items = sorted(((coerce_config_key(k), v) for k, v in value.items()), key=_by_config)
-    return types.MappingProxyType(dict(items))
+    return types.MappingProxyType(_canonical_dict(value))
 
 
 def freeze_config_text(value: Mapping[Any, str]) -> Mapping[ConfigKey, str]:
-    items = sorted(((coerce_config_key(k), v) for k, v in value.items()), key=_by_config)
-    return types.MappingProxyType(dict(items))
+    return types.MappingProxyType(_canonical_dict(value))
 
 
 def freeze_node_counts(value: Mapping[str, int]) -> Mapping[str, int]:
-    return types.MappingProxyType({k: value[k] for k in sorted(value)})
+    # node ids are unique, so sorting the items compares ids only (and in C)
+    return types.MappingProxyType(dict(sorted(value.items())))
 
 
 def freeze_node_text(value: Mapping[str, str]) -> Mapping[str, str]:
-    return types.MappingProxyType({k: value[k] for k in sorted(value)})
+    return types.MappingProxyType(dict(sorted(value.items())))
 
 
 def freeze_placements(
     value: Mapping[Any, Mapping[str, int]],
 ) -> Mapping[ConfigKey, Mapping[str, int]]:
-    items = sorted(((coerce_config_key(k), v) for k, v in value.items()), key=_by_config)
-    return types.MappingProxyType({k: freeze_node_counts(v) for k, v in items})
+    return types.MappingProxyType(
+        {k: freeze_node_counts(v) for k, v in _canonical_dict(value).items()}
+    )
 
 
-_counts = EachValue(count)  # every value a count
-_placements = EachValue(EachValue(count))  # config → node → count
+_each_count = EachValue(count)
+_each_node_count = EachValue(EachValue(count))
+
+
+def _all_counts(values: Iterable[object]) -> bool:
+    """Plain ints ≥ 0 (bools excluded): what `count` accepts, without its per-value call."""
+    for value in values:
+        if type(value) is not int or value < 0:
+            return False
+    return True
+
+
+def _counts(inst: Any, attribute: attrs.Attribute[Any], value: Mapping[Any, int]) -> None:
+    """Every value a count: `EachValue(count)`, whose checks (and messages naming the entry)
+    run only when a value is not a plain int ≥ 0."""
+    if not _all_counts(value.values()):
+        _each_count(inst, attribute, value)
+
+
+def _placements(
+    inst: Any, attribute: attrs.Attribute[Any], value: Mapping[Any, Mapping[str, int]]
+) -> None:
+    """config → node → count, checked as `_counts` is."""
+    if not all(_all_counts(per_node.values()) for per_node in value.values()):
+        _each_node_count(inst, attribute, value)
 
 
 @attrs.frozen
