@@ -286,16 +286,18 @@ def _explain(
     for t in eff.transfers:
         donated[t.donor] = donated.get(t.donor, 0) + t.games
         received[t.recipient] = received.get(t.recipient, 0) + t.games
+    floors, minimums, unplaced = eff.floors, eff.minimums, placement.unplaced
     decisions = []
     constraints = []
-    for key in canonical(set(unique) | set(final) | set(full.counts)):
+    for key in canonical(unique.keys() | final.keys() | full.counts.keys()):
         p = unique.get(key)
         games = final.get(key, 0)
-        placed = sum(placement.placements.get(key, {}).values())
-        unplaced = placement.unplaced.get(key, 0)
+        left = unplaced.get(key, 0)
+        placed = games - left  # every game decided is placed or reported unplaced
         note = skipped.get(key, "")
         if not games and not note:
             note = "nothing decided"
+        floor, minimum = floors.get(key, 0), minimums.get(key, 0)
         decisions.append(
             ConfigDecision(
                 config_key=key,
@@ -303,21 +305,18 @@ def _explain(
                 games_count=None if p is None else p.games_count,
                 starvation=NOT_STARVED if p is None else starvation_level(p.games_count, policy),
                 base_games=eff.base.get(key, 0),
-                floor_games=eff.floors.get(key, 0),
-                minimum_games=eff.minimums.get(key, 0),
+                floor_games=floor,
+                minimum_games=minimum,
                 donated=donated.get(key, 0),
                 received=received.get(key, 0),
                 unthrottled_games=full.counts.get(key, 0),
                 games=games,
                 placed=placed,
-                unplaced=unplaced,
+                unplaced=left,
                 note=note,
             )
         )
-        for kind, required in (
-            ("starvation_floor", eff.floors.get(key, 0)),
-            ("4p_minimum", eff.minimums.get(key, 0)),
-        ):
+        for kind, required in (("starvation_floor", floor), ("4p_minimum", minimum)):
             if required and placed < required:
                 reason = unmet.get((key, kind)) or placement.unplaced_reasons.get(key, "")
                 constraints.append(UnmetConstraint(key, kind, required, placed, reason))
@@ -325,10 +324,10 @@ def _explain(
     budget_eff = None if request.target_games is None else _scaled(request.target_games, factor)
     mode = REFERENCE_MODE if request.target_games is None else BUDGET_MODE
     total = sum(final.values())
+    left = sum(unplaced.values())
     summary = (
         f"{mode} mode: {len(final)} configs, {total} games "
-        f"({total - sum(placement.unplaced.values())} placed on {len(placement.nodes)} nodes, "
-        f"{sum(placement.unplaced.values())} unplaced); G={g_eff}"
+        f"({total - left} placed on {len(placement.nodes)} nodes, {left} unplaced); G={g_eff}"
         + (f", budget={budget_eff}" if budget_eff is not None else "")
         + (f"; throttled ×{factor:.3f}" if factor < 1.0 else "")
         + (f"; {len(constraints)} constraint(s) unmet" if constraints else "")

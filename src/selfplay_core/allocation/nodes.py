@@ -30,8 +30,8 @@ _DEFAULT_POLICY = SchedulerPolicy()
 
 
 class _Nodes:
-    """The eligible nodes, sorted once in placement order, as parallel lists (cheap to scan),
-    with the room each still has in this batch."""
+    """The eligible nodes, sorted once in placement order, as parallel lists of plain numbers
+    (cheap to scan), with the room each still has in this batch."""
 
     def __init__(self, cluster: ClusterState, now: float, policy: AllocationPolicy) -> None:
         self.excluded: dict[str, str] = {}
@@ -64,14 +64,15 @@ class _Nodes:
         # reference sort: most available capacity first, then least data lag; then node id
         eligible.sort()
         long = policy.ephemeral_long_factor
-        self.ids = [e[2] for e in eligible]
-        self.capacity = [-e[0] for e in eligible]
-        self.ephemeral = [e[3] for e in eligible]
-        self.cap = [math.floor(e[4] * short) if e[3] else e[4] for e in eligible]
-        # large-board room; on a non-ephemeral node the whole cap
-        self.large_cap = [math.floor(e[4] * long) if e[3] else e[4] for e in eligible]
+        self.ids: list[str] = [e[2] for e in eligible]
+        self.capacity: list[float] = [-e[0] for e in eligible]
+        self.ephemeral: list[bool] = [e[3] for e in eligible]
+        self.cap: list[int] = [math.floor(e[4] * short) if e[3] else e[4] for e in eligible]
+        # large-board cap; on a non-ephemeral node the whole cap (one budget for every board)
+        self.large_cap: list[int] = [math.floor(e[4] * long) if e[3] else e[4] for e in eligible]
         self.room = list(self.cap)  # games this batch may still put on the node
-        self.large_room = list(self.large_cap)
+        # large-board games it may still take: min(room, large-board cap − its large games)
+        self.large_room = [min(c, lc) for c, lc in zip(self.cap, self.large_cap, strict=True)]
         self._open = list(range(len(eligible)))
 
     def open_nodes(self) -> list[int]:
@@ -80,11 +81,18 @@ class _Nodes:
         self._open = [i for i in self._open if room[i] > 0]
         return self._open
 
+    def free(self, large: bool) -> list[int]:
+        """What each node may still take of a demand (large board or not)."""
+        return self.large_room if large else self.room
+
     def put(self, i: int, large: bool, games: int) -> None:
-        self.room[i] -= games
-        if large or not self.ephemeral[i]:
-            # a non-ephemeral node has one budget for every board
+        room = self.room[i] - games
+        self.room[i] = room
+        if large:
             self.large_room[i] -= games
+        elif room < self.large_room[i]:
+            # small games leave a large-board cap untouched (ephemeral node) but not the room
+            self.large_room[i] = room
 
 
 def _gpu_table(gpu_type: str, policy: AllocationPolicy) -> tuple[float, int]:
@@ -116,23 +124,18 @@ def _place_demand(
     `placed`, updated in place); returns (games left unplaced, reason)."""
     chunk = policy.min_games_per_allocation
     need = min(chunk, whole)
-    room, large_room = nodes.room, nodes.large_room
+    free = nodes.free(large)
     open_nodes = nodes.open_nodes()
     if whole < chunk and not placed:
         # the whole config is one small entry, on the first node with room for it
         for i in open_nodes:
-            if room[i] >= amount and (not large or large_room[i] >= amount):
+            if free[i] >= amount:
                 nodes.put(i, large, amount)
                 placed[i] = amount
                 return 0, ""
         return amount, _no_room(nodes, need)
     # a node takes a new entry only with room for a chunk, an entry it holds grows by any amount
-    if large:
-        candidates = [
-            i for i in open_nodes if min(room[i], large_room[i]) >= (1 if i in placed else need)
-        ]
-    else:
-        candidates = [i for i in open_nodes if room[i] >= (1 if i in placed else need)]
+    candidates = [i for i in open_nodes if free[i] >= (1 if i in placed else need)]
     if not candidates:
         return amount, _no_room(nodes, need)
     remaining = _spread(nodes, large, amount, candidates, placed, policy)
@@ -158,32 +161,36 @@ def _spread(
     """First pass: each candidate in order takes its capacity's share of `amount` (at least a
     chunk, ×1.5 or ×0.5 on an ephemeral node) as far as its room allows; returns what is left."""
     chunk = policy.min_games_per_allocation
-    room, large_room = nodes.room, nodes.large_room
-    capacity, ephemeral = nodes.capacity, nodes.ephemeral
-    cap_sum = math.fsum([capacity[i] for i in candidates])
+    free, ephemeral = nodes.free(large), nodes.ephemeral
+    capacities = [nodes.capacity[i] for i in candidates]
+    cap_sum = math.fsum(capacities)
+    quotas = [int(amount * (c / cap_sum)) for c in capacities]
     eph_factor = policy.ephemeral_long_factor if large else policy.ephemeral_short_factor
+    floor = math.floor
     remaining = amount
-    for i in candidates:
+    for i, share in zip(candidates, quotas, strict=True):
         if remaining <= 0:
             break
-        share = max(chunk, int(amount * (capacity[i] / cap_sum)))
+        if share < chunk:
+            share = chunk
         if ephemeral[i]:
-            share = math.floor(share * eph_factor)
-        free = min(room[i], large_room[i]) if large else room[i]
-        g = min(share, free, remaining)
-        if g <= 0 or (g < chunk and i not in placed):
+            share = floor(share * eph_factor)
+        room = free[i]
+        g = min(share, room, remaining)
+        held = i in placed
+        if g <= 0 or (g < chunk and not held):
             continue
         left = remaining - g
         if 0 < left < chunk:
             # never leave a remainder smaller than a chunk: take it all, or leave one chunk
-            if free >= remaining:
+            if room >= remaining:
                 g = remaining
-            elif remaining - chunk >= chunk or (i in placed and remaining > chunk):
+            elif remaining - chunk >= chunk or (held and remaining > chunk):
                 g = remaining - chunk
             else:
                 continue
         nodes.put(i, large, g)
-        placed[i] = placed.get(i, 0) + g
+        placed[i] = placed[i] + g if held else g
         remaining -= g
     return remaining
 
@@ -196,23 +203,30 @@ def _top_up(
     remaining: int,
     chunk: int,
 ) -> int:
-    """Second pass: grow this demand's entries, then open new entries of ≥ one chunk.
+    """Second pass: grow this demand's entries (in placement order), then open new entries of
+    ≥ one chunk.
 
     Each node this pass gives games to is then full for this demand (it took all its room) or
     nothing is left, so growing the entries again afterwards would find no room: two passes."""
-    room, large_room = nodes.room, nodes.large_room
-    for new_entries in (False, True):
-        for i in candidates:
-            if remaining <= 0:
-                return 0
-            if (i in placed) == new_entries:
-                continue
-            g = min(min(room[i], large_room[i]) if large else room[i], remaining)
-            if g <= 0 or (new_entries and g < chunk):
-                continue
-            nodes.put(i, large, g)
-            placed[i] = placed.get(i, 0) + g
-            remaining -= g
+    free = nodes.free(large)
+    held = [i for i in candidates if i in placed and free[i] > 0]
+    fresh = [i for i in candidates if i not in placed and free[i] >= chunk]
+    for i in held:
+        g = min(free[i], remaining)
+        nodes.put(i, large, g)
+        placed[i] += g
+        remaining -= g
+        if remaining <= 0:
+            return 0
+    for i in fresh:
+        g = min(free[i], remaining)
+        if g < chunk:
+            continue
+        nodes.put(i, large, g)
+        placed[i] = g
+        remaining -= g
+        if remaining <= 0:
+            return 0
     return remaining
 
 

@@ -157,8 +157,8 @@ class ConfigDecision:
     note: str = ""
 
     def __attrs_post_init__(self) -> None:
-        # one check for the nine counts (cheaper than nine validators; same messages): all
-        # plain ints ≥ 0 is decided in C, and only a bad value walks the names for its message
+        # one check for the nine counts (cheaper than nine validators; same messages): only a
+        # bad value walks the names for its message
         counts = (
             self.base_games,
             self.floor_games,
@@ -170,7 +170,7 @@ class ConfigDecision:
             self.placed,
             self.unplaced,
         )
-        if set(map(type, counts)) == {int} and min(counts) >= 0:
+        if _all_counts(counts):
             return
         for name, value in zip(_DECISION_COUNTS, counts, strict=True):
             if type(value) is not int:
