@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
 
 import attrs
 
@@ -35,10 +36,10 @@ class _Nodes:
 
     def __init__(self, cluster: ClusterState, now: float, policy: AllocationPolicy) -> None:
         self.excluded: dict[str, str] = {}
-        tables: dict[str, tuple[float, int]] = {}  # gpu_type → (weight, CAP), looked up once
-        eligible: list[tuple[float, float, str, bool, int]] = []
+        tables: dict[str, _GpuTable] = {}  # gpu_type → its row, looked up once per call
+        eligible: list[tuple[float, float, str, bool, int, int]] = []
         unhealthy, overloaded = cluster.unhealthy_nodes, cluster.overloaded_until
-        threshold, short = policy.capacity_threshold, policy.ephemeral_short_factor
+        threshold = policy.capacity_threshold
         for node in cluster.nodes:
             # the same rules, in the same order, as `capacity.exclusion_reason`
             node_id = node.node_id
@@ -52,27 +53,29 @@ class _Nodes:
             table = tables.get(node.gpu_type)
             if table is None:
                 table = tables[node.gpu_type] = _gpu_table(node.gpu_type, policy)
-            capacity = max(0.0, 1.0 - node.current_load) * table[0]
+            capacity = max(0.0, 1.0 - node.current_load) * table.weight
             if not capacity > threshold:
                 self.excluded[node_id] = f"available capacity {capacity!r} ≤ {threshold!r}"
                 continue
             eph = node.is_ephemeral
-            if (math.floor(table[1] * short) if eph else table[1]) <= 0:
+            cap = table.ephemeral_cap if eph else table.cap
+            if cap <= 0:
                 self.excluded[node_id] = "games cap is 0"
                 continue
-            eligible.append((-capacity, node.data_lag_seconds, node_id, eph, table[1]))
+            large_cap = table.ephemeral_large_cap if eph else cap
+            eligible.append((-capacity, node.data_lag_seconds, node_id, eph, cap, large_cap))
         # reference sort: most available capacity first, then least data lag; then node id
         eligible.sort()
-        long = policy.ephemeral_long_factor
-        self.ids: list[str] = [e[2] for e in eligible]
-        self.capacity: list[float] = [-e[0] for e in eligible]
-        self.ephemeral: list[bool] = [e[3] for e in eligible]
-        self.cap: list[int] = [math.floor(e[4] * short) if e[3] else e[4] for e in eligible]
-        # large-board cap; on a non-ephemeral node the whole cap (one budget for every board)
-        self.large_cap: list[int] = [math.floor(e[4] * long) if e[3] else e[4] for e in eligible]
+        columns = tuple(zip(*eligible, strict=True)) or ((),) * 6
+        self.ids: tuple[str, ...] = columns[2]
+        self.capacity: list[float] = [-c for c in columns[0]]
+        self.ephemeral: tuple[bool, ...] = columns[3]
+        self.cap: tuple[int, ...] = columns[4]
+        # on a non-ephemeral node the whole cap (one budget for every board)
+        self.large_cap: tuple[int, ...] = columns[5]
         self.room = list(self.cap)  # games this batch may still put on the node
         # large-board games it may still take: min(room, large-board cap − its large games)
-        self.large_room = [min(c, lc) for c, lc in zip(self.cap, self.large_cap, strict=True)]
+        self.large_room = list(map(min, self.cap, self.large_cap))
         self._open = list(range(len(eligible)))
 
     def open_nodes(self) -> list[int]:
@@ -95,14 +98,28 @@ class _Nodes:
             self.large_room[i] = room
 
 
-def _gpu_table(gpu_type: str, policy: AllocationPolicy) -> tuple[float, int]:
-    """(capacity weight, CAP) of a GPU name (`capacity.capacity_weight`, `capacity.games_cap`)."""
+class _GpuTable(NamedTuple):
+    """A GPU name's capacity weight and CAP (`capacity.capacity_weight`, `capacity.games_cap`),
+    with the ephemeral caps ⌊1.5·CAP⌋ and ⌊0.5·CAP⌋ (`capacity.batch_cap`, `large_board_cap`)."""
+
+    weight: float
+    cap: int
+    ephemeral_cap: int
+    ephemeral_large_cap: int
+
+
+def _gpu_table(gpu_type: str, policy: AllocationPolicy) -> _GpuTable:
     row = gpu_row(gpu_type, policy)
     if not row:
-        return policy.default_gpu_weight, policy.default_games_per_node
-    return (
-        policy.gpu_weights.get(row, policy.default_gpu_weight),
-        policy.games_per_node.get(row, policy.default_games_per_node),
+        weight, cap = policy.default_gpu_weight, policy.default_games_per_node
+    else:
+        weight = policy.gpu_weights.get(row, policy.default_gpu_weight)
+        cap = policy.games_per_node.get(row, policy.default_games_per_node)
+    return _GpuTable(
+        weight,
+        cap,
+        math.floor(cap * policy.ephemeral_short_factor),
+        math.floor(cap * policy.ephemeral_long_factor),
     )
 
 
