@@ -39,12 +39,16 @@ MAX_INPUT_MAGNITUDE: Final = 1e9
 
 
 def _bounded(inst: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if type(value) is float and -MAX_INPUT_MAGNITUDE <= value <= MAX_INPUT_MAGNITUDE:
+        return  # the common case in one comparison (NaN and ±inf fail it)
     _finite(inst, attribute, value)
     if abs(value) > MAX_INPUT_MAGNITUDE:
         raise ValueError(f"{attribute.name}: magnitude above {MAX_INPUT_MAGNITUDE:g}: {value!r}")
 
 
 def _bounded_non_negative(inst: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if type(value) is float and 0.0 <= value <= MAX_INPUT_MAGNITUDE:
+        return
     _bounded(inst, attribute, value)
     if value < 0:
         raise ValueError(f"{attribute.name}: must not be negative, got {value!r}")
