@@ -141,11 +141,13 @@ def largest_remainder(
         shares[key] = min(total, math.floor(q))
     by_remainder = sorted(quotas, key=lambda kq: (-(kq[1] - math.floor(kq[1])), kq[0].index))
     left = total - sum(shares.values())
-    i = 0
-    while left > 0:
-        shares[by_remainder[i % len(by_remainder)][0]] += 1
-        left -= 1
-        i += 1
+    if left > 0:
+        # one game each down the remainder order, as many rounds as needed: with a huge total
+        # the float quotas can fall short by far more than one round, so count the rounds
+        rounds, extra = divmod(left, len(by_remainder))
+        for position, (key, _) in enumerate(by_remainder):
+            shares[key] += rounds + (1 if position < extra else 0)
+        left = 0
     # float rounding can only overshoot by a game or two: take them back from the smallest
     for key, _ in reversed(by_remainder):
         if left >= 0:
