@@ -79,7 +79,7 @@ _each_node_count = EachValue(EachValue(count))
 
 def _all_counts(values: Iterable[object]) -> bool:
     """Plain ints ≥ 0 (bools excluded): what `count` accepts, without its per-value call."""
-    for value in values:
+    for value in values:  # noqa: SIM110 - a loop: cheaper than all() over a generator here
         if type(value) is not int or value < 0:
             return False
     return True
