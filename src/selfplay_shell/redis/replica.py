@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Final
 
 import attrs
-from returns.result import Failure
+from returns.result import Failure, Success
 
 from selfplay_core.events import AllocationDecided, Envelope
 from selfplay_core.policy import SchedulerPolicy
@@ -162,10 +162,10 @@ class Replica:
         duplicates = decisions = 0
         for stream_id, fields in entries:
             result = entry_envelope(fields)
-            if isinstance(result, Failure):
+            if type(result) is not Success and isinstance(result, Failure):  # cheap test first
                 dead.append(DeadLetter(stream_id, fields, result.failure()))
                 continue
-            envelope = result.unwrap()
+            envelope: Envelope = result.unwrap()
             after = reduce(state, envelope, policy).state
             if after is state:
                 duplicates += 1

@@ -326,10 +326,10 @@ class ReplicaService:
             block=None if backlog else 200,
         )
         self._reachable()
-        entries = [(sid, fields) for _, batch in reply or () for sid, fields in batch]
+        entries = [entry for _, batch in reply or () for entry in batch]
         if not entries:
             return False
-        present = [(sid, fields) for sid, fields in entries if fields is not None]
+        present = [entry for entry in entries if entry[1] is not None]
         folded = self.replica.fold(present)
         await self._dead_letters(folded.dead)
         self.replica.commit(folded)
