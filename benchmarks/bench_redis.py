@@ -227,8 +227,7 @@ def _flood(url: str, root: Path, redis_pid: int) -> dict[str, Any]:
     elapsed = time.perf_counter() - started
     redis_cpu = _cpu_seconds(redis_pid) - redis_before
     commands = {
-        name.removeprefix("cmdstat_"): stats
-        for name, stats in client.info("commandstats").items()
+        name.removeprefix("cmdstat_"): stats for name, stats in client.info("commandstats").items()
     }
     cpu = [r.cpu_seconds() - c for r, c in zip(replicas, cpu_before, strict=True)]
     applied = [r.applied() for r in replicas]

@@ -152,7 +152,8 @@ def test_received_texts_become_the_lines_append_writes(numbers: list[int]) -> No
         with EventLog(paths[2], fsync="never") as log:
             log.extend_received(items, loose)
         written = [path.read_bytes() for path in paths]
-        assert written[1] == written[0] and written[2] == written[0]
+        assert written[1] == written[0]
+        assert written[2] == written[0]
         assert envelopes(list(read_log(paths[1]))) == items
 
 

@@ -175,9 +175,7 @@ class Replica:
             texts.append(fields[_ENVELOPE_KEY])
             decisions += isinstance(envelope.event, AllocationDecided)
         last = entries[-1][0].decode() if entries else self.progress.last_stream_id
-        return Folded(
-            state, tuple(applied), tuple(texts), tuple(dead), duplicates, decisions, last
-        )
+        return Folded(state, tuple(applied), tuple(texts), tuple(dead), duplicates, decisions, last)
 
     def commit(self, folded: Folded) -> None:
         """Log, sync, then advance (a failing log raises before anything advances)."""
