@@ -154,25 +154,29 @@ class Replica:
         return state_digest(self.state, self.policy)
 
     def fold(self, entries: Sequence[Entry]) -> Folded:
-        state = self.state
-        policy = self.policy
-        applied: list[Envelope] = []
-        texts: list[bytes] = []
+        # Two passes, decode then reduce: each runs its own code over the whole batch, which
+        # keeps it hot in the processor's caches (interleaved, they evict each other).
+        decoded: list[tuple[Envelope, bytes]] = []
         dead: list[DeadLetter] = []
-        duplicates = decisions = 0
         for stream_id, fields in entries:
             result = entry_envelope(fields)
             if type(result) is not Success and isinstance(result, Failure):  # cheap test first
                 dead.append(DeadLetter(stream_id, fields, result.failure()))
                 continue
-            envelope: Envelope = result.unwrap()
+            decoded.append((result.unwrap(), fields[_ENVELOPE_KEY]))
+        state = self.state
+        policy = self.policy
+        applied: list[Envelope] = []
+        texts: list[bytes] = []
+        duplicates = decisions = 0
+        for envelope, text in decoded:
             after = reduce(state, envelope, policy).state
             if after is state:
                 duplicates += 1
                 continue
             state = after
             applied.append(envelope)
-            texts.append(fields[_ENVELOPE_KEY])
+            texts.append(text)
             decisions += isinstance(envelope.event, AllocationDecided)
         last = entries[-1][0].decode() if entries else self.progress.last_stream_id
         return Folded(state, tuple(applied), tuple(texts), tuple(dead), duplicates, decisions, last)
