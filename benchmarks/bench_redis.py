@@ -13,9 +13,9 @@
   cannot beat their sum divided by 2 (`cpu_bound_events_per_second`).
 - `replica_stage_us_per_event`: where a replica's time goes, measured after the flood by
   running the replica's own steps over the same stream in this process, one step at a time
-  over each batch of 1,000: `read` (XREADGROUP), `decode` (`entry_envelope`, of which
+  over each batch of 1,000: `read` (XREAD), `decode` (`entry_envelope`, of which
   `decode_codec` is the codec's `decode`), `reduce`, `log` (`EventLog.extend_received` and
-  one fsync per batch), `ack` (XACK).
+  one fsync per batch), `ack` (the position recorded: XGROUP SETID).
 - `replica_peak_rss_mib`: the replicas' peak resident memory (VmHWM) after that flood, and
   `replica_rss_before_flood_mib` just before it.
 - `replay_identical`: each replica's local log folded again offline gives its live state
@@ -291,10 +291,10 @@ def _stage_split(url: str, root: Path) -> dict[str, float]:
         policy = SchedulerPolicy()
         state = SchedulerState.initial(policy)
         log = EventLog(root / "split" / "events.jsonl")
-        count = 0
+        count, position = 0, "0-0"
         while True:
             clock = time.thread_time()
-            reply: Any = await client.xreadgroup("split", "split", {STREAM: ">"}, count=1000)
+            reply: Any = await client.xread({STREAM: position}, count=1000)
             spent["read"] += time.thread_time() - clock
             if not reply:
                 break
@@ -317,7 +317,8 @@ def _stage_split(url: str, root: Path) -> dict[str, float]:
             log.sync()
             spent["log"] += time.thread_time() - clock
             clock = time.thread_time()
-            await client.xack(STREAM, "split", *(sid for sid, _ in entries))
+            position = entries[-1][0]
+            await client.xgroup_setid(STREAM, "split", position, entries_read=count + len(entries))
             spent["ack"] += time.thread_time() - clock
             count += len(entries)
         log.close()
