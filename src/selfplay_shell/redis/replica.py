@@ -1,18 +1,19 @@
 """`Replica`: the state folded from the input stream, with its local event log.
 
-Entries come in batches (one `XREADGROUP` reply). `fold` reduces a batch without changing the
-replica: each entry's envelope goes through `reduce` (an id already applied changes nothing
-and is counted as a duplicate, which is why a re-sent envelope is harmless); an entry that
-holds no acceptable envelope is set aside as a dead letter. `commit` then appends the applied
+Entries come in batches (one `XREAD` reply). `fold` reduces a batch without changing the
+replica, in two passes (every entry decoded, then every envelope reduced: each pass keeps its
+own code hot in the processor's caches): an entry that holds no acceptable envelope is set
+aside as a dead letter; an envelope whose id was already applied changes nothing and is counted
+as a duplicate, which is why a re-sent envelope is harmless. `commit` then appends the applied
 envelopes to the local log (each entry's text as it came, when it already is the envelope's
 log line: `EventLog.extend_received`), forces them to disk once for the batch, and only then
-makes the new state current: the caller acknowledges the batch after `commit`, so no
-acknowledged envelope is missing from the log, and the log replays to the live state
-(`state_digest` compares them).
+makes the new state current: the caller records its new stream position after `commit`, so
+no envelope before a recorded position is missing from the log, and the log replays to the
+live state (`state_digest` compares them).
 
 `Replica.resume` rebuilds the state from an existing local log (every line through the same
-`reduce`), so a restarted replica continues where it stopped; the stream then redelivers what
-was read but not acknowledged, and the ids already applied drop out as duplicates.
+`reduce`), so a restarted replica continues where it stopped; reading resumes from its
+recorded position, and the ids of a batch logged but not yet recorded drop out as duplicates.
 """
 
 from __future__ import annotations
