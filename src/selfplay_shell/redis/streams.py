@@ -41,6 +41,8 @@ ENVELOPE_FIELD: Final = "envelope"
 FENCE_FIELD: Final = "fence"
 _ENVELOPE_KEY: Final = ENVELOPE_FIELD.encode()
 _FENCE_KEY: Final = FENCE_FIELD.encode()
+#: `SCHEDULER_EVENTS` as a set: one hash lookup per entry instead of a scan of the tuple.
+_SCHEDULER_TYPES: Final = frozenset(SCHEDULER_EVENTS)
 
 #: Entry fields as redis-py returns them without `decode_responses`.
 Fields = Mapping[bytes, bytes]
@@ -110,7 +112,7 @@ def entry_envelope(fields: Fields) -> Result[Envelope, EntryProblem]:
     if type(decoded) is not Success and isinstance(decoded, Failure):  # the cheap test first
         return Failure(EntryProblem(ENVELOPE_FIELD, str(decoded.failure())))
     envelope: Envelope = decoded.unwrap()
-    if type(envelope.event) in SCHEDULER_EVENTS and _FENCE_KEY not in fields:
+    if type(envelope.event) in _SCHEDULER_TYPES and _FENCE_KEY not in fields:
         return Failure(
             EntryProblem(
                 ENVELOPE_FIELD,
