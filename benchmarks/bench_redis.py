@@ -257,7 +257,7 @@ def _flood(url: str, root: Path, redis_pid: int) -> dict[str, Any]:
             if stats["usec"] / FLOOD >= 0.05
         },
         "replica_mean_batch": round(
-            2 * FLOOD / max(1, commands.get("xreadgroup", {}).get("calls", 1))
+            2 * FLOOD / max(1, commands.get("xread", {}).get("calls", 1))
         ),
         "publishers_cpu_us_per_event": round(publishers_cpu / FLOOD * 1e6, 1),
         "cpu_bound_events_per_second": round(FLOOD / (total_cpu / 2)),
