@@ -256,9 +256,7 @@ def _flood(url: str, root: Path, redis_pid: int) -> dict[str, Any]:
             for name, stats in commands.items()
             if stats["usec"] / FLOOD >= 0.05
         },
-        "replica_mean_batch": round(
-            2 * FLOOD / max(1, commands.get("xread", {}).get("calls", 1))
-        ),
+        "replica_mean_batch": round(2 * FLOOD / max(1, commands.get("xread", {}).get("calls", 1))),
         "publishers_cpu_us_per_event": round(publishers_cpu / FLOOD * 1e6, 1),
         "cpu_bound_events_per_second": round(FLOOD / (total_cpu / 2)),
         "replica_rss_before_flood_mib": round(rss_before, 1),
