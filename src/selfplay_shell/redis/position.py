@@ -9,8 +9,8 @@ SETID`, with the group's entries-read count so Redis keeps computing the lag). S
 - Redis knows every replica's position (`XINFO GROUPS`), which the trimming rule reads: no
   entry past it is ever trimmed;
 - Redis does no per-entry bookkeeping. `XREADGROUP` would add each delivered entry to the
-  group's pending list and write it to the AOF, and each would then need an `XACK`: about six
-  times Redis's work per entry for two replicas (measured: docs/redis.md, "Figures").
+  group's pending list and write it to the AOF, and each would then need an `XACK`: several
+  times Redis's work per entry (measured: docs/redis.md, "A position per replica").
 
 A group left with pending entries (by an older version of the service, which read with
 `XREADGROUP`) is rewound to just before its oldest pending entry and its pending list cleared,
