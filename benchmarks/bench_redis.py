@@ -2,10 +2,20 @@
 `redis-server` (skipped, with a note, where the binary is missing).
 
 - `flood_events_per_second`: 100,000 envelopes from 2 publisher processes (built before the
-  clock starts) → the stream → the state of *every* replica (2 `serve` processes): from the
-  first append to the moment the last replica has applied the last envelope. On a shared
-  host the wall clock mostly measures the neighbours, so `events_per_replica_cpu_second`
-  (envelopes per second of the busiest replica's own CPU time) is reported beside it.
+  clock starts; encoded and appended while it runs) → the stream → the state of *every*
+  replica (2 `serve` processes): from the go to the moment the last replica has acknowledged
+  the last entry (a replica acknowledges a batch only after it is logged and applied). The
+  end is watched through Redis (`XINFO GROUPS`), not by asking the replicas, so the watching
+  costs them nothing; their `applied` counters are checked once at the end.
+- CPU of every process during the flood, in microseconds per envelope: each replica
+  (`replica_cpu_us_per_event`), Redis (`redis_cpu_us_per_event`), the publishers together
+  (`publishers_cpu_us_per_event`). Everything shares the host's 2 cores, so the wall clock
+  cannot beat their sum divided by 2 (`cpu_bound_events_per_second`).
+- `replica_stage_us_per_event`: where a replica's time goes, measured after the flood by
+  running the replica's own steps over the same stream in this process, one step at a time
+  over each batch of 1,000: `read` (XREAD), `decode` (`entry_envelope`, of which
+  `decode_codec` is the codec's `decode`), `reduce`, `log` (`EventLog.extend_received` and
+  one fsync per batch), `ack` (the position recorded: XGROUP SETID).
 - `replica_peak_rss_mib`: the replicas' peak resident memory (VmHWM) after that flood, and
   `replica_rss_before_flood_mib` just before it.
 - `replay_identical`: each replica's local log folded again offline gives its live state
@@ -48,6 +58,8 @@ from selfplay_core.configs import ALL_CONFIGS
 from selfplay_core.events import EloUpdated, SelfplayComplete, make_envelope
 from selfplay_shell.redis import RedisPublisher
 
+import time
+
 url, stream, prefix, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 envelopes = [
     make_envelope(
@@ -62,8 +74,9 @@ publisher = RedisPublisher(url, stream)
 publisher.publish_many(envelopes[:1])
 print("ready", flush=True)
 sys.stdin.readline()
+cpu = time.process_time()
 publisher.publish_many(envelopes[1:])
-print("done", flush=True)
+print("done", time.process_time() - cpu, flush=True)
 """
 
 
@@ -115,10 +128,7 @@ class _Replica:
         return 0
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the replica process so far."""
-        with open(f"/proc/{self.process.pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return _cpu_seconds(self.process.pid)
 
     def rss_mib(self, field: str) -> float:
         with open(f"/proc/{self.process.pid}/status") as status:
@@ -131,6 +141,25 @@ class _Replica:
         if self.process.poll() is None:
             self.process.send_signal(signum)
         self.process.wait(timeout=60)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (every thread)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _all_acknowledged(client: Any, groups: list[str]) -> bool:
+    """Every replica's group has read up to the stream's last entry and acknowledged it all."""
+    last = client.xinfo_stream(STREAM)["last-generated-id"]
+    found = {g["name"].decode(): g for g in client.xinfo_groups(STREAM)}
+    return all(
+        name in found
+        and found[name]["last-delivered-id"] == last
+        and int(found[name]["pending"]) == 0
+        for name in groups
+    )
 
 
 def _replayed_digest(log_dir: Path) -> str:
@@ -150,7 +179,10 @@ def _replayed_digest(log_dir: Path) -> str:
     return state_digest(state, policy)
 
 
-def _flood(url: str, root: Path) -> dict[str, Any]:
+def _flood(url: str, root: Path, redis_pid: int) -> dict[str, Any]:
+    import redis
+
+    client = redis.Redis.from_url(url)
     quiet = ("--decide-every", "3600", "--tick-every", "3600", "--lease", "5")
     replicas = [_Replica(url, root, f"flood{i}", *quiet) for i in range(2)]
     _wait("a leader", lambda: any(r.health()["role"] == "leader" for r in replicas))
@@ -171,43 +203,128 @@ def _flood(url: str, root: Path) -> dict[str, Any]:
         "the first envelopes",
         lambda: all(r.applied() >= 2 + PUBLISHERS for r in replicas),
     )
+    groups = [f"replica:flood{i}" for i in range(2)]
+    _wait("the replicas to be idle", lambda: _all_acknowledged(client, groups))
     rss_before = max(r.rss_mib("VmRSS") for r in replicas)
     cpu_before = [r.cpu_seconds() for r in replicas]
+    redis_before = _cpu_seconds(redis_pid)
+    client.config_resetstat()
     started = time.perf_counter()
     for process in publishers:
         assert process.stdin is not None
         process.stdin.write(b"go\n")
         process.stdin.flush()
-    appended = []
+    appended, publishers_cpu = [], 0.0
     for process in publishers:
-        process.communicate(timeout=300)
+        out, _ = process.communicate(timeout=300)
         appended.append(time.perf_counter() - started)
+        publishers_cpu += float(out.split()[-1])
     _wait(
         "every replica to apply the flood",
-        lambda: all(r.applied() >= expected for r in replicas),
+        lambda: _all_acknowledged(client, groups),
         timeout=600,
     )
     elapsed = time.perf_counter() - started
+    redis_cpu = _cpu_seconds(redis_pid) - redis_before
+    commands = {
+        name.removeprefix("cmdstat_"): stats for name, stats in client.info("commandstats").items()
+    }
+    cpu = [r.cpu_seconds() - c for r, c in zip(replicas, cpu_before, strict=True)]
+    applied = [r.applied() for r in replicas]
     peak = max(r.rss_mib("VmHWM") for r in replicas)
-    cpu = max(r.cpu_seconds() - c for r, c in zip(replicas, cpu_before, strict=True))
     live = [r.health()["state_digest"] for r in replicas]
     # standbys first: stopping the leader first would start a new term (a tick, a decision)
     for replica in sorted(replicas, key=lambda r: r.health()["role"] == "leader"):
         replica.stop()
     replayed = [_replayed_digest(r.log_dir) for r in replicas]
+    per_event = [round(c / FLOOD * 1e6, 1) for c in cpu]
+    total_cpu = sum(cpu) + redis_cpu + publishers_cpu
     return {
         "flood_envelopes": FLOOD,
         "flood_replicas": len(replicas),
         "flood_seconds": round(elapsed, 3),
         "flood_events_per_second": round(FLOOD / elapsed),
         "flood_append_seconds": round(max(appended), 3),
-        "replica_cpu_seconds": round(cpu, 3),
-        "events_per_replica_cpu_second": round(FLOOD / cpu),
+        "replicas_applied_all": all(a >= expected for a in applied),
+        "replica_cpu_us_per_event": per_event,
+        "events_per_replica_cpu_second": round(FLOOD / max(cpu)),
+        "redis_cpu_us_per_event": round(redis_cpu / FLOOD * 1e6, 1),
+        # where Redis's time went (µs per envelope, as Redis counts it) and how many entries
+        # a replica's read brought on average
+        "redis_command_us_per_event": {
+            name: round(stats["usec"] / FLOOD, 2)
+            for name, stats in commands.items()
+            if stats["usec"] / FLOOD >= 0.05
+        },
+        "replica_mean_batch": round(2 * FLOOD / max(1, commands.get("xread", {}).get("calls", 1))),
+        "publishers_cpu_us_per_event": round(publishers_cpu / FLOOD * 1e6, 1),
+        "cpu_bound_events_per_second": round(FLOOD / (total_cpu / 2)),
         "replica_rss_before_flood_mib": round(rss_before, 1),
         "replica_peak_rss_mib": round(peak, 1),
         "replicas_agree": len(set(live)) == 1,
         "replay_identical": live == replayed,
     }
+
+
+def _stage_split(url: str, root: Path) -> dict[str, float]:
+    """A replica's steps, one at a time over each batch of the flood's stream (see the module
+    docstring): thread CPU per envelope of each."""
+    import asyncio
+
+    import redis.asyncio
+
+    from selfplay_core.codec import decode_json
+    from selfplay_core.policy import SchedulerPolicy
+    from selfplay_core.reducer import reduce
+    from selfplay_core.state import SchedulerState
+    from selfplay_shell.eventlog import EventLog
+    from selfplay_shell.eventlog.jsonline import parse_line_bytes
+    from selfplay_shell.redis.streams import entry_envelope
+
+    spent = dict.fromkeys(("read", "decode", "decode_codec", "reduce", "log", "ack"), 0.0)
+
+    async def split() -> int:
+        client = redis.asyncio.Redis.from_url(url)
+        await client.xgroup_create(STREAM, "split", id="0")
+        policy = SchedulerPolicy()
+        state = SchedulerState.initial(policy)
+        log = EventLog(root / "split" / "events.jsonl")
+        count, position = 0, "0-0"
+        while True:
+            clock = time.thread_time()
+            reply: Any = await client.xread({STREAM: position}, count=1000)
+            spent["read"] += time.thread_time() - clock
+            if not reply:
+                break
+            entries = reply[0][1]
+            clock = time.thread_time()
+            envelopes = [entry_envelope(fields).unwrap() for _, fields in entries]
+            spent["decode"] += time.thread_time() - clock
+            # the codec's share of `decode`: the same texts parsed first (untimed), then decoded
+            values = [parse_line_bytes(fields[b"envelope"]) for _, fields in entries]
+            clock = time.thread_time()
+            for value in values:
+                decode_json(value)
+            spent["decode_codec"] += time.thread_time() - clock
+            clock = time.thread_time()
+            for envelope in envelopes:
+                state = reduce(state, envelope, policy).state
+            spent["reduce"] += time.thread_time() - clock
+            clock = time.thread_time()
+            log.extend_received(envelopes, [fields[b"envelope"] for _, fields in entries])
+            log.sync()
+            spent["log"] += time.thread_time() - clock
+            clock = time.thread_time()
+            position = entries[-1][0]
+            await client.xgroup_setid(STREAM, "split", position, entries_read=count + len(entries))
+            spent["ack"] += time.thread_time() - clock
+            count += len(entries)
+        log.close()
+        await client.aclose()
+        return count
+
+    count = asyncio.run(split())
+    return {name: round(seconds / count * 1e6, 2) for name, seconds in spent.items()}
 
 
 def _failover(url: str, root: Path) -> dict[str, Any]:
@@ -260,7 +377,8 @@ def run() -> dict[str, Any]:
         import redis
 
         _wait("redis-server", lambda: redis.Redis(port=port).ping())
-        figures = _flood(url, folder)
+        figures = _flood(url, folder, server.pid)
+        figures["replica_stage_us_per_event"] = _stage_split(url, folder)
         redis.Redis(port=port).flushall()
         figures.update(_failover(url, folder))
         figures["load_average"] = [round(x, 2) for x in os.getloadavg()]

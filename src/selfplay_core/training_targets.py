@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from selfplay_core.configs import ConfigKey
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.priority_formula import REFERENCE_POLICY
 
-__all__ = ["adaptive_budget", "games_needed", "samples_per_game", "target_games"]
+__all__ = [
+    "MAX_GAMES_NEEDED",
+    "adaptive_budget",
+    "games_needed",
+    "samples_per_game",
+    "target_games",
+]
 
 
 def adaptive_budget(elo: float, policy: SchedulerPolicy = REFERENCE_POLICY) -> int:
@@ -40,10 +48,20 @@ def samples_per_game(config_key: ConfigKey, policy: SchedulerPolicy = REFERENCE_
     return policy.constants_for(config_key).samples_per_game
 
 
+#: The most games `games_needed` reports: the core's bound on counts (`state.MAX_MAGNITUDE`).
+MAX_GAMES_NEEDED: Final = 1_000_000_000
+
+
 def games_needed(games_count: int, target_samples: int, samples_per_game: float) -> int:
-    """Games still needed to reach `target_samples`; rounds down like the reference (§targets)."""
+    """Games still needed to reach `target_samples`; rounds down like the reference (§targets).
+
+    At most `MAX_GAMES_NEEDED` (deviations.md): where the reference's quotient overflows (a
+    samples-per-game estimate so small or so large that a product or quotient is infinite,
+    e.g. 5e-324) it raises OverflowError; here the count is capped instead."""
     if samples_per_game <= 0:
         return 0
-    current = int(games_count * samples_per_game)
-    remaining = max(0, target_samples - current)
-    return int(remaining / samples_per_game)
+    have = games_count * samples_per_game
+    if have >= target_samples:  # also an infinite product: int(have) ≥ target, nothing needed
+        return 0
+    needed = (target_samples - int(have)) / samples_per_game
+    return int(needed) if needed < MAX_GAMES_NEEDED else MAX_GAMES_NEEDED

@@ -18,6 +18,7 @@ from selfplay_core.events import Envelope, SelfplayComplete, Tick, make_envelope
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.status import HealthStatus
 from selfplay_core.testing.events import envelopes
+from selfplay_shell.eventlog import DEFAULT_MAX_LINE_BYTES, encode_line
 from selfplay_shell.redis.replica import Replica
 from selfplay_shell.redis.status import ServiceFacts, health, healthz, metrics_text
 from selfplay_shell.redis.streams import (
@@ -55,6 +56,8 @@ def test_an_entry_gives_back_the_envelope_it_was_made_from(envelope: Envelope) -
         ({b"other": b"x"}, "envelope: missing"),
         ({b"envelope": b"{oops"}, "envelope: not JSON"),
         ({b"envelope": b'{"id": "x"}'}, "envelope: "),
+        ({b"envelope": b"[1, 2]"}, "envelope: not JSON: expected a JSON object, got an array"),
+        ({b"envelope": b"{" + b" " * DEFAULT_MAX_LINE_BYTES + b"}"}, "over the event log's"),
         (
             {
                 b"envelope": orjson.dumps(
@@ -116,6 +119,18 @@ def test_fold_drops_repeated_ids_sets_aside_bad_entries_and_commit_logs_first(
     assert resumed.digest() == digest
     assert resumed.fold(entries).applied == ()  # everything is a duplicate after a restart
     resumed.close()
+
+
+def test_the_log_holds_each_applied_entry_text_as_it_came(tmp_path: Path) -> None:
+    """The stream's text is the log line: a replica writes what it received (and what a
+    publisher sent is what `EventLog.append` would have written)."""
+    replica, _ = Replica.resume(POLICY, tmp_path)
+    entries = [_entry(i, _envelope(i)) for i in range(4)]
+    replica.commit(replica.fold(entries))
+    replica.close()
+    logged = (tmp_path / "events.jsonl").read_bytes()
+    assert logged == b"".join(fields[b"envelope"] + b"\n" for _, fields in entries)
+    assert logged == b"".join(encode_line(_envelope(i)) for i in range(4))
 
 
 def test_a_failing_log_leaves_the_replica_where_it_was(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from selfplay_core import (
     ALL_CONFIGS,
@@ -40,6 +42,7 @@ from selfplay_core.priority import (
     velocity_factor,
     voi_score,
 )
+from selfplay_core.training_targets import MAX_GAMES_NEEDED
 from selfplay_core.values import PriorityTier
 
 REF = SchedulerPolicy()
@@ -507,6 +510,29 @@ def test_unknown_configs_have_no_target_or_samples() -> None:
 )
 def test_games_needed(games: int, target: int, spg: float, needed: int) -> None:
     assert games_needed(games, target, spg) == needed
+
+
+@given(
+    games=st.integers(min_value=0, max_value=10**9),
+    target=st.integers(min_value=0, max_value=10**12),
+    spg=st.floats(min_value=0.0, allow_nan=False, allow_infinity=False),
+)
+def test_games_needed_is_bounded_for_any_estimate(games: int, target: int, spg: float) -> None:
+    """P10: never raises, never above the bound, the reference's number wherever it is finite."""
+    needed = games_needed(games, target, spg)
+    assert 0 <= needed <= MAX_GAMES_NEEDED
+    try:
+        reference = 0 if spg <= 0 else int(max(0, target - int(games * spg)) / spg)
+    except OverflowError:
+        assert needed in (0, MAX_GAMES_NEEDED)
+        return
+    assert needed == min(reference, MAX_GAMES_NEEDED)
+
+
+def test_games_needed_of_extreme_estimates() -> None:
+    assert games_needed(0, 50_000, 5e-324) == MAX_GAMES_NEEDED
+    assert games_needed(2, 50_000, 1e308) == 0
+    assert games_needed(0, 10**12, 1.0) == MAX_GAMES_NEEDED
 
 
 def test_samples_per_game_and_calculator_games_needed() -> None:

@@ -24,6 +24,7 @@ __all__ = [
     "checked_nesting",
     "dumps_line",
     "find_non_finite",
+    "is_compact_sorted",
     "needs_stdlib",
     "parse_line",
     "parse_line_bytes",
@@ -150,6 +151,19 @@ def parse_line_bytes(line: bytes) -> Any:
 def dumps_line(obj: Mapping[str, Any]) -> bytes:
     """The canonical bytes of one log line, newline included."""
     return (_ENCODER.encode(obj) + "\n").encode("utf-8")
+
+
+def is_compact_sorted(value: Mapping[str, Any], text: bytes) -> bool:
+    """Whether `text` is `value` written as compact JSON with sorted keys: the log's line
+    format (`dumps_line`), so it can be written as a line as it is. A check, not an encoder:
+    orjson serialises `value` (a tenth of the stdlib's cost) and the bytes are compared. The
+    two spell a few floats differently (orjson writes `0.00001` where the stdlib writes
+    `1e-05`): such a stdlib text is then not recognised, and the caller encodes the value
+    with `dumps_line`, which gives the same bytes."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS) == text
+    except orjson.JSONEncodeError:  # an integer past 64 bits, a lone surrogate: not ours
+        return False
 
 
 def find_non_finite(text: str) -> tuple[str, str] | None:

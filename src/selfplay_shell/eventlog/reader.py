@@ -42,7 +42,7 @@ from selfplay_shell.eventlog.manifest import (
 )
 from selfplay_shell.eventlog.problems import LogError, LogProblem, LogRecord, ProblemKind
 
-__all__ = ["DEFAULT_DEDUP_WINDOW", "Segment", "read_log", "resolve_segments"]
+__all__ = ["DEFAULT_DEDUP_WINDOW", "Segment", "decode_line", "read_log", "resolve_segments"]
 
 DEFAULT_DEDUP_WINDOW = 65_536
 
@@ -54,6 +54,18 @@ Decoder = Callable[[object], Result[Envelope, DecodeError]]
 
 # (file to read, whether it may be absent: the newest segment, listed but never written)
 Segment = tuple[Path, bool]
+
+
+def decode_line(line: bytes, decoder: Decoder = decode_json) -> Result[Envelope, DecodeError]:
+    """The envelope one line of JSON holds, decoded as `read_log` decodes every line of a log
+    (so whatever else reads a line this way, such as a replica reading a stream entry, gets
+    the envelope a replay of its log will get). Raises `ValueError` when the line is not a
+    JSON object (invalid UTF-8 included); an object that is not an envelope is the decoder's
+    failure."""
+    value = parse_line_bytes(line)
+    if type(value) is not dict:
+        raise ValueError(f"expected a JSON object, got {_json_type(value)}")
+    return decoder(value)
 
 
 def resolve_segments(path: str | os.PathLike[str]) -> list[Segment]:
@@ -150,7 +162,7 @@ class _Reader:
         remember = ids.add
         first, limit = read_sizes(self._max_line_bytes)
         record = tuple.__new__
-        parse_bytes = parse_line_bytes
+        decode = decode_line
         try:
             with opened(file) as stream:
                 readline = stream.readline
@@ -173,14 +185,10 @@ class _Reader:
                     # Any line that does not parse or decode goes through `check`, whose
                     # stdlib parse gives the value and the error reported.
                     try:
-                        raw = parse_bytes(line)
+                        result = decode(line, decoder)
                     except ValueError:
                         yield check(path, line_no, line)
                         continue
-                    if type(raw) is not dict:
-                        yield check(path, line_no, line)
-                        continue
-                    result = decoder(raw)
                     if type(result) is not Success:
                         yield check(path, line_no, line)
                         continue

@@ -14,9 +14,10 @@ by another client's command. They are sent once per connection by redis-py's `Sc
 The trimming rule (`TRIM_HELPER`): when the stream holds more than `cap` entries, trim the
 oldest ones down to `cap`, but never past the first entry some consumer group still needs: the
 oldest entry of its pending list, or (nothing pending) its last delivered entry. Every replica
-has a group, so an entry a live replica has not read and acknowledged is never dropped; a
-stream with a lagging replica grows beyond `cap` until it catches up. With no group at all the
-plain cap applies.
+has a group whose last delivered id is the position it recorded after logging a batch
+(`position.StreamPosition`; its pending list stays empty), so an entry a live replica has not
+read and logged is never dropped; a stream with a lagging replica grows beyond `cap` until it
+catches up. With no group at all the plain cap applies.
 """
 
 from __future__ import annotations

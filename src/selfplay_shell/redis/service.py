@@ -1,16 +1,16 @@
 """`ReplicaService`: one replica of the cluster service, from start to a clean stop.
 
 Three loops share one asyncio event loop and one Redis client:
-- the reader: `XREADGROUP` on this replica's own consumer group (first what was delivered but
-  not acknowledged before, then new entries), `Replica.fold`, dead letters, `Replica.commit`
-  (log, sync, advance), `XACK`;
+- the reader: `XREAD` from this replica's position, `Replica.fold`, dead letters,
+  `Replica.commit` (log, sync, advance), then the new position recorded in Redis
+  (`StreamPosition`: the consumer group's last delivered id);
 - the lease: acquire while standby (every tenth of the lease), renew while leader (every third),
   step down when the lease is lost or has run out by our own clock while Redis was unreachable;
 - the leader's duties (`LeaderDuties.turn`) while leading.
 
 Redis unreachable: every loop catches the connection error, marks the service disconnected
 (health degraded, with the error), and retries with exponential backoff; nothing is lost or
-applied twice (unacknowledged entries are redelivered, repeated ids are dropped). SIGTERM or
+applied twice (reading resumes from the last batch logged, repeated ids are dropped). SIGTERM or
 SIGINT: the reader finishes its batch, the lease is released, the log flushed and closed, and
 `run` returns 0.
 """
@@ -38,6 +38,7 @@ from selfplay_core.policy import SchedulerPolicy
 from selfplay_shell.redis.fencing import Leadership
 from selfplay_shell.redis.http import StatusServer
 from selfplay_shell.redis.leader import LeaderDuties, Schedule
+from selfplay_shell.redis.position import START, StreamPosition, is_missing_group
 from selfplay_shell.redis.publisher import DEFAULT_CAP
 from selfplay_shell.redis.replica import DeadLetter, Progress, Replica, state_digest
 from selfplay_shell.redis.status import DEFAULT_LAG_LIMIT, ServiceFacts, healthz, metrics_text
@@ -116,6 +117,7 @@ class ReplicaService:
         self.client = redis.asyncio.Redis.from_url(config.url, socket_timeout=5.0)
         lease_ms = max(1, round(config.lease_seconds * 1000))
         self.leadership = Leadership(self.client, self.names, self.owner, lease_ms, config.cap)
+        self.position = StreamPosition(self.client, self.names.stream, self.group)
         replica, problems = Replica.resume(config.policy, config.log_dir)
         for problem in problems:
             _log.warning("local log: %s", problem)
@@ -225,34 +227,26 @@ class ReplicaService:
             await self.client.aclose()
 
     async def _start_redis(self) -> None:
-        """Persistence check and this replica's consumer group (created at the stream's start
-        for a new replica; a replica with a local log but no group refuses to guess)."""
+        """Persistence check and this replica's position: its consumer group's (created at the
+        stream's start for a new replica; a replica with a local log but no group refuses to
+        guess)."""
         self.persistence_problem = await check_persistence(self.client)
         if self.persistence_problem:
             if self.config.require_aof:
                 raise ServiceError(self.persistence_problem + " (--require-aof)")
             _log.warning("%s", self.persistence_problem)
-        groups = (
-            await self.client.xinfo_groups(self.names.stream)
-            if await self.client.exists(self.names.stream)
-            else []
-        )
-        if any(_text(g["name"]) == self.group for g in groups):
+        if await self.position.load():
             self._reachable()
             return
-        if self.replica.applied and self.replica.last_stream_id == "0-0":
+        if self.replica.applied and self.replica.last_stream_id == START:
             raise ServiceError(
                 f"replica {self.config.name!r} has a local log of {self.replica.applied} "
                 f"envelopes but Redis has no consumer group {self.group!r} on "
                 f"{self.names.stream!r} (was Redis restarted without its AOF?); its position "
                 "in the stream is unknown: move the log aside to rebuild from the stream"
             )
-        await self._create_group(self.replica.last_stream_id)
+        await self.position.create(self.replica.last_stream_id)
         self._reachable()
-
-    async def _create_group(self, start: str) -> None:
-        with contextlib.suppress(ResponseError):  # BUSYGROUP: it exists (a race): fine
-            await self.client.xgroup_create(self.names.stream, self.group, id=start, mkstream=True)
 
     # --- the loops -----------------------------------------------------------------------------
 
@@ -289,54 +283,34 @@ class ReplicaService:
             await asyncio.sleep(pause)
 
     async def _read_until_stopped(self) -> None:
-        backlog = True  # first what was delivered to us but not acknowledged
         while not self.stop_requested.is_set():
-
-            async def step() -> None:
-                nonlocal backlog
-                try:
-                    backlog = await self._read_step(backlog)
-                except UNREACHABLE:
-                    # Redis may have delivered entries whose reply the break lost: they wait
-                    # in our pending list, so read that first again.
-                    backlog = True
-                    raise
-
             try:
-                await self._with_backoff(step)
+                await self._with_backoff(self._read_step)
             except ResponseError as error:
-                if "NOGROUP" not in str(error):
+                if not is_missing_group(error):
                     raise
                 # Redis lost our group (restarted without its data): continue from where we are.
                 _log.warning(
-                    "consumer group %s missing; recreating it at %s",
-                    self.group,
-                    self.replica.last_stream_id,
+                    "consumer group %s missing; recreating it at %s", self.group, self.position.id
                 )
-                await self._with_backoff(lambda: self._create_group(self.replica.last_stream_id))
-                backlog = True
+                await self._with_backoff(lambda: self.position.create(self.position.id))
 
-    async def _read_step(self, backlog: bool) -> bool:
-        """One batch; returns whether the backlog still has entries."""
-        reply: Any = await self.client.xreadgroup(
-            self.group,
-            self.config.name,
-            {self.names.stream: "0" if backlog else ">"},
-            count=self.config.batch,
-            block=None if backlog else 200,
+    async def _read_step(self) -> None:
+        """One batch: read, fold, log and apply, then record the new position."""
+        position = self.position
+        await position.record()  # one the last step could not make (Redis was away)
+        reply: Any = await self.client.xread(
+            {self.names.stream: position.id}, count=self.config.batch, block=200
         )
         self._reachable()
-        entries = [(sid, fields) for _, batch in reply or () for sid, fields in batch]
+        entries = [entry for _, batch in reply or () for entry in batch]
         if not entries:
-            return False
-        present = [(sid, fields) for sid, fields in entries if fields is not None]
-        folded = self.replica.fold(present)
+            return
+        folded = self.replica.fold(entries)
         await self._dead_letters(folded.dead)
         self.replica.commit(folded)
-        # (an acknowledged id missing from `present` was trimmed away while pending: nothing
-        # can be done with it but let it go)
-        await self.client.xack(self.names.stream, self.group, *(sid for sid, _ in entries))
-        return backlog
+        position.advance(folded.last_stream_id, len(entries))
+        await position.record()
 
     async def _dead_letters(self, dead: tuple[DeadLetter, ...]) -> None:
         """Each under its own stream id, so whichever replica meets it first records it and
@@ -378,7 +352,12 @@ class ReplicaService:
         return DUTY_PAUSE
 
     async def _lag_step(self) -> float:
-        for group in await self.client.xinfo_groups(self.names.stream):
+        try:
+            groups = await self.client.xinfo_groups(self.names.stream)
+        except ResponseError:  # no stream (Redis lost it): the reader recreates it
+            groups = []
+        self.lag = None
+        for group in groups:
             if _text(group["name"]) == self.group:
                 lag = group.get("lag")
                 self.lag = None if lag is None else int(lag)

@@ -1,8 +1,14 @@
 """Stream entries ⇄ envelopes, and the names of the keys one service uses.
 
 An entry of the input stream has one field, `envelope`: the envelope in the codec's wire
-format (`selfplay_core.codec.encode`, as JSON text). Entries the leader wrote also carry
+format (`selfplay_core.codec.encode`), as the JSON text of its event-log line (compact, keys
+sorted: `eventlog.encode_line` without the newline). Entries the leader wrote also carry
 `fence`: the fencing token the write was checked against. Nothing else is read.
+
+An entry is decoded exactly as the event log reads a line (`eventlog.decode_line`), and a
+replica writes the entry's text to its log as it came when it is already the envelope's line
+(`EventLog.extend_received`): the stream and every replica's log hold the same bytes, and a
+replay of the log decodes what the replica applied.
 
 A scheduler-own event (tick, sources refreshed, allocation decided, facade calls) is accepted
 only from the leader's fenced script (an entry with `fence`): a publisher cannot inject time or
@@ -12,14 +18,14 @@ a decision. An entry that fails any of this is a dead letter, described by `Entr
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
+from typing import Any, Final, cast
 
 import attrs
-import orjson
 from returns.result import Failure, Result, Success
 
-from selfplay_core.codec import decode_json, encode
 from selfplay_core.events import SCHEDULER_EVENTS, Envelope
+from selfplay_shell.eventlog import DEFAULT_MAX_LINE_BYTES, LogWriteError, encode_line
+from selfplay_shell.eventlog.reader import decode_line
 
 __all__ = [
     "ENVELOPE_FIELD",
@@ -33,6 +39,10 @@ __all__ = [
 
 ENVELOPE_FIELD: Final = "envelope"
 FENCE_FIELD: Final = "fence"
+_ENVELOPE_KEY: Final = ENVELOPE_FIELD.encode()
+_FENCE_KEY: Final = FENCE_FIELD.encode()
+#: `SCHEDULER_EVENTS` as a set: one hash lookup per entry instead of a scan of the tuple.
+_SCHEDULER_TYPES: Final = frozenset(SCHEDULER_EVENTS)
 
 #: Entry fields as redis-py returns them without `decode_responses`.
 Fields = Mapping[bytes, bytes]
@@ -75,31 +85,44 @@ class EntryProblem:
 
 
 def wire_text(envelope: Envelope) -> bytes:
-    """The envelope as the stream holds it: the codec's wire format as compact JSON."""
-    return orjson.dumps(encode(envelope))
+    """The envelope as the stream holds it: its event-log line without the newline.
+    `ValueError` if it cannot be one (a lone surrogate in a string, over the line limit)."""
+    try:
+        return encode_line(envelope)[:-1]
+    except LogWriteError as error:
+        raise ValueError(str(error)) from error
 
 
 def entry_envelope(fields: Fields) -> Result[Envelope, EntryProblem]:
     """The envelope an entry holds, or why it holds none."""
-    raw = fields.get(ENVELOPE_FIELD.encode())
+    raw = fields.get(_ENVELOPE_KEY)
     if raw is None:
         return Failure(EntryProblem(ENVELOPE_FIELD, "missing"))
+    if len(raw) > DEFAULT_MAX_LINE_BYTES:  # a replica's log could not hold it
+        return Failure(
+            EntryProblem(
+                ENVELOPE_FIELD,
+                f"{len(raw)} bytes, over the event log's {DEFAULT_MAX_LINE_BYTES}-byte line limit",
+            )
+        )
     try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
+        decoded = decode_line(raw)
+    except ValueError as error:
         return Failure(EntryProblem(ENVELOPE_FIELD, f"not JSON: {error}"))
-    decoded = decode_json(data)
-    if isinstance(decoded, Failure):
+    if type(decoded) is not Success and isinstance(decoded, Failure):  # the cheap test first
         return Failure(EntryProblem(ENVELOPE_FIELD, str(decoded.failure())))
-    envelope = decoded.unwrap()
-    if type(envelope.event) in SCHEDULER_EVENTS and FENCE_FIELD.encode() not in fields:
+    envelope: Envelope = decoded.unwrap()
+    if type(envelope.event) in _SCHEDULER_TYPES and _FENCE_KEY not in fields:
         return Failure(
             EntryProblem(
                 ENVELOPE_FIELD,
                 f"{envelope.type} is a scheduler-own event: only the fenced leader writes it",
             )
         )
-    return Success(envelope)
+    # The decoder's own Success is passed on (no re-wrapping: this runs per entry); typed as
+    # Any because its failure type parameter is the codec's.
+    good: Any = decoded
+    return cast(Result[Envelope, EntryProblem], good)
 
 
 def dead_letter_fields(
