@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from typing import Final
+from typing import Final, NamedTuple
 
 from selfplay_core.allocation_policy import AllocationPolicy
 from selfplay_core.cluster import ClusterState, NodeCapability
@@ -57,40 +57,67 @@ def _matching_row(
     return target
 
 
-def capacity_weight(node: NodeCapability, policy: AllocationPolicy) -> float:
-    row = gpu_row(node.gpu_type, policy)
+class GpuCaps(NamedTuple):
+    """What a GPU name gives a node: its capacity weight and its caps per batch. CAP on a
+    node that stays; ⌊1.5·CAP⌋ on an ephemeral (spot) node, of which large-board games
+    ⌊0.5·CAP⌋ (§placement). The one place the GPU tables and the ephemeral factors are read."""
+
+    weight: float
+    cap: int
+    ephemeral_cap: int
+    ephemeral_large_cap: int
+
+    def batch_cap(self, ephemeral: bool) -> int:
+        """All games of one batch on a node of this GPU."""
+        return self.ephemeral_cap if ephemeral else self.cap
+
+    def large_board_cap(self, ephemeral: bool) -> int:
+        """Large-board (square19, hexagonal) games of one batch on a node of this GPU."""
+        return self.ephemeral_large_cap if ephemeral else self.cap
+
+
+def gpu_caps(gpu_type: str, policy: AllocationPolicy) -> GpuCaps:
+    """The weight and caps of a free-text GPU name (the defaults when no row matches)."""
+    row = gpu_row(gpu_type, policy)
     if row is None:
-        return policy.default_gpu_weight
-    return policy.gpu_weights.get(row, policy.default_gpu_weight)
+        weight, cap = policy.default_gpu_weight, policy.default_games_per_node
+    else:
+        weight = policy.gpu_weights.get(row, policy.default_gpu_weight)
+        cap = policy.games_per_node.get(row, policy.default_games_per_node)
+    return GpuCaps(
+        weight,
+        cap,
+        math.floor(cap * policy.ephemeral_short_factor),
+        math.floor(cap * policy.ephemeral_long_factor),
+    )
+
+
+def capacity_weight(node: NodeCapability, policy: AllocationPolicy) -> float:
+    return gpu_caps(node.gpu_type, policy).weight
 
 
 def games_cap(node: NodeCapability, policy: AllocationPolicy) -> int:
     """CAP(gpu): the most games one batch may put on a (non-ephemeral) node."""
-    row = gpu_row(node.gpu_type, policy)
-    if row is None:
-        return policy.default_games_per_node
-    return policy.games_per_node.get(row, policy.default_games_per_node)
+    return gpu_caps(node.gpu_type, policy).cap
 
 
-def available_capacity(node: NodeCapability, policy: AllocationPolicy) -> float:
-    """max(0, 1 − load) × weight (a negative load gives more than the weight, as upstream)."""
-    return max(0.0, 1.0 - node.current_load) * capacity_weight(node, policy)
+def available_capacity(
+    node: NodeCapability, policy: AllocationPolicy, caps: GpuCaps | None = None
+) -> float:
+    """max(0, 1 − load) × weight (a negative load gives more than the weight, as upstream);
+    `caps` may be passed in when the caller has the node's GPU caps."""
+    weight = (gpu_caps(node.gpu_type, policy) if caps is None else caps).weight
+    return max(0.0, 1.0 - node.current_load) * weight
 
 
 def batch_cap(node: NodeCapability, policy: AllocationPolicy) -> int:
     """All games of one batch on this node: CAP, or ⌊1.5·CAP⌋ on an ephemeral node."""
-    cap = games_cap(node, policy)
-    if node.is_ephemeral:
-        return math.floor(cap * policy.ephemeral_short_factor)
-    return cap
+    return gpu_caps(node.gpu_type, policy).batch_cap(node.is_ephemeral)
 
 
 def large_board_cap(node: NodeCapability, policy: AllocationPolicy) -> int:
     """Large-board (square19, hexagonal) games of one batch: ⌊0.5·CAP⌋ on an ephemeral node."""
-    cap = games_cap(node, policy)
-    if node.is_ephemeral:
-        return math.floor(cap * policy.ephemeral_long_factor)
-    return cap
+    return gpu_caps(node.gpu_type, policy).large_board_cap(node.is_ephemeral)
 
 
 def is_ephemeral_node_id(node_id: str, policy: AllocationPolicy) -> bool:

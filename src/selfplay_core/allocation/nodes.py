@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import NamedTuple
 
 import attrs
 
-from selfplay_core.allocation.capacity import gpu_row
+from selfplay_core.allocation.capacity import (
+    GpuCaps,
+    available_capacity,
+    exclusion_reason,
+    gpu_caps,
+)
 from selfplay_core.allocation.values import NodeAllocation, Placement, canonical
 from selfplay_core.allocation_policy import AllocationPolicy
 from selfplay_core.cluster import ClusterState
@@ -36,34 +40,21 @@ class _Nodes:
 
     def __init__(self, cluster: ClusterState, now: float, policy: AllocationPolicy) -> None:
         self.excluded: dict[str, str] = {}
-        tables: dict[str, _GpuTable] = {}  # gpu_type → its row, looked up once per call
+        tables: dict[str, GpuCaps] = {}  # gpu_type → its caps, looked up once per call
         eligible: list[tuple[float, float, str, bool, int, int]] = []
-        unhealthy, overloaded = cluster.unhealthy_nodes, cluster.overloaded_until
-        threshold = policy.capacity_threshold
         for node in cluster.nodes:
-            # the same rules, in the same order, as `capacity.exclusion_reason`
-            node_id = node.node_id
-            if node_id in unhealthy:
-                self.excluded[node_id] = "unhealthy"
-                continue
-            until = overloaded.get(node_id)
-            if until is not None and until > now:
-                self.excluded[node_id] = f"overload backoff until {until!r}"
-                continue
-            table = tables.get(node.gpu_type)
-            if table is None:
-                table = tables[node.gpu_type] = _gpu_table(node.gpu_type, policy)
-            capacity = max(0.0, 1.0 - node.current_load) * table.weight
-            if not capacity > threshold:
-                self.excluded[node_id] = f"available capacity {capacity!r} ≤ {threshold!r}"
-                continue
+            caps = tables.get(node.gpu_type)
+            if caps is None:
+                caps = tables[node.gpu_type] = gpu_caps(node.gpu_type, policy)
             eph = node.is_ephemeral
-            cap = table.ephemeral_cap if eph else table.cap
-            if cap <= 0:
-                self.excluded[node_id] = "games cap is 0"
+            capacity = available_capacity(node, policy, caps)
+            cap = caps.batch_cap(eph)
+            why = exclusion_reason(node, cluster, now, policy, capacity=capacity, cap=cap)
+            if why is not None:
+                self.excluded[node.node_id] = why
                 continue
-            large_cap = table.ephemeral_large_cap if eph else cap
-            eligible.append((-capacity, node.data_lag_seconds, node_id, eph, cap, large_cap))
+            large_cap = caps.large_board_cap(eph)
+            eligible.append((-capacity, node.data_lag_seconds, node.node_id, eph, cap, large_cap))
         # reference sort: most available capacity first, then least data lag; then node id
         eligible.sort()
         columns = tuple(zip(*eligible, strict=True)) or ((),) * 6
@@ -96,31 +87,6 @@ class _Nodes:
         elif room < self.large_room[i]:
             # small games leave a large-board cap untouched (ephemeral node) but not the room
             self.large_room[i] = room
-
-
-class _GpuTable(NamedTuple):
-    """A GPU name's capacity weight and CAP (`capacity.capacity_weight`, `capacity.games_cap`),
-    with the ephemeral caps ⌊1.5·CAP⌋ and ⌊0.5·CAP⌋ (`capacity.batch_cap`, `large_board_cap`)."""
-
-    weight: float
-    cap: int
-    ephemeral_cap: int
-    ephemeral_large_cap: int
-
-
-def _gpu_table(gpu_type: str, policy: AllocationPolicy) -> _GpuTable:
-    row = gpu_row(gpu_type, policy)
-    if not row:
-        weight, cap = policy.default_gpu_weight, policy.default_games_per_node
-    else:
-        weight = policy.gpu_weights.get(row, policy.default_gpu_weight)
-        cap = policy.games_per_node.get(row, policy.default_games_per_node)
-    return _GpuTable(
-        weight,
-        cap,
-        math.floor(cap * policy.ephemeral_short_factor),
-        math.floor(cap * policy.ephemeral_long_factor),
-    )
 
 
 def _no_room(nodes: _Nodes, need: int) -> str:
