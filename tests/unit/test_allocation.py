@@ -7,6 +7,8 @@ import json
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from selfplay_core.allocation import (
     AllocationManager,
@@ -194,6 +196,24 @@ def test_largest_remainder_of_a_huge_total_hands_out_the_shortfall_in_rounds() -
     assert sum(shares.values()) == total
     quotas = [total * (w / 4.9) for _, w in weights]
     assert all(abs(shares[k] - q) <= 10**9 for (k, _), q in zip(weights, quotas, strict=True))
+
+
+@given(
+    total=st.integers(min_value=0, max_value=10**30),
+    weights=st.lists(
+        st.floats(min_value=0.0, max_value=1e9, allow_nan=False), min_size=1, max_size=12
+    ),
+)
+def test_largest_remainder_conserves_any_total(total: int, weights: list[float]) -> None:
+    """Conservation for every total a request may carry: float quotas may fall short or
+    overshoot by many games when the total is huge; the shares still sum to it exactly."""
+    keyed = list(zip(ALL_CONFIGS, weights, strict=False))
+    shares = largest_remainder(total, keyed)
+    assert all(share >= 0 for share in shares.values())
+    if any(w > 0 for _, w in keyed):
+        assert sum(shares.values()) == total
+    else:
+        assert sum(shares.values()) == 0
 
 
 def test_allocate_to_configs_reference_mode() -> None:

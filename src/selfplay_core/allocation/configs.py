@@ -148,14 +148,22 @@ def largest_remainder(
         for position, (key, _) in enumerate(by_remainder):
             shares[key] += rounds + (1 if position < extra else 0)
         left = 0
-    # float rounding can only overshoot by a game or two: take them back from the smallest
-    for key, _ in reversed(by_remainder):
-        if left >= 0:
-            break
-        if shares[key] > 0:
-            shares[key] -= 1
-            left += 1
+    if left < 0:
+        _take_back(shares, [key for key, _ in reversed(by_remainder)], -left)
     return shares
+
+
+def _take_back(shares: dict[ConfigKey, int], order: list[ConfigKey], over: int) -> None:
+    """Float quotas that overshoot the total: take `over` games back, one game at a time from
+    each config that has one, smallest remainder first (a game or two for a usual total), in
+    whole rounds when the total is so large that floats overshoot by many games."""
+    while over > 0:
+        holders = [key for key in order if shares[key] > 0]
+        rounds, extra = divmod(over, len(holders))
+        for position, key in enumerate(holders):
+            taken = min(shares[key], rounds + (1 if position < extra else 0))
+            shares[key] -= taken
+            over -= taken
 
 
 def allocate_to_configs(
