@@ -29,7 +29,7 @@ from selfplay_core.elo_series import EloSeries
 from selfplay_core.event_policy import EventPolicy
 from selfplay_core.ledger import Ledger
 from selfplay_core.policy import SchedulerPolicy
-from selfplay_core.values import PriorityInputs
+from selfplay_core.values import MAX_INPUT_MAGNITUDE, PriorityInputs
 
 __all__ = [
     "MAX_MAGNITUDE",
@@ -51,8 +51,8 @@ __all__ = [
     "with_item",
 ]
 
-#: Every number in the state stays within ±this (the bound `PriorityInputs` accepts).
-MAX_MAGNITUDE: Final = 1e9
+#: Every number in the state stays within ±this: the bound `PriorityInputs` accepts.
+MAX_MAGNITUDE: Final = MAX_INPUT_MAGNITUDE
 
 _EMPTY: Final[Mapping[Any, Any]] = MappingProxyType({})
 

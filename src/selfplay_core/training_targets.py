@@ -7,6 +7,7 @@ from typing import Final
 from selfplay_core.configs import ConfigKey
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.priority_formula import REFERENCE_POLICY
+from selfplay_core.values import MAX_INPUT_MAGNITUDE
 
 __all__ = [
     "MAX_GAMES_NEEDED",
@@ -48,8 +49,8 @@ def samples_per_game(config_key: ConfigKey, policy: SchedulerPolicy = REFERENCE_
     return policy.constants_for(config_key).samples_per_game
 
 
-#: The most games `games_needed` reports: the core's bound on counts (`state.MAX_MAGNITUDE`).
-MAX_GAMES_NEEDED: Final = 1_000_000_000
+#: The most games `games_needed` reports: the core's bound on numbers, as a count.
+MAX_GAMES_NEEDED: Final = int(MAX_INPUT_MAGNITUDE)
 
 
 def games_needed(games_count: int, target_samples: int, samples_per_game: float) -> int:
