@@ -9,7 +9,7 @@ Each check is defined here once; modules import the ones they need.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Final
 
 import attrs
@@ -86,6 +86,16 @@ def count(_inst: Any, attribute: attrs.Attribute[Any], value: object) -> None:
         raise Negative(attribute.name, f"must not be negative, got {value!r}")
 
 
+def all_plain_counts(values: Iterable[object]) -> bool:
+    """Whether every value is a plain int ≥ 0: what `count` accepts, decided without a call per
+    value (a validator over many counts runs `count` only when this says no, for its message;
+    an int subclass other than bool is then accepted there)."""
+    for value in values:  # noqa: SIM110 - a loop: cheaper than all() over a generator here
+        if type(value) is not int or value < 0:
+            return False
+    return True
+
+
 optional_count: Final[Validator] = attrs.validators.optional(count)
 optional_non_negative: Final[Validator] = attrs.validators.optional(non_negative)
 """None, or what `count` accepts."""
@@ -157,6 +167,7 @@ __all__ = [
     "NotFinite",
     "NotUtf8",
     "WrongType",
+    "all_plain_counts",
     "check_utf8",
     "count",
     "finite",

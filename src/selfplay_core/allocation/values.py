@@ -13,7 +13,14 @@ from typing import Any, TypeVar
 
 import attrs
 
-from selfplay_core._validators import EachValue, count, finite, non_negative, optional_count
+from selfplay_core._validators import (
+    EachValue,
+    all_plain_counts,
+    count,
+    finite,
+    non_negative,
+    optional_count,
+)
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey, coerce_config_key
 
 # ConfigKey.index as a dict, so sorts can use its C-level lookup as their key
@@ -77,18 +84,10 @@ _each_count = EachValue(count)
 _each_node_count = EachValue(EachValue(count))
 
 
-def _all_counts(values: Iterable[object]) -> bool:
-    """Plain ints ≥ 0 (bools excluded): what `count` accepts, without its per-value call."""
-    for value in values:  # noqa: SIM110 - a loop: cheaper than all() over a generator here
-        if type(value) is not int or value < 0:
-            return False
-    return True
-
-
 def _counts(inst: Any, attribute: attrs.Attribute[Any], value: Mapping[Any, int]) -> None:
     """Every value a count: `EachValue(count)`, whose checks (and messages naming the entry)
     run only when a value is not a plain int ≥ 0."""
-    if not _all_counts(value.values()):
+    if not all_plain_counts(value.values()):
         _each_count(inst, attribute, value)
 
 
@@ -96,7 +95,7 @@ def _placements(
     inst: Any, attribute: attrs.Attribute[Any], value: Mapping[Any, Mapping[str, int]]
 ) -> None:
     """config → node → count, checked as `_counts` is."""
-    if not all(_all_counts(per_node.values()) for per_node in value.values()):
+    if not all(all_plain_counts(per_node.values()) for per_node in value.values()):
         _each_node_count(inst, attribute, value)
 
 
@@ -170,7 +169,7 @@ class ConfigDecision:
             self.placed,
             self.unplaced,
         )
-        if _all_counts(counts):
+        if all_plain_counts(counts):
             return
         for name, value in zip(_DECISION_COUNTS, counts, strict=True):
             if type(value) is not int:
