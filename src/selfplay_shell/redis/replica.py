@@ -32,7 +32,7 @@ from selfplay_core.reducer import reduce
 from selfplay_core.replay import Snapshot, canonical_json, encode_snapshot
 from selfplay_core.state import SchedulerState
 from selfplay_shell.eventlog import EventLog, LogProblem, ProblemKind, read_log
-from selfplay_shell.redis.streams import ENVELOPE_FIELD, EntryProblem, Fields, entry_envelope
+from selfplay_shell.redis.streams import EntryProblem, Fields, entry_envelope, entry_text
 
 __all__ = ["LOG_NAME", "DeadLetter", "Folded", "Progress", "Replica", "state_digest"]
 
@@ -40,7 +40,6 @@ __all__ = ["LOG_NAME", "DeadLetter", "Folded", "Progress", "Replica", "state_dig
 LOG_NAME: Final = "events.jsonl"
 
 Entry = tuple[bytes, Fields]
-_ENVELOPE_KEY: Final = ENVELOPE_FIELD.encode()
 
 
 @attrs.frozen
@@ -164,7 +163,7 @@ class Replica:
             if type(result) is not Success and isinstance(result, Failure):  # cheap test first
                 dead.append(DeadLetter(stream_id, fields, result.failure()))
                 continue
-            decoded.append((result.unwrap(), fields[_ENVELOPE_KEY]))
+            decoded.append((result.unwrap(), entry_text(fields)))
         state = self.state
         policy = self.policy
         applied: list[Envelope] = []

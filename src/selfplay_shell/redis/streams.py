@@ -34,6 +34,7 @@ __all__ = [
     "StreamNames",
     "dead_letter_fields",
     "entry_envelope",
+    "entry_text",
     "wire_text",
 ]
 
@@ -91,6 +92,11 @@ def wire_text(envelope: Envelope) -> bytes:
         return encode_line(envelope)[:-1]
     except LogWriteError as error:
         raise ValueError(str(error)) from error
+
+
+def entry_text(fields: Fields) -> bytes:
+    """The envelope's JSON text of an entry `entry_envelope` accepted (what a replica logs)."""
+    return fields[_ENVELOPE_KEY]
 
 
 def entry_envelope(fields: Fields) -> Result[Envelope, EntryProblem]:
