@@ -203,3 +203,15 @@ def test_a_standby_reports_token_zero_and_no_lease_age() -> None:
     assert 'selfplay_service_fencing_token{replica="r\\"1"} 0' in text
     assert 'selfplay_service_leader{replica="r\\"1"} 0' in text
     assert "lease_age_seconds{" not in text
+
+
+def test_a_batch_larger_than_the_dedup_window_is_refused(tmp_path: Path) -> None:
+    """A batch read again after a restart must drop out as duplicates: it has to fit in the
+    reducer's id window, so the configuration says so instead of letting it apply twice."""
+    from selfplay_shell.redis.service import ServiceConfig, ServiceError
+
+    window = SchedulerPolicy().events.dedup_window
+    assert ServiceConfig("redis://localhost", tmp_path, batch=window).batch == window
+    for batch in (0, -1, window + 1):
+        with pytest.raises(ServiceError, match=rf"--batch must be between 1 and .*\({window}\)"):
+            ServiceConfig("redis://localhost", tmp_path, batch=batch)

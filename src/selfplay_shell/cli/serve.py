@@ -74,7 +74,6 @@ def _config(args: argparse.Namespace) -> ServiceConfig:
         "--lease": args.lease,
         "--decide-every": args.decide_every,
         "--cap": args.cap,
-        "--batch": args.batch,
     }
     for flag, value in positive.items():
         if value <= 0:

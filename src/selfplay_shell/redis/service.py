@@ -85,9 +85,19 @@ class ServiceConfig:
     games_per_config: int = 500
     max_configs: int = 12
     cap: int = DEFAULT_CAP
-    batch: int = 1000
+    batch: int = attrs.field(default=1000)
     lag_limit: int = DEFAULT_LAG_LIMIT
     require_aof: bool = False
+
+    @batch.validator
+    def _batch_fits_the_window(self, _attribute: attrs.Attribute[int], batch: int) -> None:
+        # A batch logged but not yet recorded is read again after a restart; its ids must
+        # still be in the reducer's dedup window to drop out as duplicates.
+        window = self.policy.events.dedup_window
+        if not 0 < batch <= window:
+            raise ServiceError(
+                f"--batch must be between 1 and the policy's dedup window ({window}), got {batch}"
+            )
 
 
 async def check_persistence(client: redis.asyncio.Redis) -> str | None:
