@@ -14,7 +14,7 @@
 - `replica_stage_us_per_event`: where a replica's time goes, measured after the flood by
   running the replica's own steps over the same stream in this process, one step at a time
   over each batch of 1,000: `read` (XREAD), `decode` (`entry_envelope`, of which
-  `decode_codec` is the codec's `decode`), `reduce`, `log` (`EventLog.extend_received` and
+  `decode_codec` is the codec's `decode`), `reduce`, `log` (`EventLog.extend` and
   one fsync per batch), `ack` (the position recorded: XGROUP SETID).
 - `replica_peak_rss_mib`: the replicas' peak resident memory (VmHWM) after that flood, and
   `replica_rss_before_flood_mib` just before it.
@@ -311,7 +311,7 @@ def _stage_split(url: str, root: Path) -> dict[str, float]:
                 state = reduce(state, envelope, policy).state
             spent["reduce"] += time.thread_time() - clock
             clock = time.thread_time()
-            log.extend_received(envelopes, [fields[b"envelope"] for _, fields in entries])
+            log.extend(envelopes)
             log.sync()
             spent["log"] += time.thread_time() - clock
             clock = time.thread_time()

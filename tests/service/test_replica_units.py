@@ -122,8 +122,8 @@ def test_fold_drops_repeated_ids_sets_aside_bad_entries_and_commit_logs_first(
 
 
 def test_the_log_holds_each_applied_entry_text_as_it_came(tmp_path: Path) -> None:
-    """The stream's text is the log line: a replica writes what it received (and what a
-    publisher sent is what `EventLog.append` would have written)."""
+    """The stream's text is the log line: a replica logs what a publisher sent (both are
+    `encode_line`)."""
     replica, _ = Replica.resume(POLICY, tmp_path)
     entries = [_entry(i, _envelope(i)) for i in range(4)]
     replica.commit(replica.fold(entries))
@@ -131,6 +131,16 @@ def test_the_log_holds_each_applied_entry_text_as_it_came(tmp_path: Path) -> Non
     logged = (tmp_path / "events.jsonl").read_bytes()
     assert logged == b"".join(fields[b"envelope"] + b"\n" for _, fields in entries)
     assert logged == b"".join(encode_line(_envelope(i)) for i in range(4))
+
+
+def test_a_loosely_written_entry_is_logged_as_its_envelope_line(tmp_path: Path) -> None:
+    """Another publisher's JSON (indented, keys in any order) decodes to the same envelope:
+    the log holds the envelope's own line, which replays to it."""
+    replica, _ = Replica.resume(POLICY, tmp_path)
+    loose = json.dumps(dict(reversed(encode(_envelope(0)).items())), indent=2).encode()
+    replica.commit(replica.fold([(b"1-0", {b"envelope": loose})]))
+    replica.close()
+    assert (tmp_path / "events.jsonl").read_bytes() == encode_line(_envelope(0))
 
 
 def test_a_failing_log_leaves_the_replica_where_it_was(tmp_path: Path) -> None:

@@ -136,53 +136,6 @@ def test_extend_and_append_write_identical_bytes(tmp_path: Path) -> None:
     assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
 
 
-@given(st.lists(st.integers(0, 40), min_size=1, max_size=8, unique=True))
-def test_received_texts_become_the_lines_append_writes(numbers: list[int]) -> None:
-    """Canonical texts are kept as they came, any other is re-encoded: either way the bytes
-    are the ones `append` writes, and they read back as the envelopes."""
-    items = [envelope(i) for i in numbers]
-    canonical = [dumps_line(encode(item))[:-1] for item in items]
-    loose = [json.dumps(encode(item), indent=1).encode() for item in items]  # keys unsorted
-    with tempfile.TemporaryDirectory() as folder:
-        paths = [Path(folder) / name for name in ("a.jsonl", "b.jsonl", "c.jsonl")]
-        with EventLog(paths[0], fsync="never") as log:
-            log.extend(items)
-        with EventLog(paths[1], fsync="never") as log:
-            log.extend_received(items, canonical)
-        with EventLog(paths[2], fsync="never") as log:
-            log.extend_received(items, loose)
-        written = [path.read_bytes() for path in paths]
-        assert written[1] == written[0]
-        assert written[2] == written[0]
-        assert envelopes(list(read_log(paths[1]))) == items
-
-
-def test_a_received_text_is_kept_only_when_it_is_its_own_envelope(tmp_path: Path) -> None:
-    """The check is made against the envelope, not the text alone: a compact, sorted text of
-    another envelope is replaced by the envelope's own line."""
-    first, second = envelope(1), envelope(2)
-    other = dumps_line(encode(second))[:-1]
-    path = tmp_path / "events.jsonl"
-    with EventLog(path, fsync="never") as log:
-        log.extend_received([first], [other])
-    assert path.read_bytes() == dumps_line(encode(first))
-
-
-def test_received_envelopes_are_refused_like_any_other(tmp_path: Path) -> None:
-    items = [envelope(1), envelope(1)]
-    texts = [dumps_line(encode(item))[:-1] for item in items]
-    path = tmp_path / "events.jsonl"
-    with EventLog(path) as log:
-        with pytest.raises(LogWriteError, match="already in the log"):
-            log.extend_received(items, texts)
-        with pytest.raises(ValueError, match="2 envelopes but 1 texts"):
-            log.extend_received(items, texts[:1])
-        small = EventLog(tmp_path / "small.jsonl", max_line_bytes=len(texts[0]) - 1)
-        with small, pytest.raises(LogWriteError, match="line limit"):
-            small.extend_received(items[:1], texts[:1])
-    assert path.read_bytes() == b""
-
-
 def test_reopening_appends_after_what_is_there(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
     with EventLog(path) as log:

@@ -6,7 +6,10 @@ import base64
 import gzip
 import io
 import json
+import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -105,6 +108,69 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
     max_leaves=20,
 )
+
+
+def _stdlib_line(value: object) -> bytes:
+    text = json.dumps(
+        value, separators=(",", ":"), sort_keys=True, allow_nan=False, ensure_ascii=False
+    )
+    return (text + "\n").encode("utf-8")
+
+
+def _outcome(encode: Callable[[Any], bytes], value: object) -> object:
+    try:
+        return encode(value)
+    except (TypeError, ValueError) as error:
+        return type(error)
+
+
+# Every float orjson writes differently (decimal exponents -5 to -9), the non-finite ones it
+# writes as null, integers past its 64 bits, lone surrogates, and text that merely looks like
+# one of those marks ("null", "0.00001", "1e-7" inside a string).
+_tricky_floats = (
+    st.floats()
+    | st.sampled_from([1e-5, 2.5e-7, -9.99e-9, 1.5e-6, 1e-4, 1e-10, 1e16, 1.5e16, -0.0, 5e-324])
+    | st.sampled_from([math.nan, math.inf, -math.inf])
+)
+_tricky_text = st.text() | st.sampled_from(
+    ["null", "0.00001", "1e-7", "node-6", "2.5e-07", "lone \udc80 surrogate"]
+)
+_tricky_leaf = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(2**63 - 2, 2**64 + 2).map(lambda n: n * (-1) ** n)
+    | _tricky_floats
+    | _tricky_text
+)
+_tricky_json = st.recursive(
+    _tricky_leaf,
+    lambda inner: (
+        st.lists(inner, max_size=4).map(tuple)
+        | st.lists(inner, max_size=4)
+        | st.dictionaries(_tricky_text, inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(_tricky_text, _tricky_leaf)
+def test_dumps_line_writes_each_value_as_the_stdlib_encoder(key: str, value: object) -> None:
+    """orjson writes the line only where it gives the stdlib's bytes; every other value gets
+    the stdlib's own bytes, or its own error."""
+    assert _outcome(dumps_line, {key: value}) == _outcome(_stdlib_line, {key: value})
+
+
+@given(st.dictionaries(_tricky_text, _tricky_json, max_size=6))
+def test_dumps_line_writes_nested_data_as_the_stdlib_encoder(value: dict[str, object]) -> None:
+    assert _outcome(dumps_line, value) == _outcome(_stdlib_line, value)
+
+
+@pytest.mark.parametrize(
+    "value", [1e-5, -2.5e-7, 9.99e-9, 1.5e-6, float("nan"), float("inf"), 2**64, "\ud800", None]
+)
+def test_dumps_line_agrees_where_orjson_would_not(value: object) -> None:
+    assert _outcome(dumps_line, {"v": value}) == _outcome(_stdlib_line, {"v": value})
 
 
 @given(st.dictionaries(st.text(), json_values, max_size=6))

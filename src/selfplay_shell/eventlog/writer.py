@@ -17,7 +17,7 @@ import fcntl
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -28,7 +28,7 @@ from selfplay_core.codec import encode
 from selfplay_core.events import Envelope
 from selfplay_shell.eventlog.fsync import FsyncPolicy, sync_data
 from selfplay_shell.eventlog.idwindow import IdWindow
-from selfplay_shell.eventlog.jsonline import dumps_line, is_compact_sorted
+from selfplay_shell.eventlog.jsonline import dumps_line
 from selfplay_shell.eventlog.lines import DEFAULT_MAX_LINE_BYTES
 from selfplay_shell.eventlog.manifest import (
     Manifest,
@@ -208,18 +208,6 @@ class EventLog:
         if batch:
             self._append_lines([self._line(envelope) for envelope in batch], batch)
 
-    def extend_received(self, envelopes: Sequence[Envelope], texts: Sequence[bytes]) -> None:
-        """`extend`, for envelopes that arrived as JSON text (a stream's entries), each with
-        its text. A text that already is the envelope's line (its encoding as compact JSON with
-        sorted keys, within the line limit) is written as it came, which spares serialising it
-        again; any other is replaced by the writer's own line for the envelope. Either way the
-        line reads back as the envelope: the check is made against the envelope itself."""
-        if len(envelopes) != len(texts):
-            raise ValueError(f"{len(envelopes)} envelopes but {len(texts)} texts")
-        if envelopes:
-            lines = [self._received_line(e, t) for e, t in zip(envelopes, texts, strict=True)]
-            self._append_lines(lines, list(envelopes))
-
     def sync(self) -> None:
         """Force everything appended so far to disk now, whatever the policy."""
         if not self._is_open:
@@ -376,11 +364,6 @@ class EventLog:
 
     def _line(self, envelope: Envelope) -> bytes:
         return encode_line(envelope, max_line_bytes=self._max_line_bytes, encoder=self._encoder)
-
-    def _received_line(self, envelope: Envelope, text: bytes) -> bytes:
-        if len(text) <= self._max_line_bytes and is_compact_sorted(self._encoder(envelope), text):
-            return text + b"\n"
-        return self._line(envelope)
 
     def _check_ids(self, envelopes: list[Envelope]) -> None:
         """Refuse an id already in the window (or twice in the batch): replay would skip it."""

@@ -5,9 +5,9 @@ replica, in two passes (every entry decoded, then every envelope reduced: each p
 own code hot in the processor's caches): an entry that holds no acceptable envelope is set
 aside as a dead letter; an envelope whose id was already applied changes nothing and is counted
 as a duplicate, which is why a re-sent envelope is harmless. `commit` then appends the applied
-envelopes to the local log (each entry's text as it came, when it already is the envelope's
-log line: `EventLog.extend_received`), forces them to disk once for the batch, and only then
-makes the new state current: the caller records its new stream position after `commit`, so
+envelopes to the local log (each as the line the publisher wrote into the entry: both are
+`eventlog.encode_line`), forces them to disk once for the batch, and only then makes the new
+state current: the caller records its new stream position after `commit`, so
 no envelope before a recorded position is missing from the log, and the log replays to the
 live state (`state_digest` compares them).
 
@@ -32,7 +32,7 @@ from selfplay_core.reducer import reduce
 from selfplay_core.replay import Snapshot, canonical_json, encode_snapshot
 from selfplay_core.state import SchedulerState
 from selfplay_shell.eventlog import EventLog, LogProblem, ProblemKind, read_log
-from selfplay_shell.redis.streams import EntryProblem, Fields, entry_envelope, entry_text
+from selfplay_shell.redis.streams import EntryProblem, Fields, entry_envelope
 
 __all__ = ["LOG_NAME", "DeadLetter", "Folded", "Progress", "Replica", "state_digest"]
 
@@ -55,7 +55,6 @@ class Folded:
 
     state: SchedulerState
     applied: tuple[Envelope, ...]
-    texts: tuple[bytes, ...]  # the entry text of each applied envelope
     dead: tuple[DeadLetter, ...]
     duplicates: int
     decisions: int
@@ -156,37 +155,35 @@ class Replica:
     def fold(self, entries: Sequence[Entry]) -> Folded:
         # Two passes, decode then reduce: each runs its own code over the whole batch, which
         # keeps it hot in the processor's caches (interleaved, they evict each other).
-        decoded: list[tuple[Envelope, bytes]] = []
+        decoded: list[Envelope] = []
         dead: list[DeadLetter] = []
         for stream_id, fields in entries:
             result = entry_envelope(fields)
             if type(result) is not Success and isinstance(result, Failure):  # cheap test first
                 dead.append(DeadLetter(stream_id, fields, result.failure()))
                 continue
-            decoded.append((result.unwrap(), entry_text(fields)))
+            decoded.append(result.unwrap())
         state = self.state
         policy = self.policy
         applied: list[Envelope] = []
-        texts: list[bytes] = []
         duplicates = decisions = 0
-        for envelope, text in decoded:
+        for envelope in decoded:
             after = reduce(state, envelope, policy).state
             if after is state:
                 duplicates += 1
                 continue
             state = after
             applied.append(envelope)
-            texts.append(text)
             decisions += isinstance(envelope.event, AllocationDecided)
         last = entries[-1][0].decode() if entries else self.progress.last_stream_id
-        return Folded(state, tuple(applied), tuple(texts), tuple(dead), duplicates, decisions, last)
+        return Folded(state, tuple(applied), tuple(dead), duplicates, decisions, last)
 
     def commit(self, folded: Folded) -> None:
         """Log, sync, then advance (a failing log raises before anything advances)."""
         before = self.progress
         last_envelope = before.last_envelope
         if folded.applied:
-            self.log.extend_received(folded.applied, folded.texts)
+            self.log.extend(folded.applied)
             self.log.sync()
             last_envelope = folded.applied[-1]
         self.progress = Progress(

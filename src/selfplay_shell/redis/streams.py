@@ -6,9 +6,9 @@ sorted: `eventlog.encode_line` without the newline). Entries the leader wrote al
 `fence`: the fencing token the write was checked against. Nothing else is read.
 
 An entry is decoded exactly as the event log reads a line (`eventlog.decode_line`), and a
-replica writes the entry's text to its log as it came when it is already the envelope's line
-(`EventLog.extend_received`): the stream and every replica's log hold the same bytes, and a
-replay of the log decodes what the replica applied.
+replica logs the envelope it decoded, as `eventlog.encode_line` writes it: the same bytes as
+the entry when a `RedisPublisher` wrote it, and a replay of the log decodes what the replica
+applied.
 
 A scheduler-own event (tick, sources refreshed, allocation decided, facade calls) is accepted
 only from the leader's fenced script (an entry with `fence`): a publisher cannot inject time or
@@ -34,7 +34,6 @@ __all__ = [
     "StreamNames",
     "dead_letter_fields",
     "entry_envelope",
-    "entry_text",
     "wire_text",
 ]
 
@@ -92,11 +91,6 @@ def wire_text(envelope: Envelope) -> bytes:
         return encode_line(envelope)[:-1]
     except LogWriteError as error:
         raise ValueError(str(error)) from error
-
-
-def entry_text(fields: Fields) -> bytes:
-    """The envelope's JSON text of an entry `entry_envelope` accepted (what a replica logs)."""
-    return fields[_ENVELOPE_KEY]
 
 
 def entry_envelope(fields: Fields) -> Result[Envelope, EntryProblem]:
