@@ -163,7 +163,20 @@ _ORJSON_LINE: Final = (
     | orjson.OPT_PASSTHROUGH_DATETIME
     | orjson.OPT_PASSTHROUGH_DATACLASS
 )
-_ORJSON_MAY_DIFFER: Final = re.compile(rb"null|0\.0000|[0-9]e-[5-9](?![0-9])")
+# Each mark has its own pattern, starting with a literal the regex engine finds quickly (one
+# alternation of the three scans the line several times slower); the exponent's digit before
+# `e-` is checked last, by a lookbehind, so that `node-7` is not taken for `2.5e-7`.
+_NULL: Final = re.compile(rb"null").search
+_TINY_DECIMAL: Final = re.compile(rb"0\.0000").search
+_SMALL_EXPONENT: Final = re.compile(rb"e-[5-9](?![0-9])(?<=[0-9]e-[5-9])").search
+
+
+def _orjson_may_differ(line: bytes) -> bool:
+    return (
+        _NULL(line) is not None
+        or _TINY_DECIMAL(line) is not None
+        or _SMALL_EXPONENT(line) is not None
+    )
 
 
 def dumps_line(obj: Mapping[str, Any]) -> bytes:
@@ -177,7 +190,7 @@ def dumps_line(obj: Mapping[str, Any]) -> bytes:
     except orjson.JSONEncodeError:
         pass
     else:
-        if _ORJSON_MAY_DIFFER.search(line) is None:
+        if not _orjson_may_differ(line):
             return line
     return (_ENCODER.encode(obj) + "\n").encode("utf-8")
 
