@@ -4,6 +4,8 @@ fold and commit over a real local log, and what /metrics and /healthz say."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import attrs
@@ -18,6 +20,7 @@ from selfplay_core.events import Envelope, SelfplayComplete, Tick, make_envelope
 from selfplay_core.policy import SchedulerPolicy
 from selfplay_core.status import HealthStatus
 from selfplay_core.testing.events import envelopes
+from selfplay_shell.cli.serve import SERVE_GC_THRESHOLD
 from selfplay_shell.eventlog import DEFAULT_MAX_LINE_BYTES, encode_line
 from selfplay_shell.redis.replica import Replica
 from selfplay_shell.redis.status import ServiceFacts, health, healthz, metrics_text
@@ -225,3 +228,16 @@ def test_a_batch_larger_than_the_dedup_window_is_refused(tmp_path: Path) -> None
     for batch in (0, -1, window + 1):
         with pytest.raises(ServiceError, match=rf"--batch must be between 1 and .*\({window}\)"):
             ServiceConfig("redis://localhost", tmp_path, batch=batch)
+
+
+def test_serve_tunes_the_collector_of_its_own_process_only() -> None:
+    """`tune_collector` (run by `serve` once started) freezes what exists and raises the young
+    generation's threshold; it runs in a child process here, as in `serve`, so pytest's own
+    collector keeps its settings."""
+    code = (
+        "import gc; from selfplay_shell.cli.serve import tune_collector; "
+        "before = gc.get_freeze_count(); tune_collector(); "
+        "print(before, gc.get_freeze_count() > 0, *gc.get_threshold())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["0", "True", *map(str, SERVE_GC_THRESHOLD)]
