@@ -80,6 +80,26 @@ print("done", time.process_time() - cpu, flush=True)
 """
 
 
+#: Every process the benchmark starts: whatever happens, `run` kills those still running
+#: before it stops Redis (a replica left behind would retry its lost Redis for ever, and take
+#: a share of the host from the next benchmark).
+_CHILDREN: list[subprocess.Popen[bytes]] = []
+
+
+def _spawn(command: list[str], **options: Any) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(command, **options)
+    _CHILDREN.append(process)
+    return process
+
+
+def _kill_children() -> None:
+    while _CHILDREN:
+        process = _CHILDREN.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=60)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -106,7 +126,7 @@ class _Replica:
             sys.executable, "-m", "selfplay_shell.cli", "serve", "--redis", url, "--stream",
             STREAM, "--log", str(self.log_dir), "--name", name, "--http-port", "0", *extra,
         ]  # fmt: skip
-        self.process = subprocess.Popen(
+        self.process = _spawn(
             command, stdout=subprocess.PIPE, stderr=(root / f"{name}.err").open("wb")
         )
         assert self.process.stdout is not None
@@ -188,7 +208,7 @@ def _flood(url: str, root: Path, redis_pid: int) -> dict[str, Any]:
     _wait("a leader", lambda: any(r.health()["role"] == "leader" for r in replicas))
     share = FLOOD // PUBLISHERS
     publishers = [
-        subprocess.Popen(
+        _spawn(
             [sys.executable, "-c", _PUBLISHER, url, STREAM, f"p{i}", str(share)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -384,6 +404,7 @@ def run() -> dict[str, Any]:
         figures["load_average"] = [round(x, 2) for x in os.getloadavg()]
         return figures
     finally:
+        _kill_children()
         server.terminate()
         server.wait(timeout=60)
         shutil.rmtree(folder, ignore_errors=True)
