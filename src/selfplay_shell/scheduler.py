@@ -455,6 +455,13 @@ class SelfplayScheduler(ReferenceQueries):
         for sub in subs:
             sub.unsubscribe()
 
+    def close(self) -> None:
+        """Unsubscribe, and release whatever the scheduler made for itself (never what it was
+        given: an accessor, log or bus passed in stays open, for its owner to close). Stop the
+        timers first (`await stop()`). `reset_selfplay_scheduler` closes the instance it
+        forgets."""
+        self.unsubscribe()
+
     @property
     def subscribed(self) -> bool:
         return bool(self._subscriptions)
@@ -572,10 +579,10 @@ def get_selfplay_scheduler(
 
 
 def reset_selfplay_scheduler() -> None:
-    """Forget the process-wide scheduler, unsubscribing it first (the reference left the old
+    """Forget the process-wide scheduler, closing it (unsubscribed: the reference left the old
     instance's handlers subscribed)."""
     global _instance
     with _instance_lock:
         old, _instance = _instance, None
     if old is not None:
-        old.unsubscribe()
+        old.close()

@@ -138,6 +138,40 @@ def test_singleton_get_and_reset() -> None:
     assert get_selfplay_scheduler() is not first
 
 
+class ClosableAccessor:
+    """An accessor of the user's: it must stay open when the scheduler is reset."""
+
+    def __init__(self) -> None:
+        self.closed = 0
+
+    async def snapshot(self) -> None:
+        return None
+
+    def status(self) -> dict[str, Any]:
+        return {}
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+async def test_reset_closes_the_callbacks_accessor_it_made_and_not_the_users() -> None:
+    users = ClosableAccessor()
+    first = get_selfplay_scheduler(
+        backpressure_monitor=Monitor(),
+        accessor=users,
+        accessor_config=AccessorConfig(ttl_seconds=1e-9),  # every snapshot reads again
+    )
+    made = first.callback_accessor
+    assert made is not None
+    assert made.inner is users
+    assert "backpressure_monitor" not in (await made.snapshot()).failures
+    reset_selfplay_scheduler()
+    assert not first.subscribed
+    assert users.closed == 0
+    failures = (await made.snapshot()).failures
+    assert "after shutdown" in failures["backpressure_monitor"]
+
+
 def test_a_shell_singleton_is_not_silently_taken_for_a_compat_one() -> None:
     from selfplay_shell import get_selfplay_scheduler as shell_singleton
 

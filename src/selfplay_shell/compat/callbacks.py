@@ -99,7 +99,8 @@ class CallbackAccessor(SourceAccessor):
     """The scheduler's data accessor for the reference's callbacks (see the module docstring).
 
     `inner` (optional) is another accessor (e.g. `SelfplayDataAccessor` over the stores): its
-    snapshot, nodes and status are kept, and the callbacks' sources are added on top."""
+    snapshot, nodes and status are kept, and the callbacks' sources are added on top. `close`
+    closes this accessor's own reading threads, not `inner`, which stays its owner's to close."""
 
     def __init__(
         self,
@@ -172,11 +173,6 @@ class CallbackAccessor(SourceAccessor):
     def status(self) -> Mapping[str, SourceHealth]:
         inner = dict(self.inner.status()) if self.inner is not None else {}
         return {**inner, **super().status()}
-
-    def close(self) -> None:
-        super().close()
-        if self.inner is not None and hasattr(self.inner, "close"):
-            self.inner.close()
 
 
 def _value(result: IOResult[Any, SourceError] | None) -> Any:

@@ -138,8 +138,10 @@ class SelfplayScheduler(ShellScheduler):
         )
         self.verbose = verbose
         accessor = shell_options.pop("accessor", None)
+        #: The callbacks' accessor this scheduler made (and closes); None without the callbacks.
+        self.callback_accessor: CallbackAccessor | None = None
         if backpressure_monitor is not None or is_emergency_active_fn is not None:
-            accessor = CallbackAccessor(
+            accessor = self.callback_accessor = CallbackAccessor(
                 backpressure_monitor=backpressure_monitor,
                 is_emergency_active_fn=is_emergency_active_fn,
                 inner=accessor,
@@ -147,6 +149,13 @@ class SelfplayScheduler(ShellScheduler):
                 clock=shell_options.get("clock", time.time),
             )
         super().__init__(accessor=accessor, **shell_options)
+
+    def close(self) -> None:
+        """Unsubscribe and close the callbacks' accessor this scheduler made (its reading
+        threads); an ``accessor`` you passed stays open."""
+        super().close()
+        if self.callback_accessor is not None:
+            self.callback_accessor.close()
 
     # --- the reference-shaped record --------------------------------------------------------------
 
