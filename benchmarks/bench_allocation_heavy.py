@@ -8,7 +8,9 @@ nodes and much is reported unplaced. This is what a real cluster sends; the refe
 
 Figures: the median per call (best of five round medians of 200 calls) unthrottled, with the
 cluster health at 0.7, and with backpressure that halves the spawn rate (the throttled paths);
-the largest count and score, so a reader can see the workload is the heavy one. Beside them,
+the largest count and score, so a reader can see the workload is the heavy one;
+`heavy_output_values_only_us`: the same result built again from its numbers (`rebuilt`), the
+part of every call that is the output values alone. Beside them,
 `decide` from a realistic state (the same 50 nodes and per-config facts folded into a
 `SchedulerState`): rank + allocate, the call a scheduler makes (target ≤ 200 µs).
 """
@@ -17,8 +19,17 @@ from __future__ import annotations
 
 import random
 
+import attrs
+
 from benchmarks._timing import median_seconds
 from selfplay_core.allocation import AllocationRequest, allocate
+from selfplay_core.allocation.values import (
+    AllocationExplanation,
+    BatchAllocation,
+    ConfigDecision,
+    NodeAllocation,
+    UnmetConstraint,
+)
 from selfplay_core.cluster import Backpressure, ClusterState, NodeCapability
 from selfplay_core.configs import ALL_CONFIGS, ConfigKey
 from selfplay_core.decide import decide
@@ -118,6 +129,38 @@ def heavy_state(seed: int = SEED) -> SchedulerState:
     return reduce(SchedulerState.initial(POLICY), envelope, POLICY).state
 
 
+def rebuilt(batch: BatchAllocation) -> BatchAllocation:
+    """The same result built again from its numbers through the public constructors: the
+    cost of the output values alone (frozen, converted to canonical order, validated), which
+    every call pays whatever the algorithm before it."""
+    e = batch.explanation
+    nodes = tuple(
+        NodeAllocation(n.node_id, dict(n.games_by_config), n.games_cap, n.large_board_cap)
+        for n in batch.nodes
+    )
+    configs = tuple(ConfigDecision(*attrs.astuple(c, recurse=False)) for c in e.configs)
+    unmet = tuple(UnmetConstraint(*attrs.astuple(u, recurse=False)) for u in e.unmet)
+    explanation = AllocationExplanation(
+        e.mode,
+        e.summary,
+        e.requested_games_per_config,
+        e.effective_games_per_config,
+        e.throttle_multiplier,
+        e.health_factor,
+        e.requested_budget,
+        e.effective_budget,
+        configs,
+        dict(e.skipped),
+        unmet,
+        dict(e.excluded_nodes),
+        dict(e.unplaced_reasons),
+    )
+    placements = {key: dict(per_node) for key, per_node in batch.placements.items()}
+    return BatchAllocation(
+        dict(batch.games_by_config), placements, dict(batch.unplaced), explanation, nodes
+    )
+
+
 def run() -> dict[str, object]:
     priorities, cluster = heavy_workload()
     health = ClusterState(cluster.nodes, health_factor=0.7)
@@ -137,6 +180,9 @@ def run() -> dict[str, object]:
         seconds = median_seconds(lambda s=state: allocate(priorities, s, REQUEST, POLICY))
         figures[f"heavy_reference_mode{name}_median_us"] = round(seconds * 1e6, 1)
     figures["heavy_reference_mode_target_us"] = 150
+    assert rebuilt(batch) == batch
+    seconds = median_seconds(lambda: rebuilt(batch))
+    figures["heavy_output_values_only_us"] = round(seconds * 1e6, 1)
     folded = heavy_state()
     request = AllocationRequest(games_per_config=1000, max_configs=12, now=1_767_229_200.0)
     seconds = median_seconds(lambda: decide(folded, request, POLICY))

@@ -9,7 +9,8 @@
   plain `orjson.loads`, which the reader uses for most lines, is reported beside it);
 - the cost of one decision check (decide again, encode both, compare);
 - a realistic scheduler log from `simulate` (24 nodes, 24 h), where refreshes and decisions
-  are a large share of the envelopes;
+  are a large share of the envelopes, and the same log without its decisions (how fast the
+  whole log could replay if deciding and checking cost nothing);
 - peak resident memory of a subprocess replaying 100k vs 1M envelopes (flat in log length;
   both logs span more than the state's longest window, 24 h, so every window is full), and
   the 1M replay again with the reader remembering 1,000 ids instead of 65,536 (what moves in
@@ -197,6 +198,13 @@ def _simulated(directory: Path) -> dict[str, Any]:
     result = simulate(SimulationConfig(), SchedulerPolicy(), path)
     seconds = time.perf_counter() - started
     rate = throughput(lambda: _replay(path), repeat=2)
+    # The same log without its decisions: what the rest of it costs to replay, i.e. the time
+    # the whole log would take if deciding and checking cost nothing.
+    rest = directory / "simulated-no-decisions.jsonl"
+    decided = b'"type":"allocation_decided"'
+    with path.open("rb") as lines, rest.open("wb") as out:
+        out.writelines(line for line in lines if decided not in line)
+    rest_seconds = _replay(rest) / throughput(lambda: _replay(rest), repeat=2)
     return {
         "nodes": result.nodes,
         "hours": result.hours,
@@ -206,6 +214,8 @@ def _simulated(directory: Path) -> dict[str, Any]:
         "simulate_seconds": round(seconds, 2),
         "replay_envelopes_per_s": round(rate),
         "replay_seconds": round(result.envelopes / rate, 3),
+        "replay_seconds_without_decisions": round(rest_seconds, 3),
+        "bound_if_decisions_cost_nothing_envelopes_per_s": round(result.envelopes / rest_seconds),
     }
 
 
