@@ -3,6 +3,7 @@ fold and commit over a real local log, and what /metrics and /healthz say."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -241,3 +242,29 @@ def test_serve_tunes_the_collector_of_its_own_process_only() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", *map(str, SERVE_GC_THRESHOLD)]
+
+
+async def test_a_stop_request_ends_the_backoff_at_once(tmp_path: Path) -> None:
+    """Redis is away and the reader backs off; a stop requested meanwhile ends the wait and
+    no further attempt is made (before, the pause ran out and the step ran once more)."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from selfplay_shell.redis.service import ReplicaService, ServiceConfig
+
+    service = ReplicaService(ServiceConfig("redis://127.0.0.1:1/0", tmp_path))
+    attempts = 0
+
+    async def unreachable() -> None:
+        nonlocal attempts
+        attempts += 1
+        asyncio.get_running_loop().call_soon(service.stop)  # lands during the pause
+        raise RedisConnectionError("Redis is away")
+
+    try:
+        await asyncio.wait_for(service._with_backoff(unreachable), timeout=60)
+    finally:
+        service.replica.close()
+        await service.client.aclose()
+    assert attempts == 1
+    assert service.facts().stopping
+    assert service.disconnected_reason == "ConnectionError: Redis is away"

@@ -276,8 +276,17 @@ class ReplicaService:
                 self._unreachable(error)
             if self.stop_requested.is_set():
                 return
-            await asyncio.sleep(delay)
+            await self._pause(delay)
+            if self.stop_requested.is_set():
+                return
             delay = min(delay * 2, BACKOFF_MAX)
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait `seconds`, or until a stop is requested if that comes first: a SIGTERM while
+        Redis is away ends the service at once, not after the backoff."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self.stop_requested.wait()
 
     async def _loop(self, step: Callable[[], Awaitable[float]]) -> None:
         """Repeat `step` (which returns how long to wait) through outages, until a stop is
@@ -290,7 +299,7 @@ class ReplicaService:
                 pause = await step()
 
             await self._with_backoff(once)
-            await asyncio.sleep(pause)
+            await self._pause(pause)
 
     async def _read_until_stopped(self) -> None:
         while not self.stop_requested.is_set():
