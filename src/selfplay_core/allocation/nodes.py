@@ -145,15 +145,17 @@ def _spread(
     chunk, ×1.5 or ×0.5 on an ephemeral node) as far as its room allows; returns what is left."""
     chunk = policy.min_games_per_allocation
     free, ephemeral = nodes.free(large), nodes.ephemeral
-    capacities = [nodes.capacity[i] for i in candidates]
-    cap_sum = math.fsum(capacities)
-    quotas = [int(amount * (c / cap_sum)) for c in capacities]
+    capacity = nodes.capacity
+    cap_sum = math.fsum([capacity[i] for i in candidates])
     eph_factor = policy.ephemeral_long_factor if large else policy.ephemeral_short_factor
     floor = math.floor
     remaining = amount
-    for i, share in zip(candidates, quotas, strict=True):
+    for i in candidates:
         if remaining <= 0:
             break
+        # each share when its node is reached: a demand met by the first few of 10,000 nodes
+        # does not pay for the other shares
+        share = int(amount * (capacity[i] / cap_sum))
         if share < chunk:
             share = chunk
         if ephemeral[i]:
