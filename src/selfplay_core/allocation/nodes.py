@@ -68,11 +68,15 @@ class _Nodes:
         # large-board games it may still take: min(room, large-board cap − its large games)
         self.large_room = list(map(min, self.cap, self.large_cap))
         self._open = list(range(len(eligible)))
+        self._filled = False  # whether a node has run out of room since `_open` was made
 
     def open_nodes(self) -> list[int]:
-        """The nodes with room left, in placement order (room only shrinks, so this list does)."""
-        room = self.room
-        self._open = [i for i in self._open if room[i] > 0]
+        """The nodes with room left, in placement order (room only shrinks, so this list does;
+        it is filtered again only after some node has filled)."""
+        if self._filled:
+            room = self.room
+            self._open = [i for i in self._open if room[i] > 0]
+            self._filled = False
         return self._open
 
     def free(self, large: bool) -> list[int]:
@@ -82,6 +86,8 @@ class _Nodes:
     def put(self, i: int, large: bool, games: int) -> None:
         room = self.room[i] - games
         self.room[i] = room
+        if room <= 0:
+            self._filled = True
         if large:
             self.large_room[i] -= games
         elif room < self.large_room[i]:
@@ -146,7 +152,7 @@ def _spread(
     chunk = policy.min_games_per_allocation
     free, ephemeral = nodes.free(large), nodes.ephemeral
     capacity = nodes.capacity
-    cap_sum = math.fsum([capacity[i] for i in candidates])
+    cap_sum = math.fsum(map(capacity.__getitem__, candidates))
     eph_factor = policy.ephemeral_long_factor if large else policy.ephemeral_short_factor
     floor = math.floor
     remaining = amount
