@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import attrs
 import redis.asyncio
 
 from selfplay_core.events import Envelope
 from selfplay_shell.redis.scripts import ACQUIRE, FENCED_APPEND, RELEASE, RENEW
-from selfplay_shell.redis.streams import StreamNames, wire_text
+from selfplay_shell.redis.streams import StreamNames, reply_text, wire_text
 
 __all__ = ["Behind", "Leadership", "Stale", "WriteOutcome", "Written"]
 
@@ -49,10 +48,6 @@ class Behind:
 
 
 WriteOutcome = Written | Stale | Behind
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class Leadership:
@@ -135,10 +130,10 @@ class Leadership:
             keys=[self.names.stream, self.names.fence],
             args=[self.token, after or "", self.cap, *(wire_text(e) for e in envelopes)],
         )
-        verdict, rest = _text(reply[0]), reply[1:]
+        verdict, rest = reply_text(reply[0]), reply[1:]
         if verdict == "ok":
-            return Written(tuple(_text(i) for i in rest))
+            return Written(tuple(reply_text(i) for i in rest))
         if verdict == "behind":
-            return Behind(_text(rest[0]))
+            return Behind(reply_text(rest[0]))
         self.step_down()
-        return Stale(int(_text(rest[0])))
+        return Stale(int(reply_text(rest[0])))

@@ -24,6 +24,8 @@ from typing import Any, Final
 import redis.asyncio
 from redis.exceptions import ResponseError
 
+from selfplay_shell.redis.streams import reply_text
+
 __all__ = ["START", "StreamPosition", "id_before", "is_missing_group"]
 
 #: The position before the stream's first entry.
@@ -45,10 +47,6 @@ def is_missing_group(error: ResponseError) -> bool:
     return "NOGROUP" in text or "requires the key to exist" in text
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 class StreamPosition:
     """This replica's position (`id`, and `entries_read` when known) and what Redis holds."""
 
@@ -60,17 +58,22 @@ class StreamPosition:
         self.entries_read: int | None = 0
         self._recorded: str | None = None  # the id Redis holds, if known to be current
 
+    async def info(self) -> dict[Any, Any] | None:
+        """This replica's group as `XINFO GROUPS` describes it (position, entries read, lag,
+        pending), or None when the stream or the group is gone."""
+        if not await self.client.exists(self.stream):
+            return None
+        for group in await self.client.xinfo_groups(self.stream):
+            if reply_text(group["name"]) == self.group:
+                return dict(group)
+        return None
+
     async def load(self) -> bool:
         """Take the group's recorded position; False when there is no such group."""
-        if not await self.client.exists(self.stream):
+        group = await self.info()
+        if group is None:
             return False
-        found = [
-            g for g in await self.client.xinfo_groups(self.stream) if _text(g["name"]) == self.group
-        ]
-        if not found:
-            return False
-        group = found[0]
-        self.id = _text(group["last-delivered-id"])
+        self.id = reply_text(group["last-delivered-id"])
         read = group.get("entries-read")
         self.entries_read = int(read) if read is not None else None
         if int(group["pending"]):
@@ -112,7 +115,7 @@ class StreamPosition:
 
     async def _forget_pending(self) -> None:
         summary: Any = await self.client.xpending(self.stream, self.group)
-        self.id = id_before(_text(summary["min"]))
+        self.id = id_before(reply_text(summary["min"]))
         self.entries_read = None
         # first move back (so no trim passes the pending entries), then clear the list
         await self.client.xgroup_setid(self.stream, self.group, self.id)

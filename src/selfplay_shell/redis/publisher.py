@@ -17,7 +17,7 @@ import redis.asyncio
 
 from selfplay_core.events import SCHEDULER_EVENTS, Envelope
 from selfplay_shell.redis.scripts import APPEND
-from selfplay_shell.redis.streams import StreamNames, wire_text
+from selfplay_shell.redis.streams import StreamNames, reply_text, wire_text
 
 __all__ = ["DEFAULT_CAP", "RedisPublisher"]
 
@@ -46,7 +46,7 @@ def _chunks(texts: Sequence[bytes]) -> Iterator[Sequence[bytes]]:
 
 
 def _ids(reply: Any) -> list[str]:
-    return [i.decode() if isinstance(i, bytes) else str(i) for i in reply]
+    return [reply_text(i) for i in reply]
 
 
 class RedisPublisher:

@@ -42,7 +42,7 @@ from selfplay_shell.redis.position import START, StreamPosition, is_missing_grou
 from selfplay_shell.redis.publisher import DEFAULT_CAP
 from selfplay_shell.redis.replica import DeadLetter, Progress, Replica, state_digest
 from selfplay_shell.redis.status import DEFAULT_LAG_LIMIT, ServiceFacts, healthz, metrics_text
-from selfplay_shell.redis.streams import StreamNames, dead_letter_fields
+from selfplay_shell.redis.streams import StreamNames, dead_letter_fields, reply_text
 
 __all__ = [
     "ReplicaService",
@@ -106,16 +106,12 @@ async def check_persistence(client: redis.asyncio.Redis) -> str | None:
         config = await client.config_get("append*")
     except ResponseError as error:  # CONFIG disabled or renamed (managed Redis)
         return f"redis persistence unknown: CONFIG GET refused ({error})"
-    values = {_text(k): _text(v) for k, v in config.items()}
+    values = {reply_text(k): reply_text(v) for k, v in config.items()}
     if values.get("appendonly") != "yes":
         return "redis persistence: appendonly is off, a Redis restart loses the stream"
     if values.get("appendfsync") == "no":
         return "redis persistence: appendfsync is no, a host crash loses recent entries"
     return None
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class ReplicaService:
@@ -372,14 +368,11 @@ class ReplicaService:
 
     async def _lag_step(self) -> float:
         try:
-            groups = await self.client.xinfo_groups(self.names.stream)
-        except ResponseError:  # no stream (Redis lost it): the reader recreates it
-            groups = []
-        self.lag = None
-        for group in groups:
-            if _text(group["name"]) == self.group:
-                lag = group.get("lag")
-                self.lag = None if lag is None else int(lag)
+            group = await self.position.info()
+        except ResponseError:  # the stream went between two commands: the reader recreates it
+            group = None
+        lag = None if group is None else group.get("lag")
+        self.lag = None if lag is None else int(lag)
         return 1.0
 
 

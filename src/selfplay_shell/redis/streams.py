@@ -34,6 +34,7 @@ __all__ = [
     "StreamNames",
     "dead_letter_fields",
     "entry_envelope",
+    "reply_text",
     "wire_text",
 ]
 
@@ -82,6 +83,11 @@ class EntryProblem:
 
     def __str__(self) -> str:
         return f"{self.field}: {self.reason}"
+
+
+def reply_text(value: Any) -> str:
+    """A value of a Redis reply as text (redis-py gives bytes without `decode_responses`)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def wire_text(envelope: Envelope) -> bytes:
