@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from selfplay_core.allocation.job_targets import NodeResources, target_jobs_for_node
@@ -157,17 +157,12 @@ class ReferenceQueries:
     def boost_config_allocation(self, config_key: ConfigKey | str, multiplier: float = 1.5) -> bool:
         """Raise the config's exploration boost (×multiplier, ≤ 2.0) and momentum (×1.2, ≤ 1.5).
         False for an unknown config or a multiplier that is negative or not finite."""
-        key = _config_key(config_key)
-        if key is None:
-            _log.warning("boost_config_allocation: unknown config %r", config_key)
-            return False
-        try:
-            event = ConfigBoosted(key, float(multiplier))
-        except (TypeError, ValueError):
-            _log.warning("boost_config_allocation: invalid multiplier %r", multiplier)
-            return False
-        self.apply_event(event)
-        return True
+        return self._apply_to_config(
+            "boost_config_allocation",
+            config_key,
+            lambda key: ConfigBoosted(key, float(multiplier)),
+            f"multiplier {multiplier!r}",
+        )
 
     def get_games_needed(self, config_key: ConfigKey | str) -> int:
         """Games still needed to reach the config's training-sample target; 0 if unknown."""
@@ -183,14 +178,30 @@ class ReferenceQueries:
     def set_target_training_samples(self, config_key: ConfigKey | str, target: int) -> bool:
         """Set the config's training-sample target. False (nothing recorded) for an unknown
         config or a negative target (the reference created a new config for any string)."""
+        return self._apply_to_config(
+            "set_target_training_samples",
+            config_key,
+            lambda key: TargetTrainingSamplesSet(key, int(target)),
+            f"target {target!r}",
+        )
+
+    def _apply_to_config(
+        self,
+        call: str,
+        config_key: object,
+        event_for: Callable[[ConfigKey], Event],
+        value: str,
+    ) -> bool:
+        """A per-config setter's one path: an unknown config, or a value its event refuses, is
+        logged and gives False (nothing is recorded); otherwise the event is applied."""
         key = _config_key(config_key)
         if key is None:
-            _log.warning("set_target_training_samples: unknown config %r", config_key)
+            _log.warning("%s: unknown config %r", call, config_key)
             return False
         try:
-            event = TargetTrainingSamplesSet(key, int(target))
+            event = event_for(key)
         except (TypeError, ValueError, OverflowError):
-            _log.warning("set_target_training_samples: invalid target %r", target)
+            _log.warning("%s: invalid %s", call, value)
             return False
         self.apply_event(event)
         return True
